@@ -1,0 +1,27 @@
+# hwgen developer targets.  `make test` is the test command (also run by .ci/run).
+SHELL := /bin/bash
+VENV  := .venv
+STAMP := $(VENV)/.setup-stamp
+EXAMPLE := examples/char-gru-untrained.qmodel.json
+
+.PHONY: setup test demo
+.DEFAULT_GOAL := test
+
+setup: $(STAMP)
+
+# Re-run set-up when pyproject.toml or the script change, or iverilog has gone missing.
+ifeq ($(shell command -v iverilog),)
+.PHONY: $(STAMP)
+endif
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $@
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+# Until `hwgen build` exists, the main job is the golden model on the shipped example.
+demo: setup
+	$(VENV)/bin/hwgen inspect $(EXAMPLE)
+	$(VENV)/bin/hwgen golden $(EXAMPLE) --text "the quick brown fox jumps over the lazy dog"
+	$(VENV)/bin/hwgen golden $(EXAMPLE) --batch 256 --steps 200

