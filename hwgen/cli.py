@@ -62,6 +62,8 @@ def cmd_golden(args) -> None:
     from . import golden
     from .ir import EmbeddingInput
 
+    if args.batch < 1 or args.steps < 1:
+        raise CliError("--batch and --steps must be positive")
     qmodel = _load(args.model)
     x = _inputs(qmodel, args)
     t0 = time.perf_counter()

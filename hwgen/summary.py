@@ -92,21 +92,14 @@ def print_description(d: dict, console: Console | None = None) -> None:
     for i, layer in enumerate(d["layers"]):
         t = Table(title=f"layer {i}: {layer['kind']} {layer['input_size']} → {layer['hidden_size']}",
                   title_justify="left")
-        for col in ("matrix", "codes", "shape", "window", "bits/w", "memory bits", "sparsity", "histogram"):
-            t.add_column(col)
-        for name in ("w_ih", "w_hh"):
-            _weight_row(t, name, layer[name])
-        console.print(t)
+        _weight_table(t, {name: layer[name] for name in ("w_ih", "w_hh")}, console)
         console.print("  formats: " + ", ".join(f"{k} {v}" for k, v in layer["formats"].items()))
         for name, a in layer["activations"].items():
             impl = f"table of {a['entries']}" if a["entries"] else a["impl"]
             console.print(f"  {name}: {a['func']} ({impl}) → {a['out']}, max error {a['max_error']:.2e}")
     if d["output"]:
         t = Table(title=f"output: dense → {d['output']['size']}, format {d['output']['fmt']}", title_justify="left")
-        for col in ("matrix", "codes", "shape", "window", "bits/w", "memory bits", "sparsity", "histogram"):
-            t.add_column(col)
-        _weight_row(t, "w", d["output"]["w"])
-        console.print(t)
+        _weight_table(t, {"w": d["output"]["w"]}, console)
     s = Table(title="signal widths (exact worst case)", title_justify="left")
     for col in ("signal", "frac", "width"):
         s.add_column(col)
@@ -115,8 +108,13 @@ def print_description(d: dict, console: Console | None = None) -> None:
     console.print(s)
 
 
-def _weight_row(t: Table, name: str, w: dict) -> None:
-    window = f"[{w['window'][0]}, {w['window'][1]}]" if w["window"] else "-"
-    hist = " ".join(f"{k}:{v}" for k, v in w["histogram"].items())
-    t.add_row(name, w["kind"] + (" ×scale" if w["scale"] else ""), "×".join(map(str, w["shape"])), window,
-              str(w["bits_per_weight"]), str(w["memory_bits"]), f"{w['sparsity']:.1%}", hist)
+def _weight_table(t: Table, weights: dict[str, dict], console: Console) -> None:
+    for col in ("matrix", "codes", "shape", "window", "bits/w", "memory bits", "sparsity"):
+        t.add_column(col, no_wrap=True)
+    for name, w in weights.items():
+        window = f"[{w['window'][0]}, {w['window'][1]}]" if w["window"] else "-"
+        t.add_row(name, w["kind"] + (" ×scale" if w["scale"] else ""), "×".join(map(str, w["shape"])),
+                  window, str(w["bits_per_weight"]), str(w["memory_bits"]), f"{w['sparsity']:.1%}")
+    console.print(t)
+    for name, w in weights.items():
+        console.print(f"  {name} codes: " + "  ".join(f"{k}: {v}" for k, v in w["histogram"].items()))
