@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .fixedpoint import Fmt, Fx, round_half_away, round_shift, saturate
+from .fixedpoint import SAFE_BITS, BoundError, Fmt, Fx, round_half_away, round_shift, saturate
 from .ir import ActFunc, ActImpl, Activation
 
 REFERENCE = {
@@ -46,6 +46,9 @@ def evaluate(act: Activation, z: Fx) -> Fx:
     if act.func is ActFunc.SIGMOID:
         # x/4 + 1/2 at frac F (F >= 1 so that 1/2 is an integer there), one rounding, clamp.
         f = max(z.frac + 2, 1, out.frac)
+        if f - 1 >= SAFE_BITS:  # 1/2 at that binary point would not fit the exact arithmetic
+            raise BoundError(f"hard sigmoid of an input at frac {z.frac}: 1/2 needs 2**{f - 1}; "
+                             "use a pre-activation format with fewer fractional bits")
         half = Fx.const(np.int64(1) << np.int64(f - 1), f)
         v = Fx(z.v, z.frac + 2, z.lo, z.hi) + half
         return _round_clamp(v, out, 0, out.one)

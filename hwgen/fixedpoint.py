@@ -128,8 +128,8 @@ def round_shift(x, shift: int) -> np.ndarray:
 
     ``shift <= 0`` is an exact left shift. A right shift beyond the magnitude of every value
     (``shift > SAFE_BITS``) gives zeros, which is the exact answer for ``|x| < 2**62``.
-    Implemented as ``(x + 2**(shift-1) - [x < 0]) >> shift`` with an arithmetic shift, which is
-    also what the hardware does (the ``[x < 0]`` term is the sign bit fed to the carry-in).
+    Implemented as ``(x + 2**(shift-1) - [x < 0]) >> shift`` with an arithmetic shift; hardware
+    adds ``2**(shift-1) - 1`` with the inverted sign bit ``[x >= 0]`` as carry-in, the same sum.
     """
     x = np.asarray(x, dtype=np.int64)
     if shift <= 0:

@@ -177,3 +177,12 @@ def test_embedding_model_bounds_use_the_table():
     b = golden.signal_bounds(m)["L0.acc_x"]
     proj = golden.matvec(m.layers[0].w_ih, golden.Fx.const(m.input.table, m.input.fmt.frac))
     assert b.hi >= proj.v.max() and b.lo <= proj.v.min()
+
+
+def test_hard_sigmoid_of_an_extremely_fine_preactivation_is_refused_not_wrapped():
+    """At frac 63 the constant 1/2 of the hard sigmoid would overflow int64: the model is refused."""
+    m = random_qmodel("gru", 3, inputs=2, seed=0)
+    layer = m.layers[0]
+    fine = dataclasses.replace(layer.formats, preact=Fmt(16, 63))
+    with pytest.raises(QModelError, match=r"layers\[0\].*hard sigmoid of an input at frac 63"):
+        dataclasses.replace(m, layers=(dataclasses.replace(layer, formats=fine),))
