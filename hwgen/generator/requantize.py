@@ -1,0 +1,137 @@
+"""The requantize stage in hardware: round half away from zero, then clamp (docs/arithmetic.md §2).
+
+:func:`round_clamp` is the one rounding primitive of the generator; the requantizer and every
+activation unit are built from it, so they round exactly as :func:`hwgen.fixedpoint.round_shift`.
+Each step tracks the exact integer range of its result, so a comparator is only built where a value
+can actually leave the clamp range, and a result whose range is a single integer becomes a constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Const, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..fixedpoint import Fmt, round_shift
+from .shapes import check_fmt, check_frac, check_shape, fmt_shape, shape_for, shape_range
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """An Amaranth expression and the exact range ``[lo, hi]`` of the integers it can carry.
+
+    Amaranth widens expressions conservatively; the range is what sizes the signal the expression
+    is finally stored in.
+    """
+
+    value: Value
+    lo: int
+    hi: int
+
+    @classmethod
+    def of(cls, value) -> "Bounded":
+        """A signal that may hold any value of its shape."""
+        value = Value.cast(value)
+        return cls(value, *shape_range(value.shape()))
+
+    @classmethod
+    def const(cls, v: int) -> "Bounded":
+        return cls(Const(v), v, v)
+
+    def shl(self, k: int) -> "Bounded":
+        """Exact left shift (alignment to a finer binary point)."""
+        return Bounded(self.value << k, self.lo << k, self.hi << k)
+
+    def add_const(self, c: int) -> "Bounded":
+        return Bounded(self.value + c, self.lo + c, self.hi + c)
+
+    def wire(self, m: Module, name: str) -> "Bounded":
+        """The value stored in a signal sized by its range, so that later uses share one circuit."""
+        if isinstance(self.value, (Signal, Const)):
+            return self
+        sig = Signal(shape_for(self.lo, self.hi), name=name)
+        m.d.comb += sig.eq(self.value)
+        return Bounded(sig, self.lo, self.hi)
+
+
+def round_clamp(m: Module, x: Bounded, shift: int, lo: int, hi: int, name: str = "rounded") -> Bounded:
+    """``clamp(rshift(x, shift), lo, hi)``: the one rounding and one clamp of a stage.
+
+    A right shift is an adder with the constant ``2**(shift-1) - 1`` and the *inverted* sign bit
+    as carry-in, then dropping ``shift`` bits. A left shift is exact, so it is clamped on the narrow input
+    (thresholds ``lo / 2**t`` and ``hi / 2**t``) and never builds the wide shifted value.
+    """
+    x = x.wire(m, f"{name}_in")
+    if shift <= 0:
+        return _shl_clamp(x, -shift, lo, hi)
+    return _clamp(_round_right(x, shift).wire(m, name), lo, hi)
+
+
+def _round_right(x: Bounded, s: int) -> Bounded:
+    rlo, rhi = (int(round_shift(v, s)) for v in (x.lo, x.hi))
+    if rlo == rhi:  # a shift beyond every value's magnitude, for instance
+        return Bounded.const(rlo)
+    # x + 2**(s-1) - [x < 0] == x + (2**(s-1) - 1) + [x >= 0]: the inverted sign bit is the carry-in.
+    carry = ~x.value[-1] if x.value.shape().signed else 1
+    return Bounded((x.value + ((1 << (s - 1)) - 1) + carry) >> s, rlo, rhi)
+
+
+def _clamp(x: Bounded, lo: int, hi: int) -> Bounded:
+    nlo, nhi = min(max(x.lo, lo), hi), max(min(x.hi, hi), lo)
+    if nlo == nhi:
+        return Bounded.const(nlo)
+    v = x.value
+    if x.hi > hi:
+        v = Mux(x.value > hi, hi, v)
+    if x.lo < lo:
+        v = Mux(x.value < lo, lo, v)
+    return Bounded(v, nlo, nhi)
+
+
+def _shl_clamp(x: Bounded, t: int, lo: int, hi: int) -> Bounded:
+    nlo, nhi = (min(max(v << t, lo), hi) for v in (x.lo, x.hi))
+    if nlo == nhi:
+        return Bounded.const(nlo)
+    lo_in, hi_in = -((-lo) >> t), hi >> t  # ceil(lo / 2**t), floor(hi / 2**t)
+    v = x.value << t
+    if x.hi > hi_in:
+        v = Mux(x.value > hi_in, hi, v)
+    if x.lo < lo_in:
+        v = Mux(x.value < lo_in, lo, v)
+    return Bounded(v, nlo, nhi)
+
+
+def check_registered(registered, what: str) -> bool:
+    if not isinstance(registered, bool):
+        raise TypeError(f"{what} registered must be True or False, not {registered!r}")
+    return registered
+
+
+class RoundSaturate(wiring.Component):
+    """Requantize ``i`` (an exact value at binary point ``in_frac``) into format ``out``.
+
+    Bit-exact with :func:`hwgen.fixedpoint.requantize`. With ``registered=True`` the output is a
+    register (latency 1), so the stage can end a pipeline stage.
+
+    Ports: ``i: In(in_shape)``, ``o: Out(out's shape)``.
+    """
+
+    def __init__(self, in_shape, in_frac: int, out: Fmt, *, registered: bool = False):
+        self.in_shape = check_shape(in_shape, "RoundSaturate in_shape")
+        self.in_frac = check_frac(in_frac, "RoundSaturate in_frac")
+        self.out = check_fmt(out, "RoundSaturate out")
+        self.registered = check_registered(registered, "RoundSaturate")
+        super().__init__({"i": In(self.in_shape), "o": Out(fmt_shape(self.out))})
+
+    @property
+    def latency(self) -> int:
+        """Cycles from ``i`` to ``o``."""
+        return int(self.registered)
+
+    def elaborate(self, platform):
+        m = Module()
+        y = round_clamp(m, Bounded.of(self.i), self.in_frac - self.out.frac, self.out.min_int, self.out.max_int)
+        m.d["sync" if self.registered else "comb"] += self.o.eq(y.value)
+        return m
