@@ -89,6 +89,123 @@ def cmd_golden(args) -> None:
         console.print(f"wrote {args.save_outputs}")
 
 
+# ------------------------------------------------------------------------------------------------
+# hwgen train
+# ------------------------------------------------------------------------------------------------
+
+TRAIN_QUANTIZERS = ("float", "binary", "binary_stochastic", "ternary", "ternary_stochastic",
+                    "pow2_ternary", "exponential", "exponential_stochastic")
+TRAIN_DATASETS = ("ptb-char", "wiki-char", "japanese-vowels", "mnist-seq", "synthetic-text", "synthetic-seq")
+_MODEL_OPTIONS = ("cell", "hidden", "embed", "activation", "quantizer", "int_bits", "frac_bits",
+                  "k_min", "k_max", "batch_norm", "nonlinearity", "init")
+_NO_QUANTIZE = ("no_quantize_input", "no_quantize_recurrent", "no_quantize_bias", "no_quantize_output")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _hidden_sizes(values) -> list[int]:
+    sizes = []
+    for v in values or ["128"]:
+        for part in str(v).split(","):
+            part = part.strip()
+            try:
+                n = int(part)
+            except ValueError:
+                raise CliError(f"--hidden: {part!r} is not a layer size (give integers, e.g. --hidden 128,128)") from None
+            if n < 1:
+                raise CliError(f"--hidden: {n} is not a positive layer size")
+            sizes.append(n)
+    return sizes
+
+
+def _quantizer_spec(args):
+    name = args.quantizer or "float"
+    if name not in TRAIN_QUANTIZERS:
+        raise CliError(f"--quantizer: unknown quantizer {name!r}; one of {', '.join(TRAIN_QUANTIZERS)}")
+    fixed = name == "pow2_ternary"
+    expo = name.startswith("exponential")
+    for opt, ok, which in (("int_bits", fixed, "pow2_ternary"), ("frac_bits", fixed, "pow2_ternary"),
+                           ("k_min", expo, "exponential"), ("k_max", expo, "exponential")):
+        if getattr(args, opt) is not None and not ok:
+            raise CliError(f"{_option(opt)} applies to --quantizer {which}, not {name}")
+    if name == "float":
+        return None
+    spec = {"name": name}
+    if fixed:
+        spec.update(i=0 if args.int_bits is None else args.int_bits,
+                    f=1 if args.frac_bits is None else args.frac_bits)
+    if expo:
+        if args.k_min is not None:
+            spec["k_min"] = args.k_min
+        if args.k_max is not None:
+            spec["k_max"] = args.k_max
+    return spec
+
+
+def cmd_train(args) -> None:
+    from pathlib import Path
+
+    from train import trainer
+    from train.model import ConfigError
+
+    try:
+        from train.datasets import DatasetUnavailable
+    except ImportError as e:
+        raise CliError(f"training data support is missing ({e})") from None
+
+    out = Path(args.out)
+    explicit = {k: getattr(args, k) for k in ("dataset", "limit", "epochs", "steps", "batch", "bptt",
+                                              "lr", "clip", "eval_every", "seed", "reset_every")
+                if getattr(args, k) is not None}
+    try:
+        if args.resume:
+            given = [_option(k) for k in _MODEL_OPTIONS if getattr(args, k) not in (None, False)]
+            given += [_option(k) for k in _NO_QUANTIZE if getattr(args, k)]
+            if given:
+                raise CliError(f"--resume continues the saved model; drop {', '.join(given)} "
+                               f"(or train a new model with another --out)")
+            settings = trainer.resume_settings(out, **explicit)
+            config = None
+        else:
+            if args.dataset is None:
+                raise CliError("--dataset is required (one of " + ", ".join(TRAIN_DATASETS) + ")")
+            if args.dataset not in TRAIN_DATASETS:
+                raise CliError(f"--dataset: unknown dataset {args.dataset!r}; one of {', '.join(TRAIN_DATASETS)}")
+            for name, allowed in (("cell", ("rnn", "gru", "lstm")), ("activation", ("hard", "smooth"))):
+                v = getattr(args, name)
+                if v is not None and v not in allowed:
+                    raise CliError(f"--{name}: {v!r} is not one of {', '.join(allowed)}")
+            hidden = _hidden_sizes(args.hidden)
+            qspec = _quantizer_spec(args)
+            if args.embed is not None and args.embed < 0:
+                raise CliError(f"--embed: {args.embed} is negative (0 means one-hot input)")
+            settings = trainer.TrainSettings(**explicit)
+            settings.validate()
+        trainer.check_writable(out)
+        try:
+            data = trainer.load_data(settings.dataset, settings.limit)
+        except DatasetUnavailable as e:
+            raise CliError(str(e)) from None
+        except (ValueError, KeyError) as e:
+            raise CliError(f"--dataset {settings.dataset}: {e}") from None
+        if not args.resume:
+            if args.embed is not None and trainer.task_of(data) != "lm":
+                raise CliError(f"--embed applies to text datasets; {settings.dataset} has feature input")
+            config = trainer.model_config_for(
+                data, cell=args.cell or "gru", hidden=hidden, embed=args.embed or 0,
+                activation=args.activation or "hard", quantizer=qspec,
+                quantize={"input": not args.no_quantize_input, "recurrent": not args.no_quantize_recurrent,
+                          "bias": not args.no_quantize_bias, "output": not args.no_quantize_output},
+                batch_norm=args.batch_norm or False,
+                nonlinearity=args.nonlinearity or "tanh", init=args.init or "glorot")
+        trainer.train(config, settings, out, data=data, resume=args.resume,
+                      console=None if args.quiet else console)
+    except (trainer.TrainingError, ConfigError) as e:
+        raise CliError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwgen", description="Low-precision RNN/GRU/LSTM to verified RTL.")
     p.add_argument("--version", action="version", version=f"hwgen {__version__}")
@@ -107,6 +224,54 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--save-outputs", metavar="NPZ", help="write inputs and integer outputs to NPZ")
     s.set_defaults(func=cmd_golden)
+
+    s = sub.add_parser("train", help="quantization-aware training of an RNN/GRU/LSTM; writes model.pt",
+                       description="Quantization-aware training (Ott et al. 2016). Writes the best "
+                                   "checkpoint (by valid metric) to --out, the latest state to "
+                                   "OUT.last.pt (for --resume) and a training curve to OUT.curve.png.")
+    g = s.add_argument_group("data")
+    g.add_argument("--dataset", metavar="NAME", help="one of: " + ", ".join(TRAIN_DATASETS))
+    g.add_argument("--limit", type=int, metavar="N", help="truncate the dataset (for quick runs)")
+    g = s.add_argument_group("model")
+    g.add_argument("--cell", metavar="KIND", help="rnn, gru or lstm (default gru)")
+    g.add_argument("--hidden", action="append", metavar="N[,N...]",
+                   help="hidden size; repeat it or give a comma list for a stack (default 128)")
+    g.add_argument("--embed", type=int, metavar="DIM",
+                   help="token embedding size for text; 0 = one-hot into the first layer (default 0)")
+    g.add_argument("--activation", metavar="STYLE",
+                   help="hard (the hardware's clamp units) or smooth (sigmoid/tanh) (default hard)")
+    g.add_argument("--nonlinearity", choices=("tanh", "relu"), help="vanilla RNN only (default tanh)")
+    g.add_argument("--quantizer", metavar="NAME", help="weight quantizer: " + ", ".join(TRAIN_QUANTIZERS)
+                   + " (default float)")
+    g.add_argument("--int-bits", type=int, metavar="I", help="pow2_ternary integer bits (default 0)")
+    g.add_argument("--frac-bits", type=int, metavar="F", help="pow2_ternary fraction bits (default 1)")
+    g.add_argument("--k-min", type=int, metavar="K", help="exponential: smallest exponent (default -22)")
+    g.add_argument("--k-max", type=int, metavar="K", help="exponential: largest exponent (default 9)")
+    for what, doc in (("input", "input weights W_ih"), ("recurrent", "recurrent weights W_hh"),
+                      ("bias", "biases"), ("output", "the output layer")):
+        g.add_argument(f"--no-quantize-{what}", action="store_true", help=f"keep {doc} full precision")
+    g.add_argument("--batch-norm", nargs="?", const="input", choices=("input", "input_product"),
+                   help="BatchNorm on each layer's input path, not the recurrent one: 'input' (the "
+                        "paper's; the default when no value is given) normalises x, 'input_product' "
+                        "normalises W_ih x per row")
+    g.add_argument("--init", choices=("glorot", "torch"),
+                   help="weight initialisation: glorot (U(±W0), ternary's W0; biases 0) or torch's (default glorot)")
+    g = s.add_argument_group("training")
+    g.add_argument("--epochs", type=int, metavar="N", help="epochs (with --steps: whichever ends first)")
+    g.add_argument("--steps", type=int, metavar="N", help="optimizer steps at most")
+    g.add_argument("--batch", type=int, metavar="N", help="batch size (default 32)")
+    g.add_argument("--bptt", type=int, metavar="T", help="truncated-BPTT length for text (default 50)")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    g.add_argument("--clip", type=float, help="gradient-norm clipping, 0 = off (default 1.0)")
+    g.add_argument("--eval-every", type=int, metavar="N", help="evaluate every N steps (default: each epoch)")
+    g.add_argument("--reset-every", type=int, metavar="N",
+                   help="text: reset the carried state to zero every N chunks, 0 = each epoch only (default 20)")
+    g.add_argument("--seed", type=int, help="random seed (default 0)")
+    g = s.add_argument_group("output")
+    g.add_argument("--out", default="model.pt", metavar="PATH", help="best checkpoint (default model.pt)")
+    g.add_argument("--resume", action="store_true", help="continue from OUT.last.pt (budget may grow)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation lines")
+    s.set_defaults(func=cmd_train)
     return p
 
 
