@@ -360,3 +360,19 @@ def test_nan_loss_stops_cleanly(tmp_path, seq_data, capsys, monkeypatch):
     assert main(["train", "--dataset", "synthetic-seq", "--hidden", "4", "--steps", "5",
                  "--out", str(tmp_path / "cli.pt"), "--quiet"]) == 1
     assert "not finite" in _one_error_line(capsys)
+
+
+def test_pow2_ternary_init_leaves_no_matrix_all_zero():
+    """PTB-sized layers have Glorot bounds under pow2-ternary's rounding threshold (1/4); every
+    quantized matrix must still start with nonzero weights, or no gradient reaches any of them."""
+    cfg = {"input": {"kind": "embedding", "vocab_size": 50, "dim": 0}, "cell": "gru", "hidden": [128],
+           "quantizer": {"name": "pow2_ternary", "i": 0, "f": 1}, "output_size": 50}
+    torch.manual_seed(0)
+    model = RecurrentModel.from_config(cfg)
+    codes = model.codes()
+    assert codes, "the model reports its quantized tensors"
+    for name, c in codes.items():
+        if "bias" in name:
+            continue
+        nonzero = (c.q != 0).float().mean().item()
+        assert 0.2 < nonzero < 0.5, f"{name}: {nonzero:.2f} of the weights start nonzero"

@@ -289,6 +289,10 @@ class Quantizer:
         """The interval the shadow weights are clipped to after each optimizer step."""
         raise NotImplementedError
 
+    def init_bound(self, glorot: float) -> float:
+        """The bound of the uniform initialisation of a matrix whose Glorot bound is ``glorot``."""
+        return glorot
+
     def clip_(self, w: torch.Tensor) -> torch.Tensor:
         """Clip shadow weights in place to :meth:`bounds`; returns ``w``."""
         lo, hi = self.bounds(w)
@@ -414,6 +418,14 @@ class Pow2Ternary(Quantizer):
     def bounds(self, like=None):
         m = math.ldexp(self.max_code, -self.f)
         return (-m, m)
+
+    def init_bound(self, glorot):
+        """At least 3/4 of a step ``2^-f``, so a third of the weights start nonzero. A Glorot bound
+        under half a step (the paper's setting: fan_in + fan_out > 96) rounds every weight to zero,
+        and a network whose weights are all zero passes no gradient to any of them: it only learns
+        biases (PTB, GRU 64: valid bpc 5.02 after 600 steps, 2.97 with this bound; bounds of 0.6
+        and 1 step gave 3.00 and 3.09)."""
+        return max(glorot, 0.75 * 2.0 ** -self.f)
 
     def levels(self, like=None):
         q = torch.arange(-self.max_code, self.max_code + 1, dtype=torch.float64)
