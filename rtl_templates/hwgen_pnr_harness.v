@@ -1,0 +1,81 @@
+// Place-and-route harness for a generated hwgen design (module hwgen_top).
+//
+// The design's stream payloads are wide; an FPGA package has a few dozen pins, and timing measured
+// through unregistered pins is misleading. This harness gives the design registered, byte-wide
+// ports: payload bytes are shifted in and out, so every path nextpnr times starts and ends at a
+// flip-flop. It is for Fmax and utilisation, not for use on a board (the board wrapper is for that).
+`default_nettype none
+
+module hwgen_pnr_harness #(
+    parameter integer IN_W  = 9,   // input payload width
+    parameter integer OUT_W = 9    // output payload width
+) (
+    input  wire       clk,
+    input  wire       rst,
+    input  wire [7:0] din,
+    input  wire       din_shift,   // shift din into the input payload register (low byte last)
+    input  wire       din_commit,  // offer the assembled payload to the design
+    input  wire       dout_shift,  // shift the captured output payload down by one byte
+    input  wire       dout_done,   // release the captured output, accept the next one
+    output reg  [7:0] dout,
+    output reg        in_busy,
+    output reg        out_full
+);
+    localparam integer IN_BYTES  = (IN_W + 7) / 8;
+    localparam integer OUT_BYTES = (OUT_W + 7) / 8;
+
+    reg  [7:0]             din_r;
+    reg                    din_shift_r, din_commit_r, dout_shift_r, dout_done_r;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [IN_BYTES*8+7:0]  in_sr;     // one spare byte keeps the shift well-formed for any width
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg  [OUT_BYTES*8-1:0] out_sr;
+    reg                    in_valid;
+    wire                   in_ready;
+    wire                   out_valid;
+    wire [OUT_W-1:0]       out_payload;
+
+    always @(posedge clk) begin
+        din_r        <= din;
+        din_shift_r  <= din_shift;
+        din_commit_r <= din_commit;
+        dout_shift_r <= dout_shift;
+        dout_done_r  <= dout_done;
+        if (din_shift_r)
+            in_sr <= {in_sr[IN_BYTES*8-1:0], din_r};
+        if (rst) begin
+            in_valid <= 1'b0;
+            out_full <= 1'b0;
+        end else begin
+            if (din_commit_r)
+                in_valid <= 1'b1;
+            else if (in_ready)
+                in_valid <= 1'b0;
+            if (out_valid && !out_full) begin
+                out_sr              <= 0;
+                out_sr[OUT_W-1:0]   <= out_payload;
+                out_full <= 1'b1;
+            end else begin
+                if (dout_shift_r)
+                    out_sr <= out_sr >> 8;
+                if (dout_done_r)
+                    out_full <= 1'b0;
+            end
+        end
+        dout    <= out_sr[7:0];
+        in_busy <= in_valid;
+    end
+
+    hwgen_top dut (
+        .clk        (clk),
+        .rst        (rst),
+        .i__valid   (in_valid),
+        .i__ready   (in_ready),
+        .i__payload (in_sr[IN_W-1:0]),
+        .o__valid   (out_valid),
+        .o__ready   (!out_full),
+        .o__payload (out_payload)
+    );
+endmodule
+
+`default_nettype wire
