@@ -206,6 +206,31 @@ def cmd_train(args) -> None:
         raise CliError(str(e)) from None
 
 
+# ------------------------------------------------------------------------------------------------
+# hwgen export / hwgen eval (the work is in hwgen/export/commands.py)
+# ------------------------------------------------------------------------------------------------
+
+
+def cmd_export(args) -> None:
+    from .export import ExportError
+    from .export.commands import run_export
+
+    try:
+        run_export(args, console)
+    except ExportError as e:
+        raise CliError(str(e)) from None
+
+
+def cmd_eval(args) -> None:
+    from .export import ExportError
+    from .export.commands import run_eval
+
+    try:
+        run_eval(args, _load(args.model), console)
+    except ExportError as e:
+        raise CliError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwgen", description="Low-precision RNN/GRU/LSTM to verified RTL.")
     p.add_argument("--version", action="version", version=f"hwgen {__version__}")
@@ -272,6 +297,48 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--resume", action="store_true", help="continue from OUT.last.pt (budget may grow)")
     g.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation lines")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("export", help="model.pt (or a torch.nn checkpoint) to a QModel file and a report",
+                       description="Map trained weights to integer codes, choose fixed-point formats "
+                                   "from calibration data, and report codes, formats and accuracy "
+                                   "(docs/export.md).")
+    s.add_argument("model", help="hwgen model.pt, or a torch.nn RNN/GRU/LSTM state_dict checkpoint")
+    s.add_argument("-o", "--output", required=True, metavar="QMODEL", help="QModel file to write (.qmodel.json)")
+    s.add_argument("--report", metavar="JSON", help="report file (default: OUTPUT with .export.json)")
+    s.add_argument("--width", type=int, default=16, help="total bits of each signal (default 16)")
+    s.add_argument("--format", action="append", metavar="SIGNAL=FMT|WIDTH",
+                   help="override one signal's format, e.g. L0.preact=s12.8 or out=12 (repeatable)")
+    s.add_argument("--headroom", type=float, default=1.25,
+                   help="formats cover this times the largest calibration value (default 1.25)")
+    s.add_argument("--scale", choices=("auto", "fixed", "pow2"), default="auto",
+                   help="binary/ternary scale: per-row fixed-point constant, or rounded to a power of "
+                        "two; auto: the smaller measured error (default)")
+    s.add_argument("--scale-bits", type=int, default=8, help="significant bits of a fixed scale (default 8)")
+    s.add_argument("--exp-window", metavar="LO:HI", help="power-of-two weights: exponents kept, e.g. -8:0 "
+                                                         "(default: those in use)")
+    s.add_argument("--weight-bits", type=int, default=8,
+                   help="mantissa bits for tensors trained without a quantizer (default 8)")
+    s.add_argument("--quantize", metavar="Q", help="plain torch models: post-training quantizer, one of "
+                                                   "ternary, pow2-ternary, exponential, fixed:I.F")
+    s.add_argument("--dataset", help="calibration/accuracy dataset (default: the model's own)")
+    s.add_argument("--calibration", metavar="FILE", help="calibration inputs instead: .txt or .npy")
+    s.add_argument("--calib-limit", type=int, default=20000, metavar="N",
+                   help="train-split characters/sequences used to calibrate (default 20000)")
+    s.add_argument("--eval-limit", type=int, default=20000, metavar="N",
+                   help="valid-split characters/sequences for the report's accuracy; 0 skips (default 20000)")
+    s.add_argument("--name", help="model name in the QModel (default: the file's stem)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar or tables")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("eval", help="accuracy of the golden model on real data, beside the float models")
+    s.add_argument("model", help="QModel file (.qmodel.json)")
+    s.add_argument("--dataset", help="dataset (default: the one recorded at export)")
+    s.add_argument("--split", choices=("test", "valid", "train"), default="test")
+    s.add_argument("--limit", type=int, metavar="N", help="only the first N characters / sequences")
+    s.add_argument("--checkpoint", metavar="PT", help="the model.pt it came from (default: recorded at export)")
+    s.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_eval)
     return p
 
 

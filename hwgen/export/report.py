@@ -1,0 +1,137 @@
+"""The export report: plain JSON data (docs/export.md, "Report") and its printed tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ..ir import QModel
+from ..qmodel_file import digest
+from ..summary import weight_stats
+from .codes import Mapped
+from .source import Source
+
+PTQ_WARNING = ("post-training quantization of a float model: accuracy may drop (the measured drop is "
+               "float_quantized - float_full_precision under 'accuracy'); quantization-aware training "
+               "(`hwgen train --quantizer ...`) usually recovers it")
+
+
+def _matrices(qm: QModel):
+    for i, layer in enumerate(qm.layers):
+        yield f"L{i}.w_ih", layer.w_ih
+        yield f"L{i}.w_hh", layer.w_hh
+    if qm.output is not None:
+        yield "out.w", qm.output.w
+
+
+def build_report(qm: QModel, src: Source, mapped: Mapped, scale: dict, formats: list[dict],
+                 acc: dict | None, calib: str) -> dict:
+    weights = {}
+    for name, w in _matrices(qm):
+        info = mapped.info.get(name)
+        weights[name] = {**weight_stats(w), **({"mapping": asdict(info)} if info else {})}
+    warnings = []
+    if src.kind == "torch" and src.quantize:
+        warnings.append(PTQ_WARNING)
+    sat = [f["signal"] for f in formats if (f["saturating"] or 0) > 0]
+    if sat:
+        warnings.append(f"calibration values saturate in {', '.join(sat)} (see formats)")
+    clamped = sum(i.clamped_high + i.flushed for i in mapped.info.values())
+    if clamped:
+        warnings.append(f"the exponent window changed {clamped} weights (see weights.*.mapping)")
+    report = {
+        "model": qm.name, "digest": digest(qm),
+        "source": dict(qm.meta["source"]), "calibration": calib,
+        "scale": scale, "weights": weights,
+        "weight_memory_bits": sum(w["memory_bits"] for w in weights.values()),
+        "formats": formats, "accuracy": acc, "warnings": warnings,
+    }
+    if acc is not None and src.kind == "torch":
+        acc["ptq_drop"] = acc["float_quantized"] - acc["float_full_precision"]
+    return report
+
+
+def save_json(data: dict, path) -> Path:
+    """Atomic: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def print_report(r: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    s = r["source"]
+    console.print(f"[bold]{r['model']}[/bold] from {s['path']} ({s['kind']}"
+                  f"{', --quantize ' + s['quantize'] if s.get('quantize') else ''}), sha256 {r['digest'][:16]}…")
+    sc = r["scale"]
+    if sc["mode"] != "none":
+        errs = ", ".join(f"{k} {_g(v)}" for k, v in sc["rms_output_error"].items())
+        console.print(f"scale of binary/ternary weights: {sc['mode']} ({sc['chosen_by']}; rms output error {errs})")
+    t = Table(title="weights", title_justify="left")
+    for col in ("matrix", "codes", "shape", "window", "bits", "memory", "zeros"):
+        t.add_column(col, no_wrap=True)
+    for name, w in r["weights"].items():
+        window = f"{w['window'][0]}:{w['window'][1]}" if w["window"] else "-"
+        t.add_row(name, w["kind"] + ("+s" if w["scale"] else ""), "×".join(map(str, w["shape"])), window,
+                  str(w["bits_per_weight"]), str(w["memory_bits"]), f"{w['sparsity']:.1%}")
+    console.print(t)
+    for name, w in r["weights"].items():
+        m = w.get("mapping") or {}
+        clamp = f"  (window clamp: {m['clamped_high']} saturated, {m['flushed']} to zero)" \
+            if m.get("clamped_high") or m.get("flushed") else ""
+        console.print(f"  {name}: " + "  ".join(f"{k}: {v}" for k, v in w["histogram"].items()) + clamp)
+    console.print(f"total weight memory: {r['weight_memory_bits']:,} bits")
+    t = Table(title=f"formats (calibration: {r['calibration']})", title_justify="left")
+    for col in ("signal", "seen min", "seen max", "format", "range", "saturating"):
+        t.add_column(col, no_wrap=True)
+    for f in r["formats"]:
+        c = f["calibration"]
+        t.add_row(f["signal"], _g(c["min"]) if c else "-", _g(c["max"]) if c else "-",
+                  f["format"] + ("*" if f["rule"] == "override" else ""),
+                  f"[{_g(f['range'][0])}, {_g(f['range'][1])}]",
+                  "-" if f["saturating"] is None else f"{f['saturating']:.3%}")
+    console.print(t)
+    if r["accuracy"]:
+        print_accuracy(r["accuracy"], console)
+    for w in r["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+
+
+LABELS = {"golden": "golden model (hardware arithmetic)", "float_exported_codes": "float, exported codes",
+          "float_quantized": "float, trained quantized weights", "float_full_precision": "float, full precision"}
+
+
+def print_accuracy(a: dict, console: Console) -> None:
+    t = Table(title=f"accuracy on {a['data']} ({a['size']:,} {'characters' if a['metric'] == 'bpc' else 'sequences'})",
+              title_justify="left")
+    t.add_column("model")
+    t.add_column(a["metric"], justify="right")
+    for k, label in LABELS.items():
+        if a.get(k) is not None:
+            t.add_row(label, f"{a[k]:.4f}")
+    console.print(t)
+    gap = a["golden"] - a["float_exported_codes"]
+    console.print(f"golden - float (exported codes): {gap:+.4f} {a['metric']}")
+    if "ptq_drop" in a:
+        console.print(f"post-training quantization changed {a['metric']} by {a['ptq_drop']:+.4f}")
