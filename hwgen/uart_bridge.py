@@ -1,0 +1,183 @@
+"""A UART bridge that puts a generated design on a board (8N1, no flow control).
+
+Protocol (docs/board.md): for each time step the host sends the input payload
+(:func:`hwgen.generator.interface.input_format`) as ``ceil(width / 8)`` bytes, least significant
+byte first; the board answers with the output payload as ``ceil(width / 8)`` bytes, least
+significant first. One step may be in flight while the next one's bytes arrive; a host that sends
+further ahead overruns the bridge, which then lights ``overrun`` until reset.
+"""
+
+
+from amaranth.hdl import ClockDomain, ClockSignal, Module, Mux, ResetSignal, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+
+def payload_bytes(width: int) -> int:
+    return (width + 7) // 8
+
+
+def _check_divisor(divisor) -> int:
+    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 4:
+        raise ValueError(f"UART divisor (clock cycles per bit) must be an integer of at least 4, not {divisor!r}")
+    return divisor
+
+
+class UartRx(wiring.Component):
+    """Receives 8N1 bytes on ``rx``; ``valid`` pulses for one cycle with ``data``. A frame whose
+    start bit is a glitch or whose stop bit is low is dropped."""
+
+    rx: In(1, init=1)
+    data: Out(8)
+    valid: Out(1)
+
+    def __init__(self, divisor: int):
+        self.divisor = _check_divisor(divisor)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        sync_rx = Signal(2, init=0b11)
+        m.d.sync += sync_rx.eq(sync_rx << 1 | self.rx)
+        line = sync_rx[1]
+        timer = Signal(range(self.divisor))
+        bit = Signal(range(9))
+        shift = Signal(8)
+        m.d.sync += self.valid.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(~line):
+                    m.d.sync += timer.eq(self.divisor // 2 - 1)
+                    m.next = "START"
+            with m.State("START"):  # wait to the middle of the start bit and check it
+                with m.If((timer == 0) & line):
+                    m.next = "IDLE"  # a glitch, not a start bit
+                with m.Elif(timer == 0):
+                    m.d.sync += [timer.eq(self.divisor - 1), bit.eq(0)]
+                    m.next = "DATA"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+            with m.State("DATA"):
+                with m.If(timer == 0):
+                    m.d.sync += [timer.eq(self.divisor - 1), bit.eq(bit + 1), shift.eq(line << 7 | shift >> 1)]
+                    with m.If(bit == 7):
+                        m.next = "STOP"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+            with m.State("STOP"):
+                with m.If(timer == 0):
+                    m.d.sync += [self.data.eq(shift), self.valid.eq(line)]
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += timer.eq(timer - 1)
+        return m
+
+
+class UartTx(wiring.Component):
+    """Sends ``data`` as an 8N1 frame on ``tx`` when ``valid`` and ``ready`` are both high."""
+
+    data: In(8)
+    valid: In(1)
+    ready: Out(1)
+    tx: Out(1, init=1)
+
+    def __init__(self, divisor: int):
+        self.divisor = _check_divisor(divisor)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        timer = Signal(range(self.divisor))
+        frame = Signal(10)  # stop, data[7:0], start: shifted out from bit 0
+        left = Signal(range(11))
+        m.d.comb += self.ready.eq(left == 0)
+        with m.If(left == 0):
+            with m.If(self.valid):
+                m.d.sync += [frame.eq(1 << 9 | self.data << 1), left.eq(10), timer.eq(0)]
+        with m.Elif(timer == 0):
+            m.d.sync += [self.tx.eq(frame[0]), frame.eq(frame >> 1), timer.eq(self.divisor - 1)]
+        with m.Else():
+            m.d.sync += timer.eq(timer - 1)
+            with m.If(timer == 1):
+                m.d.sync += left.eq(left - 1)
+        return m
+
+
+class UartBridge(wiring.Component):
+    """``design`` (a component with ``i``/``o`` streams, docs/hardware-interface.md) behind a UART."""
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    overrun: Out(1)
+
+    def __init__(self, design: wiring.Component, divisor: int):
+        self.design = design
+        self.divisor = _check_divisor(divisor)
+        self.in_width = len(Value.cast(design.i.payload))
+        self.out_width = len(Value.cast(design.o.payload))
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.design = design = self.design
+        m.submodules.rx = rx = UartRx(self.divisor)
+        m.submodules.tx = tx = UartTx(self.divisor)
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
+        self._receive(m, rx, design)
+        self._send(m, tx, design)
+        return m
+
+    def _receive(self, m: Module, rx: UartRx, design) -> None:
+        n = payload_bytes(self.in_width)
+        assembled = Signal(8 * n)  # bytes shift in from the top: the first one ends lowest
+        count = Signal(range(n + 1))
+        take = Signal()  # hand the assembled payload over (the previous beat is gone or going)
+        m.d.comb += take.eq((count == n) & (~design.i.valid | design.i.ready))
+        with m.If(design.i.valid & design.i.ready):
+            m.d.sync += design.i.valid.eq(0)
+        with m.If(take):
+            m.d.sync += [Value.cast(design.i.payload).eq(assembled), design.i.valid.eq(1)]
+        with m.If(rx.valid & (count == n) & ~take):
+            m.d.sync += self.overrun.eq(1)  # a third step arrived while two were waiting: dropped
+        with m.Elif(rx.valid):
+            m.d.sync += [assembled.eq(rx.data << (8 * (n - 1)) | assembled >> 8),
+                         count.eq(Mux(take, 1, count + 1))]
+        with m.Elif(take):
+            m.d.sync += count.eq(0)
+
+    def _send(self, m: Module, tx: UartTx, design) -> None:
+        n = payload_bytes(self.out_width)
+        shift = Signal(8 * n)
+        left = Signal(range(n + 1))
+        m.d.comb += [design.o.ready.eq(left == 0), tx.data.eq(shift[:8]), tx.valid.eq(left != 0)]
+        with m.If(design.o.valid & (left == 0)):
+            m.d.sync += [shift.eq(Value.cast(design.o.payload)), left.eq(n)]
+        with m.Elif(tx.valid & tx.ready):
+            m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1)]
+
+
+class BoardTop(wiring.Component):
+    """The bridge on a board: one clock pin, UART pins, an overrun LED (active low) and a
+    power-on reset, so the Verilog's ports are exactly the board's pins."""
+
+    clk: In(1)
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    led_n: Out(1, init=1)
+
+    def __init__(self, design: wiring.Component, divisor: int):
+        self.bridge = UartBridge(design, divisor)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.por = ClockDomain(reset_less=True)
+        m.domains.sync = ClockDomain()
+        ticks = Signal(4)
+        m.d.comb += [ClockSignal("por").eq(self.clk), ClockSignal("sync").eq(self.clk),
+                     ResetSignal("sync").eq(ticks != 15)]
+        with m.If(ticks != 15):
+            m.d.por += ticks.eq(ticks + 1)
+        m.submodules.bridge = bridge = self.bridge
+        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx), self.led_n.eq(~bridge.overrun)]
+        return m
