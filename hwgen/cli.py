@@ -231,6 +231,21 @@ def cmd_eval(args) -> None:
         raise CliError(str(e)) from None
 
 
+def cmd_build(args) -> None:
+    from .build_command import BUILD_ERRORS, run_build
+
+    try:
+        run_build(args, console)
+    except BUILD_ERRORS as e:
+        raise CliError(str(e)) from None
+
+
+def cmd_targets(args) -> None:
+    from .build_command import run_targets
+
+    run_targets(args, console)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwgen", description="Low-precision RNN/GRU/LSTM to verified RTL.")
     p.add_argument("--version", action="version", version=f"hwgen {__version__}")
@@ -339,6 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_eval)
+
+    from .build_command import add_arguments
+
+    s = sub.add_parser("build", help="model to Verilog, resource report, Fmax and bitstream (docs/build.md)",
+                       description="Export (for model.pt), generate the datapath that fits the target, "
+                                   "synthesize it and report its cost; optionally place and route, "
+                                   "build a board bitstream and simulate against the golden model.")
+    add_arguments(s)
+    s.set_defaults(func=cmd_build)
+    s = sub.add_parser("targets", help="list the build targets")
+    s.set_defaults(func=cmd_targets)
     return p
 
 

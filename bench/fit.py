@@ -1,0 +1,73 @@
+"""The largest GRU that fits an iCE40 UP5K: ternary weights, 16-bit state, hard activations.
+
+For each hidden size, `hwgen build --lanes auto --pnr` on a random ternary GRU (character-level:
+50-token one-hot input, 50 logits out): the datapath chosen, its LUTs, RAM, DSPs, Fmax and time
+steps per second. Writes docs/results/fit_up5k.md.
+
+    .venv/bin/python bench/fit.py [--hidden 32 64 128 256] [--target ice40-up5k]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hwgen.build import BuildOptions, build  # noqa: E402
+from hwgen.fit import FitError  # noqa: E402
+from hwgen.random_qmodel import random_qmodel  # noqa: E402
+
+
+def one(hidden: int, target: str, work: Path) -> dict:
+    qm = random_qmodel("gru", hidden=hidden, inputs=50, vocab=None, outputs=50, code="ternary", act="hard",
+                       width=16, seed=hidden)
+    t0 = time.time()
+    try:
+        result = build(qm, work / f"h{hidden}", BuildOptions(target=target, pnr=True), say=lambda m: None)
+    except FitError as e:
+        return {"hidden": hidden, "fits": False, "why": str(e).splitlines()[0], "seconds": time.time() - t0}
+    r = result.report
+    c = r["synthesis"]["counts"]
+    return {"hidden": hidden, "fits": True, "style": r["design"]["style"], "lanes": r["design"]["lanes"],
+            "cycles": r["design"]["cycles_per_step"], "lut4": c["lut4"], "dff": c["dff"], "ebr": c["ebr"],
+            "spram": c["spram"], "dsp": c["dsp"], "lc_packed": r["pnr"]["utilization"]["lc"]["used"],
+            "fmax": r["pnr"]["fmax_mhz"], "steps_s": r["pnr"]["steps_per_second"], "seconds": time.time() - t0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--hidden", type=int, nargs="+", default=[32, 64, 128, 256])
+    p.add_argument("--target", default="ice40-up5k")
+    args = p.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for h in args.hidden:
+            row = one(h, args.target, Path(tmp))
+            print(row, flush=True)
+            rows.append(row)
+    lines = [f"# Largest ternary GRU on {args.target}", "",
+             f"Command: `.venv/bin/python bench/fit.py {' '.join(sys.argv[1:])}`", "",
+             "Random ternary GRU, 50 one-hot inputs, 50 logits, 16-bit formats, hard activations; "
+             "`hwgen build --lanes auto --pnr` (nextpnr goal 48 MHz, seed 1).", "",
+             "| hidden | fits | datapath | cycles/step | LUT4 | DFF | EBR | SPRAM | DSP | LCs packed | Fmax MHz | steps/s | build s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["fits"]:
+            lines.append(f"| {r['hidden']} | yes | {r['style']} P={r['lanes']} | {r['cycles']:,} | {r['lut4']:,} | "
+                         f"{r['dff']:,} | {r['ebr']} | {r['spram']} | {r['dsp']} | {r['lc_packed']:,} | "
+                         f"{r['fmax']:.1f} | {r['steps_s']:,.0f} | {r['seconds']:.0f} |")
+        else:
+            lines.append(f"| {r['hidden']} | no: {r['why']} | | | | | | | | | | | {r['seconds']:.0f} |")
+    dest = ROOT / "docs" / "results" / f"fit_{args.target.replace('ice40-', '')}.md"
+    dest.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {dest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""`hwgen build`: a model to Verilog, reports, test vectors and (optionally) Fmax and a bitstream.
+
+Every file is written into a fresh staging folder next to OUTDIR; only a build that succeeds
+replaces OUTDIR, so a failed build never leaves half-written output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .fit import Fit, choose
+from .ir import EmbeddingInput, QModel
+from .qmodel_file import digest, save
+from .synth import SynthReport, synthesize
+from .targets import RESOURCES, Target, get_target
+
+TOP = "hwgen_top"
+Say = Callable[[str], None]
+
+
+class BuildError(RuntimeError):
+    """A build that cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class BuildOptions:
+    target: str = "ice40"
+    lanes: int | None = None  # None: the largest that fits (--lanes auto)
+    style: str = "auto"  # auto | folded | unrolled
+    output: str | None = None  # logits | hidden | argmax (None: logits when there is an output layer)
+    multipliers: int = 1  # shared gate multipliers
+    pnr: bool = False
+    freq_mhz: float = 48.0
+    bitstream: bool = False
+    board: str | None = None
+    check: bool = False
+    sim: str = "icarus"
+    vector_sequences: int = 4
+    vector_steps: int = 32
+    seed: int = 0
+    export: object | None = None  # hwgen.export.ExportOptions for model.pt inputs
+
+
+@dataclass
+class BuildResult:
+    outdir: Path
+    report: dict
+    files: list[str] = field(default_factory=list)
+
+
+def max_lanes(qmodel: QModel) -> int:
+    """The longest weight row: more lanes than that would sit idle."""
+    rows = [layer.input_size + layer.hidden_size for layer in qmodel.layers]
+    if qmodel.output is not None:
+        rows.append(qmodel.output.w.shape[1])
+    return max(rows)
+
+
+def weight_count(qmodel: QModel) -> int:
+    n = sum(layer.w_ih.q.size + layer.w_hh.q.size for layer in qmodel.layers)
+    return n + (qmodel.output.w.q.size if qmodel.output is not None else 0)
+
+
+def design_params(options: BuildOptions, fit: Fit) -> dict:
+    return {"lanes": fit.lanes, "style": fit.style, "output": options.output, "multipliers": options.multipliers}
+
+
+def make_design(qmodel: QModel, params: dict):
+    from .generator import build_design
+
+    return build_design(qmodel, **params)
+
+
+def make_verilog(qmodel: QModel, params: dict) -> str:
+    from .generator import emit_verilog
+
+    return emit_verilog(qmodel, name=TOP, **params)
+
+
+def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir: Path, say: Say):
+    """The fitter's cost function: generate and synthesize one (style, lanes) point."""
+    cache: dict[tuple[str, int], SynthReport] = {}
+
+    def measure(style: str, lanes: int) -> SynthReport:
+        key = (style, lanes)
+        if key not in cache:
+            point = workdir / "fit" / f"{style}-p{lanes}"
+            point.mkdir(parents=True, exist_ok=True)
+            params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
+            (point / f"{TOP}.v").write_text(make_verilog(qmodel, params))
+            say(f"synthesizing the {style} datapath with {lanes} lane(s) for {target.name}")
+            cache[key] = synthesize(point / f"{TOP}.v", TOP, target, point, announce=say)
+        return cache[key]
+
+    return measure
+
+
+def test_vectors(qmodel: QModel, output: str | None, sequences: int, steps: int, seed: int) -> dict:
+    """Seeded inputs (a new sequence every ``steps`` beats) and the golden outputs they must give."""
+    from .generator.interface import expected_outputs
+
+    rng = np.random.default_rng(seed)
+    stage = qmodel.input
+    if isinstance(stage, EmbeddingInput):
+        inputs = rng.integers(0, stage.vocab_size, (sequences, steps))
+    else:
+        f = stage.fmt
+        inputs = rng.integers(f.min_int, f.max_int + 1, (sequences, steps, stage.size))
+    first = np.zeros((sequences, steps), bool)
+    first[:, 0] = True
+    return {"inputs": inputs, "first": first, "expected": expected_outputs(qmodel, output, inputs, first)}
+
+
+def write_vectors(qmodel: QModel, output: str | None, vectors: dict, folder: Path) -> None:
+    """``vectors.npz`` plus ``input_payloads.hex`` / ``output_payloads.hex``: one payload per line
+    in stream order (sequence after sequence), for $readmemh in a user's own bench."""
+    from .generator.interface import input_format, output_format
+
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "vectors.npz", **vectors)
+    fin, fout = input_format(qmodel), output_format(qmodel, output)
+    digits_in, digits_out = (fin.width + 3) // 4, (fout.width + 3) // 4
+    lines_in, lines_out = [], []
+    for b in range(vectors["inputs"].shape[0]):
+        for t in range(vectors["inputs"].shape[1]):
+            first = bool(vectors["first"][b, t])
+            lines_in.append(f"{fin.pack(vectors['inputs'][b, t], first):0{digits_in}x}")
+            lines_out.append(f"{fout.pack(vectors['expected'][b, t], first):0{digits_out}x}")
+    (folder / "input_payloads.hex").write_text("\n".join(lines_in) + "\n")
+    (folder / "output_payloads.hex").write_text("\n".join(lines_out) + "\n")
+
+
+def resource_rows(target: Target, synth: SynthReport) -> list[dict]:
+    rows = []
+    if target.family == "ice40":
+        for key in ("lut4", "carry", "dff"):
+            rows.append({"resource": key, "used": synth.counts[key], "available": target.available("lc")})
+        for key in RESOURCES[1:]:
+            rows.append({"resource": key, "used": synth.counts[key], "available": target.available(key)})
+    else:
+        rows += [{"resource": k, "used": v, "available": None} for k, v in synth.counts.items()]
+    return rows
+
+
+def replace_outdir(staging: Path, outdir: Path) -> None:
+    """Move the finished build into place; the old OUTDIR goes only once the new one is ready."""
+    old = None
+    if outdir.exists():
+        old = outdir.with_name(f".{outdir.name}.old-{int(time.time() * 1000)}")
+        outdir.rename(old)
+    staging.rename(outdir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_outdir(outdir: Path) -> Path:
+    outdir = outdir.resolve()
+    parent = outdir.parent
+    if outdir.exists() and not outdir.is_dir():
+        raise BuildError(f"output folder {outdir} exists and is not a folder; choose another -o")
+    if not parent.is_dir():
+        raise BuildError(f"the folder {parent} (parent of -o) does not exist; create it first")
+    try:
+        probe = tempfile.NamedTemporaryFile(dir=parent, prefix=".hwgen-write-probe-")
+        probe.close()
+    except OSError:
+        raise BuildError(f"the folder {parent} is not writable; choose another -o") from None
+    return outdir
+
+
+def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = print,
+          export_report: dict | None = None) -> BuildResult:
+    """Everything `hwgen build` does after the model is a QModel."""
+    target = get_target(options.target)
+    board = _board(options, target)
+    outdir = check_outdir(Path(outdir))
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.building-", dir=outdir.parent))
+    try:
+        report = _build_into(qmodel, staging, options, target, board, say, export_report)
+        shutil.rmtree(staging / "fit", ignore_errors=True)
+        (staging / "build_report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+        replace_outdir(staging, outdir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return BuildResult(outdir, report, files)
+
+
+def _board(options: BuildOptions, target: Target):
+    from .boards import get_board
+
+    if not options.bitstream:
+        return None
+    if options.board is None:
+        raise BuildError("--bitstream needs --board (valid boards: icebreaker)")
+    board = get_board(options.board)
+    if board.target != target.name:
+        raise BuildError(f"board {board.name} carries {board.target}, not {target.name}; use --target {board.target}")
+    return board
+
+
+def _build_into(qmodel, staging, options, target, board, say, export_report) -> dict:
+    save(qmodel, staging / "model.qmodel.json")
+    if export_report is not None:
+        (staging / "export_report.json").write_text(json.dumps(export_report, indent=1, sort_keys=True) + "\n")
+    measure = synth_measure(qmodel, options, target, staging, say)
+    fit = choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
+                 lanes=options.lanes, style=options.style)
+    params = design_params(options, fit)
+    say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)")
+    point = staging / "fit" / f"{fit.style}-p{fit.lanes}"
+    for name in (f"{TOP}.v", "synth.ys", "synth_stat.json"):
+        shutil.copyfile(point / name, staging / name)
+    shutil.copytree(point / "logs", staging / "logs", dirs_exist_ok=True)
+    design = make_design(qmodel, params)
+    say("writing test vectors (golden model)")
+    write_vectors(qmodel, options.output, test_vectors(qmodel, options.output, options.vector_sequences,
+                                                      options.vector_steps, options.seed), staging / "vectors")
+    report = _report(qmodel, options, target, fit, design, params)
+    if options.pnr or options.bitstream:
+        _pnr(report, qmodel, options, target, design, staging, say)
+    if board is not None:
+        from .bitstream import build_bitstream
+
+        say(f"building the {board.name} bitstream (UART bridge, {board.baud} baud)")
+        path, fmax = build_bitstream(design, board, staging, qmodel.name, say)
+        report["bitstream"] = {"board": board.name, "file": path.name, "fmax_mhz": round(fmax, 2),
+                               "clock_mhz": board.clock_mhz, "baud": board.baud}
+    if options.check:
+        report["check"] = _check(staging, options, say)
+    return report
+
+
+def _report(qmodel, options, target, fit, design, params) -> dict:
+    return {
+        "model": {"name": qmodel.name, "digest": digest(qmodel), "layers": [l.kind for l in qmodel.layers],
+                  "weights": weight_count(qmodel)},
+        "target": {"name": target.name, "description": target.description},
+        "design": {**params, "cycles_per_step": int(design.cycles_per_step), "latency": int(design.latency)},
+        "fit": {"tried": [{"style": s, "lanes": p, "fits": ok} for s, p, ok in fit.tried]},
+        "synthesis": {**fit.report.to_json(), "rows": resource_rows(target, fit.report)},
+    }
+
+
+def _pnr(report, qmodel, options, target, design, staging, say) -> None:
+    from .generator.interface import input_format, output_format
+    from .pnr import place_and_route
+
+    if not target.has_pnr:
+        raise BuildError(f"--pnr needs an FPGA target; {target.name} is synthesis only")
+    say(f"placing and routing for {target.name} (nextpnr, goal {options.freq_mhz:g} MHz)")
+    pnr = place_and_route(staging / f"{TOP}.v", target, staging, input_format(qmodel).width,
+                          output_format(qmodel, options.output).width, freq_mhz=options.freq_mhz, announce=say)
+    cycles = report["design"]["cycles_per_step"]
+    report["pnr"] = {**pnr.to_json(), "steps_per_second": round(pnr.fmax_mhz * 1e6 / cycles, 1),
+                     "step_latency_us": round(cycles / pnr.fmax_mhz, 3)}
+
+
+def _check(staging: Path, options: BuildOptions, say: Say) -> dict:
+    from sim.check import check_build
+
+    say(f"checking the Verilog against the golden model ({options.sim})")
+    return check_build(staging, options.sim)

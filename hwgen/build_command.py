@@ -1,0 +1,119 @@
+"""`hwgen build` and `hwgen targets` on the command line: arguments, progress and the printed report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .build import BuildError, BuildOptions, build
+from .fit import FitError
+from .targets import TARGETS, ALIASES, TargetError
+from .toolchain import ToolError
+
+#: Errors that end a build with their message (no traceback).
+BUILD_ERRORS = (BuildError, FitError, TargetError, ToolError)
+
+
+def add_arguments(s) -> None:
+    s.add_argument("model", help="model.pt (exported on the fly) or a QModel file (.qmodel.json)")
+    s.add_argument("--target", default="ice40", help="device target (`hwgen targets`; default ice40 = ice40-up5k)")
+    s.add_argument("-o", "--outdir", default="build", help="output folder, replaced only by a build that succeeds (default build)")
+    s.add_argument("--lanes", default="auto", help="parallel weight lanes, or auto: the most that fit (default)")
+    s.add_argument("--style", choices=("auto", "folded", "unrolled"), default="auto",
+                   help="datapath style; auto unrolls small models when that fits (default)")
+    s.add_argument("--output", choices=("logits", "hidden", "argmax"),
+                   help="what the output stream carries (default: logits, or hidden without an output layer)")
+    s.add_argument("--multipliers", type=int, default=1, help="shared gate multipliers (default 1)")
+    s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
+    s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
+    s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")
+    s.add_argument("--board", help="board for --bitstream (icebreaker)")
+    s.add_argument("--check", action="store_true", help="simulate the built Verilog against the golden model")
+    s.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="simulator for --check")
+    s.add_argument("--seed", type=int, default=0, help="seed of the test vectors (default 0)")
+    s.add_argument("--quiet", action="store_true", help="only the report")
+
+
+def options_from(args) -> BuildOptions:
+    lanes = None
+    if args.lanes != "auto":
+        try:
+            lanes = int(args.lanes)
+        except ValueError:
+            raise BuildError(f"--lanes {args.lanes!r}: a positive integer or auto") from None
+        if lanes < 1:
+            raise BuildError(f"--lanes {lanes}: at least 1")
+    if args.multipliers < 1:
+        raise BuildError(f"--multipliers {args.multipliers}: at least 1")
+    return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
+                        multipliers=args.multipliers, pnr=args.pnr, freq_mhz=args.freq,
+                        bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
+                        seed=args.seed)
+
+
+def load_model(path: str, console: Console, say, export_options=None):
+    """A QModel file as is, a model.pt through export; returns (qmodel, export report or None)."""
+    from .qmodel_file import QModelFileError, load
+
+    p = Path(path)
+    if not p.exists():
+        raise BuildError(f"{path}: no such file (give a model.pt from `hwgen train` or a .qmodel.json from `hwgen export`)")
+    if p.name.endswith(".json"):
+        try:
+            return load(p), None
+        except QModelFileError as e:
+            raise BuildError(str(e)) from None
+    from .export import ExportError, export_model
+
+    say(f"exporting {path} (weights to codes, formats from calibration)")
+    try:
+        result = export_model(p, export_options)
+    except ExportError as e:
+        raise BuildError(str(e)) from None
+    return result.qmodel, result.report
+
+
+def run_build(args, console: Console) -> None:
+    t0 = time.monotonic()
+    say = (lambda msg: None) if args.quiet else (lambda msg: console.print(f"[dim]{time.monotonic() - t0:6.1f}s[/] {msg}"))
+    options = options_from(args)
+    qmodel, export_report = load_model(args.model, console, say)
+    result = build(qmodel, Path(args.outdir), options, say=say, export_report=export_report)
+    print_report(result.report, console)
+    console.print(f"wrote {result.outdir}/ ({len(result.files)} files) in {time.monotonic() - t0:.1f} s")
+
+
+def print_report(report: dict, console: Console) -> None:
+    d, t = report["design"], report["target"]
+    console.print(f"[bold]{report['model']['name']}[/] on {t['name']}: {d['style']} datapath, {d['lanes']} lane(s), "
+                  f"{d['cycles_per_step']:,} cycles per time step, latency {d['latency']:,} cycles")
+    table = Table("resource", "used", "available", "use", title="synthesis (yosys)", title_justify="left")
+    for row in report["synthesis"]["rows"]:
+        avail = row["available"]
+        share = f"{100 * row['used'] / avail:.1f}%" if avail else ""
+        table.add_row(row["resource"], f"{row['used']:,}", f"{avail:,}" if avail else "-", share)
+    console.print(table)
+    if "pnr" in report:
+        p = report["pnr"]
+        lc = p["utilization"].get("lc", {})
+        console.print(f"place and route: Fmax {p['fmax_mhz']:.1f} MHz, {lc.get('used', 0):,}/{lc.get('available', 0):,} "
+                      f"logic cells; {p['steps_per_second']:,.0f} time steps per second, "
+                      f"{p['step_latency_us']:.2f} us per step")
+    if "bitstream" in report:
+        b = report["bitstream"]
+        console.print(f"bitstream: {b['file']} for {b['board']} ({b['fmax_mhz']:.1f} MHz reached, board clock "
+                      f"{b['clock_mhz']:g} MHz, UART {b['baud']} baud)")
+    if "check" in report:
+        c = report["check"]
+        console.print(f"check ({c['simulator']}): {c['steps']} steps, {c['mismatches']} mismatches")
+
+
+def run_targets(args, console: Console) -> None:
+    table = Table("target", "description", title="hwgen build --target", title_justify="left")
+    for name, target in TARGETS.items():
+        aliases = [a for a, t in ALIASES.items() if t == name]
+        table.add_row(name + (f" ({', '.join(aliases)})" if aliases else ""), target.description)
+    console.print(table)
