@@ -246,6 +246,17 @@ def cmd_targets(args) -> None:
     run_targets(args, console)
 
 
+def cmd_sim(args) -> None:
+    from sim.cli import SimCliError, run
+
+    try:
+        status = run(args, console)
+    except SimCliError as e:
+        raise CliError(str(e)) from None
+    if status:
+        raise CliError("the design does not match the golden model (report above)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwgen", description="Low-precision RNN/GRU/LSTM to verified RTL.")
     p.add_argument("--version", action="version", version=f"hwgen {__version__}")
@@ -365,6 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_build)
     s = sub.add_parser("targets", help="list the build targets")
     s.set_defaults(func=cmd_targets)
+
+    from sim.cli import add_arguments as add_sim_arguments
+
+    s = sub.add_parser("sim", help="simulate the generated Verilog (cocotb; Icarus or Verilator) against the golden model",
+                       description="Generate the design, drive random sequences (or --text) through it with "
+                                   "random idle cycles and backpressure, check every output bit against the "
+                                   "golden model (docs/simulation.md). Exit status 1 on any mismatch.")
+    add_sim_arguments(s)
+    s.set_defaults(func=cmd_sim)
     return p
 
 

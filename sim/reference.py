@@ -100,7 +100,7 @@ class GoldenReference(Reference):
 
     def __init__(self, qmodel, output: str | None = None, *, sequences: int = 4, min_len: int = 1,
                  max_len: int = 16, seed: int = 0, tokens: list[list[int]] | None = None,
-                 cycles_per_step: int | None = None, input_range: float = 1.0):
+                 cycles_per_step: int | None = None, input_range: float = 1.0, rails: float = 0.1):
         from hwgen import golden
         from hwgen.generator.interface import check_output, input_format, output_format
         from hwgen.ir import EmbeddingInput
@@ -120,9 +120,12 @@ class GoldenReference(Reference):
             if self.embedding:
                 x = rng.integers(0, stage.vocab_size, total)
             else:
-                # Full-range inputs (input_range 1.0) reach the saturating corners.
+                # Full-range inputs, and a share ``rails`` of words exactly at the format's
+                # limits, drive the datapath into its saturating corners.
                 lo, hi = stage.fmt.min_int, stage.fmt.max_int
                 x = rng.integers(int(lo * input_range), int(hi * input_range) + 1, (total, stage.size))
+                at_rail = rng.random(x.shape) < rails
+                x = np.where(at_rail, np.where(rng.random(x.shape) < 0.5, lo, hi), x)
         seq, step, start = _positions(lengths)
         # One long batch-1 stream: the start flags reset the state exactly as the design must.
         self.x, self.start = x[None], start[None]

@@ -1,0 +1,120 @@
+"""hwgen designs for the bench: a QModel through the generator to Verilog, with the golden
+model as the reference, and the deliberate one-bit breakage the regression must catch."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .runner import Design
+
+TOP = "hwgen_top"
+
+
+class GeneratorMissing(RuntimeError):
+    """hwgen.generator.emit_verilog is not available (yet)."""
+
+
+def generator():
+    try:
+        from hwgen.generator import emit_verilog
+    except ImportError as e:
+        raise GeneratorMissing(f"hwgen.generator.emit_verilog is not available ({e})") from None
+    return emit_verilog
+
+
+@dataclass(frozen=True)
+class DesignParams:
+    style: str = "folded"
+    lanes: int = 4
+    output: str | None = None
+    multipliers: int = 1
+    baseline: bool = False
+
+    def tag(self) -> str:
+        t = f"{self.style}-p{self.lanes}"
+        if self.output:
+            t += f"-{self.output}"
+        if self.multipliers != 1:
+            t += f"-m{self.multipliers}"
+        return t + ("-baseline" if self.baseline else "")
+
+    def kwargs(self) -> dict:
+        return {"style": self.style, "lanes": self.lanes, "output": self.output,
+                "multipliers": self.multipliers, "baseline": self.baseline}
+
+
+def _cycles_per_step(qmodel, params: DesignParams) -> int | None:
+    try:
+        from hwgen.generator import build_design
+
+        return int(build_design(qmodel, **params.kwargs()).cycles_per_step)
+    except Exception:  # only a hint for the stall detector
+        return None
+
+
+def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | None = None,
+                  mutate=None) -> tuple[Design, Path]:
+    """Generate ``qmodel``'s Verilog into ``folder`` (with the QModel file the bench's golden
+    reference reads). ``mutate``: a function applied to the Verilog text first (breakage tests)."""
+    from hwgen.qmodel_file import save
+
+    emit = generator()
+    name = name or _safe(f"{qmodel.name}-{params.tag()}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = emit(qmodel, name=TOP, **params.kwargs())
+    if mutate is not None:
+        text = mutate(text)
+    qpath = folder / f"{name}.qmodel.json"
+    save(qmodel, qpath)
+    cps = _cycles_per_step(qmodel, params)
+    return Design.from_verilog_text(name, text, TOP, folder, cycles_per_step=cps), qpath
+
+
+def golden_spec(qpath: Path, output: str | None, *, sequences: int, seed: int, min_len: int = 1,
+                max_len: int = 16, tokens: list[list[int]] | None = None,
+                cycles_per_step: int | None = None, input_range: float = 1.0) -> dict:
+    """The bench's reference spec: hwgen's golden model on the QModel file at ``qpath``."""
+    kwargs = {"qmodel_path": str(qpath), "output": output, "sequences": sequences, "seed": seed,
+              "min_len": min_len, "max_len": max_len, "cycles_per_step": cycles_per_step,
+              "input_range": input_range}
+    if tokens is not None:
+        kwargs["tokens"] = tokens
+    return {"factory": "sim.reference:golden_reference", "kwargs": kwargs}
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+# ------------------------------------------------------------------------------------------------
+# deliberate breakage
+# ------------------------------------------------------------------------------------------------
+
+#: a memory word's initial value in Amaranth/Yosys Verilog: ``name[12] = 16'h1a2b;``
+_ROM_WORD = re.compile(r"(?P<head>\b(?P<mem>[\\\w$.]+)\s*\[\s*(?P<addr>\d+)\s*\]\s*=\s*)"
+                       r"(?P<width>\d+)'(?P<base>[hbd])(?P<digits>[0-9a-fA-F_]+)(?P<tail>\s*;)")
+
+
+def flip_weight_bit(text: str, *, occurrence: int = 0, bit: int = 0, memory: str | None = None) -> tuple[str, str]:
+    """Flip ``bit`` of one initial word of a weight ROM in emitted Verilog: the ``occurrence``-th
+    non-zero word (of memories whose name contains ``memory``, if given). Returns the new text
+    and a description of the change."""
+    found = 0
+    for m in _ROM_WORD.finditer(text):
+        if memory is not None and memory not in m["mem"]:
+            continue
+        value = int(m["digits"].replace("_", ""), {"h": 16, "b": 2, "d": 10}[m["base"]])
+        if value == 0:
+            continue
+        if found == occurrence:
+            width = int(m["width"])
+            new = value ^ (1 << (bit % width))
+            digits = {"h": f"{new:x}", "b": f"{new:b}", "d": f"{new}"}[m["base"]]
+            repl = f"{m['head']}{width}'{m['base']}{digits}{m['tail']}"
+            what = f"{m['mem']}[{m['addr']}]: {width}'{m['base']}{m['digits']} -> {width}'{m['base']}{digits}"
+            return text[:m.start()] + repl + text[m.end():], what
+        found += 1
+    raise ValueError("no non-zero weight ROM word found in the Verilog" + (f" (memory {memory!r})" if memory else ""))
