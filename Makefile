@@ -4,20 +4,24 @@ VENV  := .venv
 STAMP := $(VENV)/.setup-stamp
 EXAMPLE := examples/char-gru-untrained.qmodel.json
 
-.PHONY: setup test demo
+.PHONY: setup test test-release demo
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
 
-# Re-run set-up when pyproject.toml or the script change, or iverilog has gone missing.
-ifeq ($(shell command -v iverilog),)
+# Re-run set-up when pyproject.toml or the script change, or iverilog or g++ has gone missing.
+ifeq ($(and $(shell command -v iverilog),$(shell command -v g++)),)
 .PHONY: $(STAMP)
 endif
 $(STAMP): pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
 
+# The quick set (CI). Tests marked `slow` (more seeds, bigger models) run in `make test-release`.
 test: setup
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+test-release: setup
 	$(VENV)/bin/python -m pytest -q
 
 # Until `hwgen build` exists, the main job is the golden model on the shipped example.

