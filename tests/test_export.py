@@ -316,3 +316,19 @@ def test_refuses_bad_options(tmp_path, capsys):
     _refused(tmp_path, capsys, [str(pt), "--width", "2"], "--width 2")
     _refused(tmp_path, capsys, [str(pt), "--quantize", "ternary"], "--quantize is for plain torch models")
     _refused(tmp_path, capsys, [str(pt), "--format", "L0.state"], "expected SIGNAL=FORMAT")
+
+
+def test_eval_needs_the_same_checkpoint_or_says_what_is_missing(tmp_path, capsys):
+    pt = make_pt(tmp_path / "m.pt", "gru", {"name": "pow2_ternary"})
+    out = tmp_path / "m.qmodel.json"
+    assert main(["export", str(pt), "-o", str(out), "--calib-limit", "300", "--eval-limit", "0", "--quiet"]) == 0
+    make_pt(pt, "gru", {"name": "pow2_ternary"}, seed=5)  # the checkpoint changes under the QModel
+    capsys.readouterr()
+    assert main(["eval", str(out), "--limit", "200", "--quiet"]) == 1
+    assert "has changed since this QModel was exported" in capsys.readouterr().err
+    pt.unlink()
+    assert main(["eval", str(out), "--limit", "200", "--quiet"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # rich wraps at 80 columns
+    assert "is not there" in text and "golden model" in text and "full precision" not in text
+    assert main(["eval", str(out), "--limit", "200", "--dataset", "synthetic-seq", "--quiet"]) == 1
+    assert "features per step" in capsys.readouterr().err
