@@ -5,8 +5,9 @@ in-order scoreboard against a reference (hwgen's golden model for generated desi
 
 The runner (sim/runner.py) starts the simulator with ``HWGEN_SIM_PLAN`` naming a JSON plan:
 ``reference`` (a spec for :func:`sim.reference.make_reference`), ``seed``, ``idle`` and
-``backpressure`` (probabilities per cycle), ``clock_ns``, ``reset_cycles``, ``stall_cycles``
-and ``result`` (where this bench writes its summary as JSON).
+``backpressure`` (probabilities per cycle), ``clock_ns``, ``reset_cycles``, ``stall_cycles``,
+``sleep`` (false: wake every cycle, for measurements) and ``result`` (where this bench writes
+its summary as JSON).
 
 Timing: the bench samples and drives on the falling clock edge. The design changes only on
 rising edges and its ``ready``/``valid`` depend on nothing but its state, so at a falling edge
@@ -123,7 +124,7 @@ class StreamMonitor:
 
 
 async def run_stream(dut, ref: Reference, *, seed: int, idle: float, backpressure: float,
-                     period_ns: int, stall_cycles: int, log) -> dict:
+                     period_ns: int, stall_cycles: int, log, sleep: bool = True) -> dict:
     """Drive every beat of ``ref`` through the design and check every output beat."""
     rng = random.Random(seed)
     driver = StreamDriver(dut, ref.inputs, rng, idle)
@@ -154,7 +155,7 @@ async def run_stream(dut, ref: Reference, *, seed: int, idle: float, backpressur
         elif cycle - last_progress > stall_cycles:
             stalled = cycle
             break
-        if not in_moves and not out_moves and not valid and not ready:
+        if sleep and not in_moves and not out_moves and not valid and not ready:
             # Nothing can move until the design raises i__ready or o__valid: sleep until then.
             waited = await First(RisingEdge(i_ready), RisingEdge(o_valid), stall)
             if waited is stall:
@@ -213,7 +214,8 @@ async def stream_regression(dut):
     await clock_and_reset(dut, period, int(plan.get("reset_cycles", 4)))
     t1 = time.perf_counter()
     result = await run_stream(dut, ref, seed=seed, idle=float(plan["idle"]), backpressure=float(plan["backpressure"]),
-                              period_ns=period, stall_cycles=stall_cycles, log=dut._log)
+                              period_ns=period, stall_cycles=stall_cycles, log=dut._log,
+                              sleep=bool(plan.get("sleep", True)))
     result["sim_wall_s"] = time.perf_counter() - t1
     result["reference_s"] = ref_s
     result["cycles_per_s"] = result["cycles"] / max(result["sim_wall_s"], 1e-9)

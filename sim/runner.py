@@ -344,13 +344,14 @@ def _log_tail(log: Path, lines: int = 40) -> str:
 
 def run(design: Design, sim: str, reference: dict, *, seed: int = 1, idle: float = 0.25,
         backpressure: float = 0.25, waves: str = "on-failure", root: Path | None = None,
-        stall_cycles: int | None = None, clock_ns: int = 10) -> SimResult:
+        stall_cycles: int | None = None, clock_ns: int = 10, options: dict | None = None) -> SimResult:
     """Build (or reuse) ``design`` for ``sim`` and run the bench with ``reference`` (a spec for
-    :func:`sim.reference.make_reference`). ``waves``: ``"on-failure"``, ``"always"`` or ``"never"``."""
+    :func:`sim.reference.make_reference`). ``waves``: ``"on-failure"``, ``"always"`` or ``"never"``.
+    ``options``: more plan entries for the bench (``sleep``, ``reset_cycles``)."""
     if waves not in ("on-failure", "always", "never"):
         raise ValueError(f"waves must be 'on-failure', 'always' or 'never', not {waves!r}")
     b = build(design, sim, root=root, waves=waves == "always")
-    extra = {"clock_ns": clock_ns, "stall_cycles": stall_cycles}
+    extra = {"clock_ns": clock_ns, "stall_cycles": stall_cycles, **(options or {})}
     tag = f"seed{seed}"
     summary, runs, log, wall = _run_once(b, reference, seed=seed, idle=idle, backpressure=backpressure,
                                          tag=tag, extra=extra)

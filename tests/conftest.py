@@ -39,6 +39,13 @@ def _require(request, name: str) -> str:
                 pytrace=False)
 
 
+@pytest.fixture
+def need_simulator(request):
+    """``need_simulator(name)``: the same check as the ``simulator`` fixture, for tests that
+    choose the simulator in their own parametrization."""
+    return lambda name: _require(request, name)
+
+
 @pytest.fixture(params=["icarus", "verilator"])
 def simulator(request):
     """Each simulation test runs under both simulators; an absent one fails (or skips, if allowed)."""
