@@ -31,6 +31,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
+from cocotb.utils import get_sim_steps
 
 from .reference import Reference, make_reference
 from .scoreboard import Scoreboard
@@ -100,6 +101,30 @@ class StreamDriver:
         self.idle_left = max(0, self.idle_left - cycles)
 
 
+def fast_reader(handle):
+    """A function reading ``handle`` as ``(int, "")``, or ``(None, bits)`` when it has X/Z bits.
+
+    cocotb's ``handle.value`` builds a LogicArray with one object per bit: for an 800-bit logits
+    payload that is most of a cycle's Python time. The GPI's binary string is read directly
+    when the handle offers it (cocotb 2.x), else the public API is used."""
+    raw = getattr(handle, "_handle", None)
+    if raw is not None and hasattr(raw, "get_signal_val_binstr"):
+        get = raw.get_signal_val_binstr
+
+        def read():
+            bits = get()
+            try:
+                return int(bits, 2), ""
+            except ValueError:
+                return None, bits
+        return read
+
+    def read_public():
+        v = handle.value
+        return (v.to_unsigned(), "") if v.is_resolvable else (None, str(v))
+    return read_public
+
+
 class StreamMonitor:
     """Takes beats from ``o__*``, refusing each cycle with probability ``backpressure``."""
 
@@ -107,6 +132,7 @@ class StreamMonitor:
         self.valid, self.ready, self.payload = dut.o__valid, dut.o__ready, dut.o__payload
         self.rng, self.backpressure = rng, backpressure
         self.ready_now = False
+        self.sample = fast_reader(self.payload)
 
     def accept(self) -> bool:
         """Choose this cycle's ``o__ready`` (a beat is on offer); returns it."""
@@ -115,12 +141,6 @@ class StreamMonitor:
             self.ready.value = int(ready)
             self.ready_now = ready
         return ready
-
-    def sample(self) -> tuple[int | None, str]:
-        v = self.payload.value
-        if v.is_resolvable:
-            return v.to_unsigned(), ""
-        return None, str(v)
 
 
 async def run_stream(dut, ref: Reference, *, seed: int, idle: float, backpressure: float,
@@ -133,7 +153,9 @@ async def run_stream(dut, ref: Reference, *, seed: int, idle: float, backpressur
     i_ready, o_valid, clk = dut.i__ready, dut.o__valid, dut.clk
     next_cycle = FallingEdge(clk)
     stall = Timer(stall_cycles * period_ns, unit="ns")
-    t0 = get_sim_time("ns")
+    read_ready, read_valid = fast_reader(i_ready), fast_reader(o_valid)
+    period = get_sim_steps(period_ns, "ns")  # one clock period in simulator steps
+    t0 = get_sim_time("step")
     last_progress = 0
     cycle = 0
     wakeups = 0
@@ -141,10 +163,9 @@ async def run_stream(dut, ref: Reference, *, seed: int, idle: float, backpressur
     while not board.done:
         # A falling edge: the design's outputs are stable until the next rising edge.
         wakeups += 1
-        cycle = round((get_sim_time("ns") - t0) / period_ns)
-        ready, valid = i_ready.value, o_valid.value
-        in_moves = driver.drive() and bool(ready)
-        out_moves = bool(valid) and monitor.accept()
+        ready, valid = read_ready()[0] == 1, read_valid()[0] == 1
+        in_moves = driver.drive() and ready
+        out_moves = valid and monitor.accept()
         if out_moves:
             actual, raw = monitor.sample()
             board.check(actual, cycle, raw)
@@ -162,10 +183,13 @@ async def run_stream(dut, ref: Reference, *, seed: int, idle: float, backpressur
                 stalled = cycle + stall_cycles
                 break
             await next_cycle
-            driver.skipped(round((get_sim_time("ns") - t0) / period_ns) - cycle - 1)
+            now = (get_sim_time("step") - t0) // period
+            driver.skipped(now - cycle - 1)
+            cycle = now
         else:
             await next_cycle
-    cycles = round((get_sim_time("ns") - t0) / period_ns)
+            cycle += 1
+    cycles = (get_sim_time("step") - t0) // period
     result = {
         "design": ref.name, "seed": seed, "sequences": ref.sequences, "steps": len(ref.inputs),
         "beats_in": driver.next, "beats_out": board.received, "expected_beats": board.expected_count,
