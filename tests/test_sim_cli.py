@@ -27,3 +27,14 @@ def test_unknown_simulator_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         main(["sim", str(EXAMPLE), "--sim", "xsim"])
     assert "invalid choice: 'xsim'" in capsys.readouterr().err
+
+
+def test_model_pt_is_exported_first(tmp_path):
+    from test_export import make_pt
+
+    from hwgen.ir import QModel
+    from sim.cli import load_qmodel
+
+    said = []
+    qm = load_qmodel(str(make_pt(tmp_path / "m.pt", "gru", {"name": "pow2_ternary"})), say=said.append)
+    assert isinstance(qm, QModel) and said and "exporting" in said[0]
