@@ -52,12 +52,21 @@ def sweep(checkpoint: Path, widths: list[int], limit: int | None, console: Conso
     return rows, fixed
 
 
+def _trained(checkpoint: Path) -> str:
+    """Which weights these are: the training step recorded in the checkpoint, if any."""
+    import torch
+
+    metrics = torch.load(checkpoint, map_location="cpu", weights_only=True).get("metrics") or {}
+    step = metrics.get("step")
+    return f", the best weights of {metrics.get('steps_trained', step)} training steps (step {step})" if step else ""
+
+
 def markdown(rows: list[dict], fixed: dict, command: str, checkpoint: Path) -> str:
     m = fixed["metric"]
     out = [
         "# Golden-model accuracy against fixed-point width",
         "",
-        f"Model: `{checkpoint.name}`; data: {fixed['data']} ({fixed['size']:,} "
+        f"Model: `{checkpoint.name}`{_trained(checkpoint)}; data: {fixed['data']} ({fixed['size']:,} "
         f"{'characters' if m == 'bpc' else 'sequences'}); metric: {m}"
         f"{' (lower is better)' if m == 'bpc' else ''}. Every signal's format comes from `hwgen export "
         f"--width W` (calibration on the first 20,000 training characters, headroom 1.25; "

@@ -83,7 +83,7 @@ def print_report(r: dict, console: Console | None = None) -> None:
     console = console or Console()
     s = r["source"]
     console.print(f"[bold]{r['model']}[/bold] from {s['path']} ({s['kind']}"
-                  f"{', --quantize ' + s['quantize'] if s.get('quantize') else ''}), sha256 {r['digest'][:16]}…")
+                  f"{', --quantize ' + s['quantize'] if s.get('quantize') else ''}), QModel sha256 {r['digest'][:16]}…")
     sc = r["scale"]
     if sc["mode"] != "none":
         errs = ", ".join(f"{k} {_g(v)}" for k, v in sc["rms_output_error"].items())
