@@ -35,6 +35,9 @@ def add_arguments(s) -> None:
     s.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="simulator for --check")
     s.add_argument("--seed", type=int, default=0, help="seed of the test vectors (default 0)")
     s.add_argument("--quiet", action="store_true", help="only the report")
+    from .export.commands import add_export_arguments
+
+    add_export_arguments(s)
 
 
 def options_from(args) -> BuildOptions:
@@ -70,6 +73,7 @@ def load_model(path: str, console: Console, say, export_options=None):
 
     say(f"exporting {path} (weights to codes, formats from calibration)")
     try:
+        export_options.check()
         result = export_model(p, export_options)
     except ExportError as e:
         raise BuildError(str(e)) from None
@@ -79,8 +83,10 @@ def load_model(path: str, console: Console, say, export_options=None):
 def run_build(args, console: Console) -> None:
     t0 = time.monotonic()
     say = (lambda msg: None) if args.quiet else (lambda msg: console.print(f"[dim]{time.monotonic() - t0:6.1f}s[/] {msg}"))
+    from .export.commands import export_options
+
     options = options_from(args)
-    qmodel, export_report = load_model(args.model, console, say)
+    qmodel, export_report = load_model(args.model, console, say, export_options(args))
     result = build(qmodel, Path(args.outdir), options, say=say, export_report=export_report)
     print_report(result.report, console)
     console.print(f"wrote {result.outdir}/ ({len(result.files)} files) in {time.monotonic() - t0:.1f} s")

@@ -331,27 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", help="hwgen model.pt, or a torch.nn RNN/GRU/LSTM state_dict checkpoint")
     s.add_argument("-o", "--output", required=True, metavar="QMODEL", help="QModel file to write (.qmodel.json)")
     s.add_argument("--report", metavar="JSON", help="report file (default: OUTPUT with .export.json)")
-    s.add_argument("--width", type=int, default=16, help="total bits of each signal (default 16)")
-    s.add_argument("--format", action="append", metavar="SIGNAL=FMT|WIDTH",
-                   help="override one signal's format, e.g. L0.preact=s12.8 or out=12 (repeatable)")
-    s.add_argument("--headroom", type=float, default=1.25,
-                   help="formats cover this times the largest calibration value (default 1.25)")
-    s.add_argument("--scale", choices=("auto", "fixed", "pow2"), default="auto",
-                   help="binary/ternary scale: per-row fixed-point constant, or rounded to a power of "
-                        "two; auto: the smaller measured error (default)")
-    s.add_argument("--scale-bits", type=int, default=8, help="significant bits of a fixed scale (default 8)")
-    s.add_argument("--exp-window", metavar="LO:HI", help="power-of-two weights: exponents kept, e.g. -8:0 "
-                                                         "(default: those in use)")
-    s.add_argument("--weight-bits", type=int, default=8,
-                   help="mantissa bits for tensors trained without a quantizer (default 8)")
-    s.add_argument("--quantize", metavar="Q", help="plain torch models: post-training quantizer, one of "
-                                                   "ternary, pow2-ternary, exponential, fixed:I.F")
-    s.add_argument("--dataset", help="calibration/accuracy dataset (default: the model's own)")
-    s.add_argument("--calibration", metavar="FILE", help="calibration inputs instead: .txt or .npy")
-    s.add_argument("--calib-limit", type=int, default=20000, metavar="N",
-                   help="train-split characters/sequences used to calibrate (default 20000)")
-    s.add_argument("--eval-limit", type=int, default=20000, metavar="N",
-                   help="valid-split characters/sequences for the report's accuracy; 0 skips (default 20000)")
+    from .export.commands import add_export_arguments
+
+    add_export_arguments(s)
     s.add_argument("--name", help="model name in the QModel (default: the file's stem)")
     s.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     s.set_defaults(func=cmd_export)

@@ -47,17 +47,47 @@ def default_report_path(out: Path) -> Path:
     return out.with_name(name + ".export.json")
 
 
+def add_export_arguments(parser) -> None:
+    """The export options, shared by `hwgen export` and `hwgen build` (for model.pt inputs)."""
+    g = parser.add_argument_group("export (model.pt inputs; docs/export.md)")
+    g.add_argument("--width", type=int, default=16, help="total bits of each signal (default 16)")
+    g.add_argument("--format", action="append", metavar="SIGNAL=FMT|WIDTH",
+                   help="override one signal's format, e.g. L0.preact=s12.8 or out=12 (repeatable)")
+    g.add_argument("--headroom", type=float, default=1.25,
+                   help="formats cover this times the largest calibration value (default 1.25)")
+    g.add_argument("--scale", choices=("auto", "fixed", "pow2"), default="auto",
+                   help="binary/ternary scale: per-row fixed-point constant, or rounded to a power of "
+                        "two; auto: the smaller measured error (default)")
+    g.add_argument("--scale-bits", type=int, default=8, help="significant bits of a fixed scale (default 8)")
+    g.add_argument("--exp-window", metavar="LO:HI", help="power-of-two weights: exponents kept, e.g. -8:0 "
+                                                         "(default: those in use)")
+    g.add_argument("--weight-bits", type=int, default=8,
+                   help="mantissa bits for tensors trained without a quantizer (default 8)")
+    g.add_argument("--quantize", metavar="Q", help="plain torch models: post-training quantizer, one of "
+                                                   "ternary, pow2-ternary, exponential, fixed:I.F")
+    g.add_argument("--dataset", help="calibration/accuracy dataset (default: the model's own)")
+    g.add_argument("--calibration", metavar="FILE", help="calibration inputs instead: .txt or .npy")
+    g.add_argument("--calib-limit", type=int, default=20000, metavar="N",
+                   help="train-split characters/sequences used to calibrate (default 20000)")
+    g.add_argument("--eval-limit", type=int, default=20000, metavar="N",
+                   help="valid-split characters/sequences for the report's accuracy; 0 skips (default 20000)")
+
+
+def export_options(args) -> ExportOptions:
+    return ExportOptions(
+        width=args.width, headroom=args.headroom, formats=args.format or [], scale=args.scale,
+        scale_bits=args.scale_bits, exp_window=parse_window(args.exp_window), weight_bits=args.weight_bits,
+        quantize=args.quantize, dataset=args.dataset, calibration=args.calibration,
+        calib_limit=args.calib_limit, eval_limit=args.eval_limit, name=getattr(args, "name", None))
+
+
 def run_export(args, console: Console) -> None:
     out = Path(args.output)
     report_path = Path(args.report) if args.report else default_report_path(out)
     for p in (out, report_path):
         if not p.parent.is_dir():
             raise ExportError(f"{p}: folder {p.parent} does not exist")
-    opts = ExportOptions(
-        width=args.width, headroom=args.headroom, formats=args.format or [], scale=args.scale,
-        scale_bits=args.scale_bits, exp_window=parse_window(args.exp_window), weight_bits=args.weight_bits,
-        quantize=args.quantize, dataset=args.dataset, calibration=args.calibration,
-        calib_limit=args.calib_limit, eval_limit=args.eval_limit, name=args.name)
+    opts = export_options(args)
     with progress_bar(console, args.quiet) as progress:
         result = export_model(args.model, opts, out_path=out, progress=progress)
     from ..qmodel_file import save
