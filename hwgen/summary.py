@@ -25,8 +25,8 @@ def code_bits(w: WeightCodes) -> int:
 
 
 def code_histogram(w: WeightCodes) -> dict[str, int]:
-    """Counts per weight value class: ``0``, and ``+-2^e`` (pow2 / binary / ternary) or each
-    mantissa (fixed), keyed by readable labels, in a fixed order."""
+    """Counts per weight value class: ``0``, and ``+-2^e`` (pow2 / binary / ternary; times the
+    row's scale where there is one) or each mantissa (fixed), keyed by readable labels, in order."""
     q = w.q
     hist = {"0": int(np.count_nonzero(q == 0))}
     if w.kind is CodeKind.FIXED:
@@ -34,9 +34,9 @@ def code_histogram(w: WeightCodes) -> dict[str, int]:
         hist.update({f"|q|={v}": int(c) for v, c in zip(values, counts)})
         return hist
     mag = np.abs(q[q != 0])
+    scaled = "·scale" if w.scale is not None else ""  # the per-row scale multiplies every level
     for k in range(w.span + 1):
-        label = f"±2^{w.exp + k}" if w.kind is CodeKind.POW2 else "±1"
-        hist[label] = int(np.count_nonzero(mag == (1 << k)))
+        hist[f"±2^{w.exp + k}{scaled}"] = int(np.count_nonzero(mag == (1 << k)))
     return hist
 
 

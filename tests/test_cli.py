@@ -113,3 +113,15 @@ def test_example_file_is_what_its_script_makes(tmp_path, monkeypatch):
     monkeypatch.setattr(script, "__file__", str(tmp_path / "make_untrained_example.py"))
     made = script.main()
     assert made.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_histogram_labels_name_the_weight_values():
+    from hwgen.ir import CodeKind, FixedArray, WeightCodes
+    from hwgen.summary import code_histogram
+
+    q = np.array([[1, 0, -1], [1, 1, 0]])
+    assert code_histogram(WeightCodes(CodeKind.TERNARY, q, exp=-1)) == {"0": 2, "±2^-1": 4}
+    scaled = WeightCodes(CodeKind.TERNARY, q, exp=0, scale=FixedArray(np.array([3, 5]), 3))
+    assert code_histogram(scaled) == {"0": 2, "±2^0·scale": 4}
+    pow2 = WeightCodes(CodeKind.POW2, np.array([[1, -2, 4, 0]]), exp=-3, span=2)
+    assert code_histogram(pow2) == {"0": 1, "±2^-3": 1, "±2^-2": 1, "±2^-1": 1}
