@@ -1,0 +1,137 @@
+"""Activation x activation arithmetic of one hidden unit: GRU and LSTM state updates (and a
+vanilla RNN's activation), with a configurable number of shared multipliers.
+
+A gate unit starts on ``start`` (its inputs are stable in that cycle) and writes the unit's new
+state a fixed number of cycles later. Products that happen in different cycles share a multiplier
+(``multipliers`` caps how many are built; products of the same cycle always get their own):
+
+* GRU: s0 ``n_pre = RQ(ai + r*ghn)``; s1 ``phi``; s2 ``h' = RQ(n + z*(h - n))``. Writes h at s2.
+* LSTM, 2+ multipliers: s0 ``c' = RQ(f*c + i*g)``; s1 ``psi``; s2 ``h' = RQ(o*psi(c'))``.
+* LSTM, 1 multiplier: s0 ``f*c``; s1 ``c' = RQ(f*c + i*g)``; s2 ``psi``; s3 ``h'``.
+* RNN: s0 ``phi(a)`` (one cycle); writes h at s1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Module, Mux, Signal, Value
+
+from ..ir import ActImpl, Activation, RecurrentLayer
+from .activation_units import HardActivation, TableActivation
+from .exact import Exact, fx_of, register_for
+
+
+@dataclass(frozen=True)
+class Write:
+    """A state word written at the end of a cycle where ``enable`` is high."""
+
+    enable: Value
+    value: Value
+    tag: Value  # which unit (the ``tag`` given at start, delayed alongside)
+    offset: int  # cycles after the start cycle
+
+
+@dataclass(frozen=True)
+class GateWrites:
+    h: Write
+    c: Write | None
+    multipliers: int  # multipliers built
+
+
+def act_unit(m: Module, act: Activation, z: Exact, name: str) -> Exact:
+    """``act(z)``, one cycle later: a register after the hard unit, or a synchronous ROM read."""
+    if isinstance(z.value, Signal):
+        sig = z.value
+    else:
+        sig, z = z.wire(m, f"{name}_in").value, z.wire(m, f"{name}_in2")
+    if act.impl is ActImpl.TABLE:
+        unit = TableActivation(act, z.frac, sig.shape())
+    else:
+        unit = HardActivation(act.func, z.frac, sig.shape(), act.out, registered=True)
+    m.submodules[name] = unit
+    m.d.comb += unit.i.eq(sig)
+    return Exact(unit.o, fx_of(act.out))
+
+
+def delays(m: Module, v: Value, n: int, name: str) -> list[Value]:
+    """``[v, v delayed 1, ..., v delayed n]``."""
+    out = [v]
+    for i in range(1, n + 1):
+        s = Signal.like(v, name=f"{name}_d{i}") if isinstance(v, Signal) else Signal(v.shape(), name=f"{name}_d{i}")
+        m.d.sync += s.eq(out[-1])
+        out.append(s)
+    return out
+
+
+def capture(m: Module, x: Exact, enable: Value, name: str) -> Exact:
+    sig, ex = register_for(x.fx, name)
+    with m.If(enable):
+        m.d.sync += sig.eq(x.value)
+    return ex
+
+
+def shared_products(m: Module, uses: list[tuple[Value, Exact, Exact]], count: int, name: str) -> list[Exact]:
+    """``a * b`` for each use on ``min(count, len(uses))`` multipliers, use ``k`` on multiplier
+    ``k % count``; a multiplier's operands are those of its use whose ``active`` is high."""
+    count = min(count, len(uses))
+    out = [None] * len(uses)
+    for j in range(count):
+        mine = list(range(j, len(uses), count))
+        a, b = uses[mine[-1]][1].value, uses[mine[-1]][2].value
+        for k in reversed(mine[:-1]):
+            active, ak, bk = uses[k]
+            a, b = Mux(active, ak.value, a), Mux(active, bk.value, b)
+        prod = Signal((a * b).shape(), name=f"{name}_mul{j}")
+        m.d.comb += prod.eq(a * b)
+        for k in mine:
+            out[k] = Exact(prod, uses[k][1].fx * uses[k][2].fx)
+    return out
+
+
+def gate_unit(m: Module, layer: RecurrentLayer, multipliers: int, start: Value, tag: Value,
+              ins: dict[str, Exact], h: Exact, c: Exact | None, name: str) -> GateWrites:
+    f = layer.formats
+    v = delays(m, start, 3, f"{name}_v")
+    t = delays(m, tag, 3, f"{name}_t")
+    if layer.kind == "rnn":
+        hv = act_unit(m, layer.cand_act, ins["a"], f"{name}_phi")
+        return GateWrites(Write(v[1], hv.value, t[1], 1), None, 0)
+    if layer.kind == "gru":
+        z0, h0 = capture(m, ins["z"], start, f"{name}_z"), capture(m, h, start, f"{name}_h")
+        npre_sig, npre = register_for(fx_of(f.preact), f"{name}_npre", f.preact)
+        n = act_unit(m, layer.cand_act, npre, f"{name}_phi")
+        uses = [(start, ins["r"], ins["ghn"]), (v[2], z0, h0 - n)]
+        rg, zd = shared_products(m, uses, multipliers, f"{name}_m")
+        with m.If(start):
+            m.d.sync += npre_sig.eq((ins["ai"] + rg).requantize(m, f.preact, f"{name}_npre_q").value)
+        hn = (n + zd).requantize(m, f.state, f"{name}_hnew")
+        return GateWrites(Write(v[2], hn.value, t[2], 2), None, min(multipliers, 2))
+    return _lstm(m, layer, multipliers, start, v, t, ins, c, name)
+
+
+def _lstm(m, layer, multipliers, start, v, t, ins, c, name) -> GateWrites:
+    f = layer.formats
+    o1 = capture(m, ins["o"], start, f"{name}_o")
+    if multipliers >= 2:
+        c_sig, c_reg = register_for(fx_of(f.cell), f"{name}_creg", f.cell)
+        tc = act_unit(m, layer.cell_act, c_reg, f"{name}_psi")
+        uses = [(start, ins["f"], c), (start, ins["i"], ins["g"]), (v[2], o1, tc)]
+        fc, ig, oh = shared_products(m, uses, multipliers, f"{name}_m")
+        c_new = (fc + ig).requantize(m, f.cell, f"{name}_cnew")
+        m.d.sync += c_sig.eq(c_new.value)
+        built = min(multipliers, 3)
+        c_write, h_at = Write(start, c_new.value, t[0], 0), 2
+    else:
+        i1, g1 = capture(m, ins["i"], start, f"{name}_i"), capture(m, ins["g"], start, f"{name}_g")
+        fc_reg, fc_ex = register_for((ins["f"].fx * c.fx), f"{name}_fc")
+        c_reg, c_ex = register_for(fx_of(f.cell), f"{name}_creg", f.cell)
+        tc = act_unit(m, layer.cell_act, c_ex, f"{name}_psi")
+        fc, ig, oh = shared_products(
+            m, [(start, ins["f"], c), (v[1], i1, g1), (v[3], o1, tc)], 1, f"{name}_m")
+        m.d.sync += fc_reg.eq(fc.value)
+        c_new = (fc_ex + ig).requantize(m, f.cell, f"{name}_cnew")
+        m.d.sync += c_reg.eq(c_new.value)
+        built, c_write, h_at = 1, Write(v[1], c_new.value, t[1], 1), 3
+    hn = oh.requantize(m, f.state, f"{name}_hnew")
+    return GateWrites(Write(v[h_at], hn.value, t[h_at], h_at), c_write, built)

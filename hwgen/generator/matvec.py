@@ -1,0 +1,195 @@
+"""Matrix-vector products of the layers: folded (codes in block RAM, P lanes) or unrolled (weights
+as wiring). Both end in registered, exact per-row accumulators, two cycles after the issue cycle:
+
+* T0: the controller issues (folded: one (row, chunk) memory address per cycle);
+* T1: the code word arrives, the lanes apply it to their inputs, the adder tree sums them and the
+  row's accumulator for that matrix takes the sum (folded), or every row is summed at once (unrolled);
+* T2: ``valid`` is high while the accumulators hold a complete row (or all rows).
+
+The accumulators are as wide as the row's range (:func:`plan.row_sum_bound`); a partial sum of a
+row never exceeds it, so nothing wraps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, unsigned
+from amaranth.lib.memory import Memory
+
+from ..ir import WeightCodes
+from .exact import Exact, fx_range
+from .lanes import apply_code, product_bounds
+from .plan import BaselineFormat, chunks, common_format, memory_image, row_sum_bound
+from .requantize import Bounded
+from .shapes import interval, shape_for
+
+
+@dataclass(frozen=True)
+class Source:
+    """A vector a matrix multiplies: its element values, their integer range and binary point."""
+
+    words: tuple
+    lo: int
+    hi: int
+    frac: int
+
+
+def acc_exact(w: WeightCodes, src: Source, name: str) -> tuple[Signal, Exact]:
+    """The accumulator register of ``W src`` (unscaled), at binary point ``src.frac - w.exp``."""
+    bound = row_sum_bound(w, src.lo, src.hi)
+    sig = Signal(shape_for(-bound, bound), name=name)
+    return sig, Exact(sig, fx_range(src.frac - w.exp, -bound, bound))
+
+
+def tree(nodes: list[Bounded]) -> Bounded:
+    """Balanced adder tree with exact ranges."""
+    if not nodes:
+        return Bounded.const(0)
+    while len(nodes) > 1:
+        nxt = []
+        for i in range(0, len(nodes), 2):
+            if i + 1 == len(nodes):
+                nxt.append(nodes[i])
+            else:
+                a, b = nodes[i], nodes[i + 1]
+                s = interval(a.lo, a.hi) + interval(b.lo, b.hi)
+                nxt.append(Bounded(a.value + b.value, s.lo, s.hi))
+        nodes = nxt
+    return nodes[0]
+
+
+class FoldedRows:
+    """P lanes over chunks of each row; the codes of all matrices in one memory.
+
+    ``baseline`` stores plain ``baseline``-bit integers and multiplies instead (the cost reference).
+    """
+
+    def __init__(self, ws: list[WeightCodes], sources: list[Source], order: list[int], gates: int,
+                 lanes: int, baseline: int | None = None):
+        self.ws, self.sources, self.order, self.gates, self.lanes = ws, sources, order, gates, lanes
+        self.fmt = BaselineFormat(baseline) if baseline else common_format(ws)
+        self.k_counts = [chunks(w.shape[1], lanes) for w in ws]
+        self.k_per_row = sum(self.k_counts)
+
+    @property
+    def issues(self) -> int:
+        """Issue cycles per time step: rows times chunks per row."""
+        return len(self.order) * self.k_per_row
+
+    def build(self, m: Module, issue: Value, name: str):
+        """Counters, memory, lanes and accumulators; returns the T1/T2 tokens and accumulators."""
+        n_rows, K, P = len(self.order), self.k_per_row, self.lanes
+        bits = self.fmt.width
+        mem = Memory(shape=unsigned(bits * P), depth=self.issues,
+                     init=memory_image(self.ws, self.order, P, self.fmt))
+        m.submodules[f"{name}_codes"] = mem
+        port = mem.read_port()
+        addr = Signal(range(self.issues), name=f"{name}_addr")
+        k = Signal(range(K), name=f"{name}_k")
+        g = Signal(range(self.gates), name=f"{name}_g")
+        u = Signal(range(max(1, n_rows // self.gates)), name=f"{name}_u")
+        p = Signal(range(n_rows), name=f"{name}_p")
+        m.d.comb += port.addr.eq(addr)
+        with m.If(issue):
+            m.d.sync += [addr.eq(wrap_inc(addr, self.issues)), k.eq(wrap_inc(k, K))]
+            with m.If(k == K - 1):
+                m.d.sync += [p.eq(wrap_inc(p, n_rows)), g.eq(wrap_inc(g, self.gates))]
+                with m.If(g == self.gates - 1):
+                    m.d.sync += u.eq(wrap_inc(u, n_rows // self.gates))
+        t1 = {"v": Signal(name=f"{name}_v1"), "k": Signal.like(k, name=f"{name}_k1"),
+              "p": Signal.like(p, name=f"{name}_p1"), "u": Signal.like(u, name=f"{name}_u1"),
+              "g": Signal.like(g, name=f"{name}_g1")}
+        m.d.sync += [t1["v"].eq(issue), t1["k"].eq(k), t1["p"].eq(p), t1["u"].eq(u), t1["g"].eq(g)]
+        psum = self._lanes(m, port.data, t1["k"], name)
+        accs, start = [], 0
+        for i, (w, src, n_k) in enumerate(zip(self.ws, self.sources, self.k_counts)):
+            sig, ex = acc_exact(w, src, f"{name}_acc{i}")
+            with m.If(t1["v"] & (t1["k"] >= start) & (t1["k"] < start + n_k)):
+                with m.If(t1["k"] == start):
+                    m.d.sync += sig.eq(psum)
+                with m.Else():
+                    m.d.sync += sig.eq(sig + psum)
+            accs.append(ex)
+            start += n_k
+        t2 = {key: Signal.like(t1[key], name=f"{name}_{key}2") for key in ("v", "p", "u", "g")}
+        m.d.sync += [t2["v"].eq(t1["v"] & (t1["k"] == K - 1))]
+        m.d.sync += [t2[key].eq(t1[key]) for key in ("p", "u", "g")]
+        return t1, t2, accs
+
+    def _lanes(self, m: Module, word: Value, k1: Value, name: str) -> Value:
+        P, bits = self.lanes, self.fmt.width
+        lo = min(s.lo for s in self.sources)
+        hi = max(s.hi for s in self.sources)
+        x_shape = shape_for(lo, hi)
+        products = []
+        for j in range(P):
+            cands = []
+            for src, n_k in zip(self.sources, self.k_counts):
+                for kk in range(n_k):
+                    c = kk * P + j
+                    cands.append(src.words[c] if c < len(src.words) else Const(0, 2))
+            x = Signal(x_shape, name=f"{name}_x{j}")
+            m.d.comb += x.eq(Array(cands)[k1] if len(cands) > 1 else cands[0])
+            code = word[j * bits:(j + 1) * bits]
+            if isinstance(self.fmt, BaselineFormat):
+                q = code.as_signed()
+                b = interval(-(1 << (bits - 1)), (1 << (bits - 1)) - 1) * interval(lo, hi)
+                products.append(Bounded(q * x, b.lo, b.hi).wire(m, f"{name}_prod{j}"))
+            else:
+                b = product_bounds(self.fmt, x_shape)
+                value = apply_code(m, self.fmt, code, x, f"{name}_lane{j}")
+                products.append(Bounded(value, b.lo, b.hi).wire(m, f"{name}_prod{j}"))
+        return tree(products).wire(m, f"{name}_psum").value
+
+
+def wrap_inc(sig: Signal, n: int) -> Value:
+    """``sig + 1`` wrapping to 0 after ``n - 1``."""
+    return Mux(sig == n - 1, 0, sig + 1)
+
+
+def naf(q: int) -> list[tuple[int, int]]:
+    """Non-adjacent form: ``q = sum(d * 2**i)`` with digits ``d`` in {-1, +1}, fewest nonzero."""
+    digits, i = [], 0
+    while q:
+        if q & 1:
+            d = 2 - (q & 3)
+            digits.append((d, i))
+            q -= d
+        q >>= 1
+        i += 1
+    return digits
+
+
+def const_row(row, src: Source) -> Bounded:
+    """``sum_c row[c] * x[c]`` as shifted adds and subtracts of the inputs; zeros vanish."""
+    terms = []
+    for q, x in zip(row.tolist(), src.words):
+        for d, i in naf(int(q)):
+            lo, hi = src.lo << i, src.hi << i
+            terms.append(Bounded(x << i, lo, hi) if d > 0 else Bounded(-(x << i), -hi, -lo))
+    return tree(terms)
+
+
+class UnrolledRows:
+    """Every row of every matrix at once, the weights as constant shifts (one issue per step)."""
+
+    issues = 1
+
+    def __init__(self, ws: list[WeightCodes], sources: list[Source], order: list[int]):
+        self.ws, self.sources, self.order = ws, sources, order
+
+    def build(self, m: Module, issue: Value, name: str):
+        """Returns ``(v2, accs)``: ``accs[p][i]`` is row ``order[p]`` of matrix ``i``."""
+        v1, v2 = Signal(name=f"{name}_v1"), Signal(name=f"{name}_v2")
+        m.d.sync += [v1.eq(issue), v2.eq(v1)]
+        accs = []
+        for p, r in enumerate(self.order):
+            row = []
+            for i, (w, src) in enumerate(zip(self.ws, self.sources)):
+                sig, ex = acc_exact(w, src, f"{name}_acc{i}_r{p}")
+                with m.If(v1):
+                    m.d.sync += sig.eq(const_row(w.q[r], src).value)
+                row.append(ex)
+            accs.append(row)
+        return v2, accs

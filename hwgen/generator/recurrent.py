@@ -1,0 +1,187 @@
+"""One recurrent layer (RNN, GRU or LSTM) as a stream stage: input vector in, new state out.
+
+Pipeline of a step (cycle names as in :mod:`hwgen.generator.matvec`): T0 issue, T1 lanes and
+accumulators, T2 scale + bias + the row's one requantize, T3 activation (a register or a ROM read),
+T4 the unit's gate registers, T5 on: the gate unit (:mod:`hwgen.generator.gates`), which writes the
+unit's new state into the second state bank. The swap copies that bank into the state registers,
+which are also the output payload. A sequence start (``first``) makes every read of the old state
+read zero for that step, so the published state never changes under a waiting consumer.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..ir import RecurrentLayer
+from .control import step_control
+from .exact import Exact, fx_of, register_for
+from .gates import act_unit, capture, gate_unit
+from .matvec import FoldedRows, Source, UnrolledRows
+from .plan import chunks, unit_order
+from .rows import affine, row_constants
+from .shapes import fmt_shape
+
+#: Cycles from the first DRAIN cycle (T1) to the gate unit's start (T5).
+GATE_START = 4
+
+
+def vector_layout(shape, n: int) -> data.StructLayout:
+    return data.StructLayout({"data": data.ArrayLayout(shape, n), "first": 1})
+
+
+def write_offset(kind: str, multipliers: int) -> int:
+    """Cycles from a gate unit's start to its state write (see :mod:`hwgen.generator.gates`)."""
+    return {"rnn": 1, "gru": 2}.get(kind, 2 if multipliers >= 2 else 3)
+
+
+class RecurrentStage(wiring.Component):
+    """A layer's step: ``i`` carries the input vector (and ``first``), ``o`` the new state ``h``."""
+
+    def __init__(self, layer: RecurrentLayer, *, style: str, lanes: int, multipliers: int,
+                 baseline_width: int | None = None):
+        self.layer, self.style, self.lanes = layer, style, lanes
+        self.multipliers, self.baseline_width = multipliers, baseline_width
+        f = layer.formats
+        super().__init__({
+            "i": In(stream.Signature(vector_layout(fmt_shape(f.input), layer.input_size))),
+            "o": Out(stream.Signature(vector_layout(fmt_shape(f.state), layer.hidden_size))),
+        })
+
+    @property
+    def issues(self) -> int:
+        if self.style == "unrolled":
+            return 1
+        L = self.layer
+        return L.gates * L.hidden_size * (chunks(L.input_size, self.lanes) + chunks(L.hidden_size, self.lanes))
+
+    @property
+    def drain(self) -> int:
+        return GATE_START + write_offset(self.layer.kind, self.multipliers) + 2
+
+    @property
+    def interval(self) -> int:
+        """Cycles per step of this stage alone (IDLE + issues + drain)."""
+        return 1 + self.issues + self.drain
+
+    latency = interval
+
+    def elaborate(self, platform):
+        m = Module()
+        L, f = self.layer, self.layer.formats
+        H, lstm = L.hidden_size, L.kind == "lstm"
+        steps = step_control(m, self.i, self.o, self.issues, self.drain)
+        state = data.ArrayLayout(fmt_shape(f.state), H)
+        h_old, h_new = Signal(state, name="h"), Signal(state, name="h_next")
+        banks = [(h_old, h_new)]
+        if lstm:
+            cells = data.ArrayLayout(fmt_shape(f.cell), H)
+            banks.append((Signal(cells, name="c"), Signal(cells, name="c_next")))
+        m.d.comb += self.o.payload.data.eq(h_old)
+        with m.If(steps.swap):
+            m.d.sync += [old.eq(new) for old, new in banks]
+        reads = [[Mux(steps.fresh, 0, old[j]) for j in range(H)] for old, _ in banks]
+        x = Source(tuple(self.i.payload.data[c] for c in range(L.input_size)),
+                   f.input.min_int, f.input.max_int, f.input.frac)
+        hs = Source(tuple(reads[0]), f.state.min_int, f.state.max_int, f.state.frac)
+        build = self._folded if self.style == "folded" else self._unrolled
+        build(m, steps, x, hs, reads, [new for _, new in banks])
+        return m
+
+    def _folded(self, m, steps, x, hs, reads, news):
+        L, f = self.layer, self.layer.formats
+        order = unit_order(L.gates, L.hidden_size)
+        eng = FoldedRows([L.w_ih, L.w_hh], [x, hs], order, L.gates, self.lanes, self.baseline_width)
+        t1, t2, (acc_x, acc_h) = eng.build(m, steps.issue, "mv")
+        ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih"))
+        ah = affine(acc_h, L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, t1["p"], "hh"))
+        row = self._finish_row(m, ai, ah, None, "row")
+        tok = {k: t2[k] for k in ("v", "u", "g")}
+        for stage in (3, 4):
+            nxt = {k: Signal.like(s, name=f"{k}{stage}") for k, s in tok.items()}
+            m.d.sync += [nxt[k].eq(tok[k]) for k in tok]
+            tok = nxt
+        gates = {}
+        for name, value, gi in self._gate_values(row):
+            reg, ex = register_for(value.fx, f"gate_{name}")
+            with m.If(tok["v"] & (tok["g"] == gi)):
+                m.d.sync += reg.eq(value.value)
+            gates[name] = ex
+        fire, unit = Signal(name="fire"), Signal.like(tok["u"], name="fire_u")
+        m.d.sync += [fire.eq(tok["v"] & (tok["g"] == L.gates - 1)), unit.eq(tok["u"])]
+        fmts = [f.state, f.cell]
+        state = [Exact(Array(r)[unit], fx_of(fmt)) for r, fmt in zip(reads, fmts)] + [None]
+        writes = gate_unit(m, L, self.multipliers, fire, unit, gates, state[0], state[1], "gate")
+        self.multipliers_built = writes.multipliers
+        for w, new in zip((writes.h, writes.c), news):
+            with m.If(w.enable):
+                with m.Switch(w.tag):
+                    for j in range(L.hidden_size):
+                        with m.Case(j):
+                            m.d.sync += new[j].eq(w.value)
+
+    def _finish_row(self, m, ai, ah, enable, name):
+        """T2 -> T3 -> T4 of one row: requantize, registers, activations; returns named values
+        valid at T4: ``pre`` (RQ to P), ``sig``/``cand`` (activations), ``ai``/``ghn`` (GRU)."""
+        L, f = self.layer, self.layer.formats
+
+        def reg(x, n):
+            r = capture(m, x, enable, f"{name}_{n}") if enable is not None else _hold(m, x, f"{name}_{n}")
+            return _hold(m, r, f"{name}_{n}4")
+        pre = (ai + ah).requantize(m, f.preact, f"{name}_pre")
+        pre3 = capture(m, pre, enable, f"{name}_pre3") if enable is not None else _hold(m, pre, f"{name}_pre3")
+        out = {}
+        if L.kind == "rnn":
+            out["pre"] = _hold(m, pre3, f"{name}_pre4")
+        else:
+            out["sig"] = act_unit(m, L.gate_act, pre3, f"{name}_sigma")
+        if L.kind == "lstm":
+            out["cand"] = act_unit(m, L.cand_act, pre3, f"{name}_phi")
+        if L.kind == "gru":
+            out["ai"] = reg(ai, "ai")
+            out["ghn"] = reg(ah.requantize(m, f.preact, f"{name}_ghn"), "ghn")
+        return out
+
+    def _gate_values(self, row):
+        """(gate-unit input name, value at T4, gate index of the row that supplies it)."""
+        kind = self.layer.kind
+        if kind == "rnn":
+            return [("a", row["pre"], 0)]
+        if kind == "gru":
+            return [("r", row["sig"], 0), ("z", row["sig"], 1), ("ai", row["ai"], 2), ("ghn", row["ghn"], 2)]
+        return [("i", row["sig"], 0), ("f", row["sig"], 1), ("g", row["cand"], 2), ("o", row["sig"], 3)]
+
+    def _unrolled(self, m, steps, x, hs, reads, news):
+        L, f = self.layer, self.layer.formats
+        order = unit_order(L.gates, L.hidden_size)
+        v2, accs = UnrolledRows([L.w_ih, L.w_hh], [x, hs], order).build(m, steps.issue, "mv")
+        v = [v2]
+        for i in range(3):
+            s = Signal(name=f"v{i + 3}")
+            m.d.sync += s.eq(v[-1])
+            v.append(s)
+        fire = v[3]
+        self.multipliers_built = 0
+        for u in range(L.hidden_size):
+            gates = {}
+            rows = []
+            for gi in range(L.gates):
+                p = u * L.gates + gi
+                ai = affine(accs[p][0], L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, None, "ih", row=p))
+                ah = affine(accs[p][1], L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, None, "hh", row=p))
+                rows.append(self._finish_row(m, ai, ah, v2, f"u{u}g{gi}"))
+            for gi, row in enumerate(rows):
+                gates.update({n: val for n, val, g in self._gate_values(row) if g == gi})
+            state = [Exact(r[u], fx_of(fmt)) for r, fmt in zip(reads, [f.state, f.cell])] + [None]
+            writes = gate_unit(m, L, self.multipliers, fire, Const(0, 1), gates, state[0], state[1], f"gate{u}")
+            self.multipliers_built += writes.multipliers
+            for w, new in zip((writes.h, writes.c), news):
+                with m.If(w.enable):
+                    m.d.sync += new[u].eq(w.value)
+
+
+def _hold(m: Module, x: Exact, name: str) -> Exact:
+    sig, ex = register_for(x.fx, name)
+    m.d.sync += sig.eq(x.value)
+    return ex

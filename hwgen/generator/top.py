@@ -1,0 +1,119 @@
+"""The generated design: input stage, recurrent layers, output layer and output stage, chained
+by streams (docs/generator.md; ports per docs/hardware-interface.md).
+
+Every stage works on its own time step, so stages overlap: a new output leaves every
+``cycles_per_step`` = the slowest stage's step, and a beat's answer appears ``latency`` = the sum
+of the stages' steps after its input is offered to an idle design.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..ir import EmbeddingInput, QModel
+from .dense import DenseStage
+from .interface import check_output, input_format, output_format
+from .recurrent import RecurrentStage
+from .shapes import fmt_shape
+from .stages import ArgmaxStage, EmbeddingStage
+
+STYLES = ("folded", "unrolled")
+
+
+def design_params(qmodel: QModel, *, lanes: int = 4, style: str = "folded", output: str | None = None,
+                  multipliers: int = 1, baseline: bool = False) -> MappingProxyType:
+    """The validated parameters (``output`` resolved to its default), read-only, for reports."""
+    if not isinstance(qmodel, QModel):
+        raise TypeError(f"build_design needs a hwgen QModel, not {type(qmodel).__name__}")
+    for name, v in (("lanes", lanes), ("multipliers", multipliers)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise TypeError(f"{name} must be an integer, not {v!r}")
+        if v < 1:
+            raise ValueError(f"{name} must be at least 1, not {v}")
+    if style not in STYLES:
+        raise ValueError(f"style must be 'folded' or 'unrolled', not {style!r}")
+    if not isinstance(baseline, bool):
+        raise TypeError(f"baseline must be True or False, not {baseline!r}")
+    if baseline and style != "folded":
+        raise ValueError("baseline (multiplier lanes) applies to the folded datapath; an unrolled "
+                         "datapath's weights are constants, which synthesis turns into shift-adds anyway")
+    return MappingProxyType({"lanes": int(lanes), "style": style, "output": check_output(qmodel, output),
+                             "multipliers": int(multipliers), "baseline": baseline})
+
+
+def baseline_width(qmodel: QModel) -> int:
+    """Width of a baseline weight word: the widest data word, as an ordinary fixed-point design
+    stores its weights (and never narrower than the widest code value needs)."""
+    fmts = [qmodel.input.fmt] + [L.formats.state for L in qmodel.layers]
+    ws = [w for L in qmodel.layers for w in (L.w_ih, L.w_hh)] + ([qmodel.output.w] if qmodel.output else [])
+    q_bits = max(int(np.abs(w.q).max(initial=0)).bit_length() + 1 for w in ws)
+    return max([f.width for f in fmts] + [q_bits])
+
+
+class HwgenTop(wiring.Component):
+    """The whole model: ``i`` input stream, ``o`` output stream (docs/hardware-interface.md)."""
+
+    def __init__(self, qmodel: QModel, **params):
+        self.params = design_params(qmodel, **params)
+        self.qmodel = qmodel
+        p = self.params
+        bw = baseline_width(qmodel) if p["baseline"] else None
+        common = {"style": p["style"], "lanes": p["lanes"], "baseline_width": bw}
+        stages = []
+        if isinstance(qmodel.input, EmbeddingInput):
+            stages.append(EmbeddingStage(qmodel.input))
+        for layer in qmodel.layers:
+            stages.append(RecurrentStage(layer, multipliers=p["multipliers"], **common))
+        last = qmodel.layers[-1].formats.state
+        vec_fmt, vec_n = last, qmodel.layers[-1].hidden_size
+        if qmodel.output is not None and p["output"] != "hidden":
+            stages.append(DenseStage(qmodel.output, last, **common))
+            vec_fmt, vec_n = qmodel.output.out, qmodel.output.out_size
+        if p["output"] == "argmax":
+            stages.append(ArgmaxStage(vec_fmt, vec_n))
+        self.stages = stages
+        super().__init__({
+            "i": In(stream.Signature(input_format(qmodel).layout)),
+            "o": Out(stream.Signature(output_format(qmodel, p["output"]).layout)),
+        })
+
+    @property
+    def design_params(self) -> MappingProxyType:
+        return self.params
+
+    @property
+    def cycles_per_step(self) -> int:
+        """Cycles between output beats with input always offered and output always taken."""
+        return max(s.interval for s in self.stages)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an input beat offered to an idle design to its output beat being offered."""
+        return sum(s.latency for s in self.stages)
+
+    def elaborate(self, platform):
+        m = Module()
+        for k, s in enumerate(self.stages):
+            m.submodules[f"stage{k}_{type(s).__name__.removesuffix('Stage').lower()}"] = s
+        wiring.connect(m, wiring.flipped(self.i), self.stages[0].i)
+        for a, b in zip(self.stages, self.stages[1:]):
+            wiring.connect(m, a.o, b.i)
+        wiring.connect(m, self.stages[-1].o, wiring.flipped(self.o))
+        return m
+
+
+def build_design(qmodel: QModel, *, lanes: int = 4, style: str = "folded", output: str | None = None,
+                 multipliers: int = 1, baseline: bool = False) -> HwgenTop:
+    """The Amaranth top for ``qmodel``: stream ports ``i``/``o``, ``cycles_per_step``, ``latency``.
+
+    ``lanes``: weight codes applied per cycle in each folded stage (ignored by ``unrolled``);
+    ``style``: ``folded`` or ``unrolled``; ``output``: ``logits``/``hidden``/``argmax`` (default
+    logits with a dense layer, else hidden); ``multipliers``: per gate unit (GRU uses up to 2, LSTM
+    up to 3); ``baseline``: multiply plain fixed-point weights instead (the cost reference).
+    """
+    return HwgenTop(qmodel, lanes=lanes, style=style, output=output, multipliers=multipliers, baseline=baseline)
