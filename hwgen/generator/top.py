@@ -59,6 +59,8 @@ class HwgenTop(wiring.Component):
     """The whole model: ``i`` input stream, ``o`` output stream (docs/hardware-interface.md)."""
 
     def __init__(self, qmodel: QModel, **params):
+        # Building a top only to read cycles_per_step / latency is normal use, not a mistake.
+        self._MustUse__silence = True
         self.params = design_params(qmodel, **params)
         self.qmodel = qmodel
         p = self.params
@@ -76,6 +78,8 @@ class HwgenTop(wiring.Component):
             vec_fmt, vec_n = qmodel.output.out, qmodel.output.out_size
         if p["output"] == "argmax":
             stages.append(ArgmaxStage(vec_fmt, vec_n))
+        for s in stages:  # elaborated by this top's elaborate()
+            s._MustUse__silence = True
         self.stages = stages
         super().__init__({
             "i": In(stream.Signature(input_format(qmodel).layout)),

@@ -1,0 +1,186 @@
+"""Generated designs against the golden model, bit for bit, in Amaranth's simulator: RNN, GRU and
+LSTM; every code kind; folded (several lane counts, dividing the row or not) and unrolled; hard and
+table activations; random valid/ready gaps on both streams; saturation at both rails; sequence
+starts; measured cycles per step and latency equal to the stated ones."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from design_harness import check_exact, random_stimulus, simulate
+from hwgen.fixedpoint import Fmt
+from hwgen.generator import build_design
+from hwgen.ir import FixedArray, QModel, WeightCodes
+from hwgen.random_qmodel import random_qmodel
+
+# (kind, code, act, lanes, style): every cell x code kind, lanes 1, a divisor, a non-divisor and
+# more than a row; unrolled for each cell; hard and table activations throughout.
+CASES = [
+    ("rnn", "binary", "hard", 1, "folded"), ("rnn", "ternary", "table", 3, "folded"),
+    ("rnn", "pow2", "hard", 2, "folded"), ("rnn", "fixed", "table", 8, "folded"),
+    ("gru", "binary", "table", 2, "folded"), ("gru", "ternary", "hard", 1, "folded"),
+    ("gru", "pow2", "table", 3, "folded"), ("gru", "fixed", "hard", 4, "folded"),
+    ("lstm", "binary", "hard", 3, "folded"), ("lstm", "ternary", "table", 4, "folded"),
+    ("lstm", "pow2", "hard", 5, "folded"), ("lstm", "fixed", "table", 1, "folded"),
+    ("rnn", "pow2", "table", 1, "unrolled"), ("gru", "ternary", "hard", 1, "unrolled"),
+    ("gru", "fixed", "table", 1, "unrolled"), ("lstm", "pow2", "table", 1, "unrolled"),
+]
+
+
+@pytest.mark.parametrize("kind, code, act, lanes, style", CASES)
+def test_design_is_bit_exact_with_stream_gaps(kind, code, act, lanes, style):
+    seed = CASES.index((kind, code, act, lanes, style))
+    q = random_qmodel(kind, hidden=4, inputs=3, code=code, act=act, seed=seed, table_bits=6)
+    rng = np.random.default_rng(seed)
+    x, first = random_stimulus(q, rng, 7)
+    run = simulate(build_design(q, lanes=lanes, style=style), q, None, x, first, rng=rng,
+                   in_gap=0.4, out_gap=0.5)
+    check_exact(q, None, x, first, run)
+
+
+@pytest.mark.parametrize("output, style, extra", [
+    ("logits", "folded", {"lanes": 3}), ("argmax", "folded", {"lanes": 2, "multipliers": 2}),
+    ("hidden", "unrolled", {}), ("argmax", "unrolled", {"multipliers": 3}),
+])
+def test_two_layers_embedding_and_output_stages(output, style, extra):
+    kind = "lstm" if extra.get("multipliers", 1) > 1 else "gru"
+    q = random_qmodel(kind, hidden=(3, 4), inputs=2, vocab=5, outputs=5, code="pow2", act="hard", seed=11)
+    rng = np.random.default_rng(3)
+    x, first = random_stimulus(q, rng, 6)
+    run = simulate(build_design(q, style=style, output=output, **extra), q, output, x, first, rng=rng,
+                   in_gap=0.3, out_gap=0.3)
+    check_exact(q, output, x, first, run)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_multiplier_baseline_is_bit_exact(kind):
+    q = random_qmodel(kind, hidden=3, inputs=2, outputs=3, code="fixed", act="table", seed=5, table_bits=5)
+    rng = np.random.default_rng(5)
+    x, first = random_stimulus(q, rng, 5)
+    run = simulate(build_design(q, lanes=2, baseline=True), q, None, x, first, rng=rng, in_gap=0.2, out_gap=0.2)
+    check_exact(q, None, x, first, run)
+
+
+# --- saturation -----------------------------------------------------------------------------------
+
+def rails_model(kind: str, sign: int) -> QModel:
+    """Narrow formats, every weight at its largest code and large biases of one sign: the
+    pre-activations (and LSTM's cell) saturate at that sign's rail."""
+    q = random_qmodel(kind, hidden=3, inputs=2, code="pow2", act="hard", width=8, seed=2)
+    layer = q.layers[0]
+    signs = np.full(layer.gates * 3, sign)
+    if kind == "lstm":  # i, f, o open, g at the rail: the cell runs to the rail too
+        signs[:] = 1
+        signs[6:9] = sign
+
+    def big(w: WeightCodes) -> WeightCodes:
+        return dataclasses.replace(w, q=np.repeat(signs[:, None] * (1 << w.span), w.q.shape[1], axis=1))
+
+    def bias(b: FixedArray) -> FixedArray:
+        return FixedArray(signs * (1 << b.frac) * 20, b.frac)
+
+    layer = dataclasses.replace(layer, w_ih=big(layer.w_ih), w_hh=big(layer.w_hh), b_ih=bias(layer.b_ih),
+                                b_hh=bias(layer.b_hh))
+    return dataclasses.replace(q, layers=(layer,))
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_saturation_at_both_rails(kind):
+    from hwgen import golden
+
+    for sign in (1, -1):
+        q = rails_model(kind, sign)
+        fmt: Fmt = q.input.fmt
+        x = np.array([[[fmt.max_int] * 2] * 5 + [[fmt.min_int] * 2] * 5])
+        first = np.zeros((1, 10), bool)
+        trace = golden.run(q, x, first, trace=True).trace
+        pre = trace["L0.rz_pre" if kind == "gru" else ("L0.pre" if kind == "lstm" else "L0.a")]
+        f = q.layers[0].formats
+        rail = (lambda a, fmt: a.max() == fmt.max_int) if sign > 0 else (lambda a, fmt: a.min() == fmt.min_int)
+        assert rail(pre, f.preact)  # the accumulators saturate at this sign's rail
+        if kind == "lstm":
+            assert rail(trace["L0.c"], f.cell)  # and so does the cell
+        run = simulate(build_design(q, lanes=2), q, None, x, first, rng=np.random.default_rng(sign + 1),
+                       in_gap=0.2, out_gap=0.2)
+        check_exact(q, None, x, first, run)
+
+
+# --- sequences ------------------------------------------------------------------------------------
+
+def test_state_resets_exactly_at_marked_steps():
+    q = random_qmodel("lstm", hidden=3, inputs=2, code="ternary", act="hard", seed=9)
+    rng = np.random.default_rng(9)
+    x, _ = random_stimulus(q, rng, 4)
+    xx = np.concatenate([x, x, x], axis=1)
+    first = np.zeros((1, 12), bool)
+    first[0, [4, 8]] = True  # the second and third copies restart; the first starts after reset
+    run = simulate(build_design(q, lanes=2), q, None, xx, first, rng=rng, in_gap=0.3, out_gap=0.3)
+    check_exact(q, None, xx, first, run)
+    words = [np.asarray(d).tolist() for d, _ in run.outputs]
+    assert words[0:4] == words[4:8] == words[8:12]
+    first[0, 8] = False  # without the mark the state carries on: a different answer
+    run2 = simulate(build_design(q, lanes=2), q, None, xx, first, rng=rng)
+    assert [np.asarray(d).tolist() for d, _ in run2.outputs][8:] != words[8:]
+
+
+# --- throughput and latency -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, params", [
+    (dict(kind="rnn", hidden=4, inputs=3), dict(lanes=2)),
+    (dict(kind="gru", hidden=3, inputs=5, vocab=4, outputs=6), dict(lanes=3, output="argmax")),
+    (dict(kind="lstm", hidden=(4, 2), inputs=2, outputs=3), dict(lanes=1, multipliers=2)),
+    (dict(kind="gru", hidden=(2, 3), inputs=2, outputs=2), dict(style="unrolled")),
+])
+def test_measured_cycles_per_step_and_latency_equal_stated(model, params):
+    q = random_qmodel(code="pow2", act="table", table_bits=5, seed=4, **model)
+    top = build_design(q, **params)
+    rng = np.random.default_rng(4)
+    x, first = random_stimulus(q, rng, 6)
+    run = simulate(top, q, params.get("output"), x, first, rng=rng)
+    check_exact(q, params.get("output"), x, first, run)
+    assert run.first_valid[0] - run.in_offered[0] == top.latency
+    gaps = np.diff(run.out_cycles[-3:]).tolist()
+    assert gaps == [top.cycles_per_step] * 2
+
+
+@pytest.mark.parametrize("hidden, lanes", [(32, 1), (32, 4), (32, 16), (64, 1), (64, 4), (64, 16)])
+def test_cycles_per_step_meets_the_target(hidden, lanes):
+    """At most 1.1 x ceil(weights / P) + 2 x hidden (the issue's target) for the bench's GRUs."""
+    q = random_qmodel("gru", hidden=hidden, inputs=hidden, code="pow2")
+    weights = q.layers[0].w_ih.q.size + q.layers[0].w_hh.q.size
+    top = build_design(q, lanes=lanes)
+    assert top.cycles_per_step <= 1.1 * -(-weights // lanes) + 2 * hidden
+
+
+# --- parameters -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(lanes=0), ValueError, "lanes must be at least 1, not 0"),
+    (dict(lanes=2.0), TypeError, "lanes must be an integer, not 2.0"),
+    (dict(multipliers=0), ValueError, "multipliers must be at least 1, not 0"),
+    (dict(style="systolic"), ValueError, "style must be 'folded' or 'unrolled', not 'systolic'"),
+    (dict(output="logits"), ValueError, "output 'logits' needs a model with a dense output layer"),
+    (dict(output="probabilities"), ValueError, "output must be one of logits, hidden, argmax"),
+    (dict(baseline=1), TypeError, "baseline must be True or False, not 1"),
+    (dict(baseline=True, style="unrolled"), ValueError, "baseline .* applies to the folded datapath"),
+])
+def test_build_design_refuses_bad_parameters(kwargs, error, message):
+    q = random_qmodel("gru", hidden=2, inputs=2)
+    with pytest.raises(error, match=message):
+        build_design(q, **kwargs)
+
+
+def test_build_design_refuses_a_non_qmodel():
+    with pytest.raises(TypeError, match="build_design needs a hwgen QModel, not dict"):
+        build_design({})
+
+
+def test_design_params_and_ports():
+    q = random_qmodel("gru", hidden=2, inputs=2, outputs=3)
+    top = build_design(q, lanes=2)
+    assert dict(top.design_params) == {"lanes": 2, "style": "folded", "output": "logits",
+                                       "multipliers": 1, "baseline": False}
+    assert set(top.signature.members) == {"i", "o"}
