@@ -85,11 +85,12 @@ class FoldedRows:
                      init=memory_image(self.ws, self.order, P, self.fmt))
         m.submodules[f"{name}_codes"] = mem
         port = mem.read_port()
-        addr = Signal(range(self.issues), name=f"{name}_addr")
-        k = Signal(range(K), name=f"{name}_k")
-        g = Signal(range(self.gates), name=f"{name}_g")
-        u = Signal(range(max(1, n_rows // self.gates)), name=f"{name}_u")
-        p = Signal(range(n_rows), name=f"{name}_p")
+        # At least one bit each: zero-width signals become [-1:0] vectors in Verilog.
+        addr = Signal(range(max(2, self.issues)), name=f"{name}_addr")
+        k = Signal(range(max(2, K)), name=f"{name}_k")
+        g = Signal(range(max(2, self.gates)), name=f"{name}_g")
+        u = Signal(range(max(2, n_rows // self.gates)), name=f"{name}_u")
+        p = Signal(range(max(2, n_rows)), name=f"{name}_p")
         m.d.comb += port.addr.eq(addr)
         with m.If(issue):
             m.d.sync += [addr.eq(wrap_inc(addr, self.issues)), k.eq(wrap_inc(k, K))]
@@ -105,7 +106,12 @@ class FoldedRows:
         accs, start = [], 0
         for i, (w, src, n_k) in enumerate(zip(self.ws, self.sources, self.k_counts)):
             sig, ex = acc_exact(w, src, f"{name}_acc{i}")
-            with m.If(t1["v"] & (t1["k"] >= start) & (t1["k"] < start + n_k)):
+            mine = t1["v"]
+            if start > 0:
+                mine &= t1["k"] >= start
+            if start + n_k < K:
+                mine &= t1["k"] < start + n_k
+            with m.If(mine):
                 with m.If(t1["k"] == start):
                     m.d.sync += sig.eq(psum)
                 with m.Else():
