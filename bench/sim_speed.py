@@ -61,7 +61,7 @@ def standin_rows(sims, root):
     rows = []
     for busy, sleep in ((0, True), (200, True), (200, False)):
         design = runner.Design(f"accum_echo-b{busy}", "accum_echo", (STANDIN / "accum_echo.v",),
-                               {"BUSY": busy, "BUG": 0})
+                               {"BUSY": busy, "BUG": 0}, payload_widths=(9, 9))
         steps = 20000 if busy == 0 else 500
         ref = {"factory": "accum_ref:AccumReference", "path": [str(STANDIN)],
                "kwargs": {"sequences": steps // 10, "min_len": 10, "max_len": 10, "busy": busy}}

@@ -42,12 +42,13 @@ PLAN_ENV = "HWGEN_SIM_PLAN"
 async def clock_and_reset(dut, period_ns: int, reset_cycles: int) -> None:
     """Start the clock, hold ``rst`` for ``reset_cycles`` rising edges with both streams idle,
     and return at a falling edge with ``rst`` low."""
-    # The clock toggles in the simulator (GPI), not in a Python coroutine.
-    Clock(dut.clk, period_ns, unit="ns", impl="gpi").start()
+    # ``dut`` is the runner's wrapper (sim/runner.py, Design.wrapper): clk, rst and the stream
+    # inputs are registers that hold 0 (rst 1) from time 0, so no X reaches the design.
     dut.rst.value = 1
     dut.i__valid.value = 0
-    dut.i__payload.value = 0
     dut.o__ready.value = 0
+    # The clock toggles in the simulator (GPI), not in a Python coroutine.
+    Clock(dut.clk, period_ns, unit="ns", impl="gpi").start(start_high=False)
     for _ in range(reset_cycles):
         await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)

@@ -45,13 +45,10 @@ class DesignParams:
                 "multipliers": self.multipliers, "baseline": self.baseline}
 
 
-def _cycles_per_step(qmodel, params: DesignParams) -> int | None:
-    try:
-        from hwgen.generator import build_design
-
-        return int(build_design(qmodel, **params.kwargs()).cycles_per_step)
-    except Exception:  # only a hint for the stall detector
-        return None
+def _cycles_per_step(verilog: str) -> int | None:
+    """From emit_verilog's header (``// cycles per step: N, ...``): a hint for the stall detector."""
+    m = re.search(r"^// cycles per step: (\d+)", verilog, re.M)
+    return int(m[1]) if m else None
 
 
 def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | None = None,
@@ -69,8 +66,11 @@ def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | Non
         text = mutate(text)
     qpath = folder / f"{name}.qmodel.json"
     save(qmodel, qpath)
-    cps = _cycles_per_step(qmodel, params)
-    return Design.from_verilog_text(name, text, TOP, folder, cycles_per_step=cps), qpath
+    cps = _cycles_per_step(text)
+    from hwgen.generator.interface import input_format, output_format
+
+    widths = (input_format(qmodel).width, output_format(qmodel, params.output).width)
+    return Design.from_verilog_text(name, text, TOP, folder, cycles_per_step=cps, payload_widths=widths), qpath
 
 
 def golden_spec(qpath: Path, output: str | None, *, sequences: int, seed: int, min_len: int = 1,

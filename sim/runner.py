@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -27,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SIMULATORS = ("icarus", "verilator")
+#: the simulated top module: the design under a wrapper whose inputs are defined from time 0
+BENCH_TOP = "hwgen_bench"
+BENCH_WRAPPER_VERSION = "1"
 ROOT = Path(__file__).resolve().parent.parent
 #: default root of the build folders (override: HWGEN_SIM_BUILD)
 DEFAULT_BUILD_ROOT = ROOT / "sim_build"
@@ -140,6 +144,8 @@ class Design:
     toplevel: str
     sources: tuple[Path, ...]
     parameters: dict = field(default_factory=dict)
+    #: (input, output) payload widths; None: read from the top module's port declarations
+    payload_widths: tuple[int, int] | None = None
     #: cycles a step may take (stall-detector hint), if known
     cycles_per_step: int | None = None
 
@@ -147,8 +153,46 @@ class Design:
         h = hashlib.sha256(self.toplevel.encode())
         for src in self.sources:
             h.update(Path(src).read_bytes())
-        h.update(json.dumps(self.parameters, sort_keys=True).encode())
+        h.update(json.dumps([self.parameters, self.payload_widths], sort_keys=True).encode())
+        h.update(BENCH_WRAPPER_VERSION.encode())
         return h.hexdigest()[:12]
+
+    def widths(self) -> tuple[int, int]:
+        if self.payload_widths is not None:
+            return self.payload_widths
+        text = "\n".join(Path(s).read_text() for s in self.sources)
+        found = {}
+        for port in ("i__payload", "o__payload"):
+            m = re.search(r"\b(?:input|output)\s+(?:wire\s+|reg\s+)?\[(\d+):0\]\s*" + port + r"\b", text)
+            if m:
+                found[port] = int(m[1]) + 1
+        if len(found) != 2:
+            raise ValueError(f"{self.name}: cannot read the payload widths from the Verilog; give payload_widths")
+        return found["i__payload"], found["o__payload"]
+
+    def wrapper(self) -> str:
+        """The simulation top: the design's inputs as registers with defined values from time 0.
+
+        cocotb can only drive a top module's input ports after time 0; until then they are X,
+        and a 4-state simulator (Icarus) lets that X into registers no reset clears. A bench
+        module whose registers start at 0 (rst at 1) is what a Verilog testbench would do."""
+        iw, ow = self.widths()
+        params = ", ".join(f".{k}({int(v)})" for k, v in self.parameters.items())
+        return "\n".join([
+            f"// hwgen bench top for {self.toplevel} (sim/runner.py): written by the runner, do not edit.",
+            f"module {BENCH_TOP};",
+            "  reg clk = 1'b0;",
+            "  reg rst = 1'b1;",
+            "  reg i__valid = 1'b0;",
+            f"  reg [{iw - 1}:0] i__payload = {iw}'d0;",
+            "  reg o__ready = 1'b0;",
+            "  wire i__ready;",
+            "  wire o__valid;",
+            f"  wire [{ow - 1}:0] o__payload;",
+            f"  {self.toplevel} {'#(' + params + ') ' if params else ''}dut (",
+            "    .clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(i__ready), .i__payload(i__payload),",
+            "    .o__valid(o__valid), .o__ready(o__ready), .o__payload(o__payload));",
+            "endmodule", ""])
 
     @classmethod
     def from_verilog_text(cls, name: str, text: str, toplevel: str, folder: Path, **kw) -> "Design":
@@ -200,7 +244,7 @@ def _runner(sim: str):
         return get_runner(sim)
 
     class CachedVerilator(Verilator):
-        """Copies the cached runtime objects in between `verilator` and `make`."""
+        """Copies the cached runtime objects in between `verilator` and `make`; fixes the PCH flag."""
 
         def _build_command(self):
             cmds = list(super()._build_command())
@@ -208,6 +252,9 @@ def _runner(sim: str):
             files = [cache / f"{n}{ext}" for n in VERILATOR_RUNTIME for ext in (".o", ".d")]
             if all(f.exists() for f in files):
                 cmds.insert(1, ["cp", *map(str, files), str(self.build_dir)])
+            # The PyPI package's verilated.mk leaves the "include this precompiled header" flag
+            # empty, which breaks every design big enough to be split into several files.
+            cmds[-1] = [*cmds[-1], "CFG_CXXFLAGS_PCH_I=-include"]
             return cmds
 
     return CachedVerilator()
@@ -249,8 +296,10 @@ def build(design: Design, sim: str, *, root: Path | None = None, waves: bool = F
     args = list(VERILATOR_ARGS) if sim == "verilator" else []
     with _simulator_env(sim):
         try:
-            runner.build(sources=[Path(s) for s in design.sources], hdl_toplevel=design.toplevel,
-                         parameters=design.parameters, build_args=args, build_dir=folder,
+            wrapper = folder / f"{BENCH_TOP}.v"
+            wrapper.write_text(design.wrapper())
+            runner.build(sources=[*(Path(s) for s in design.sources), wrapper], hdl_toplevel=BENCH_TOP,
+                         build_args=args, build_dir=folder,
                          timescale=TIMESCALE, waves=waves, always=True,
                          log_file=folder / "build.log")
         except (RuntimeError, SystemExit) as e:
@@ -319,11 +368,10 @@ def _run_once(b: Build, reference: dict, *, seed: int, idle: float, backpressure
     try:
         with _simulator_env(b.sim):
             runner.build_dir = b.folder
-            runner.test(test_module="sim.bench", hdl_toplevel=b.design.toplevel, hdl_toplevel_lang="verilog",
+            runner.test(test_module="sim.bench", hdl_toplevel=BENCH_TOP, hdl_toplevel_lang="verilog",
                         build_dir=b.folder,
                         test_dir=runs, extra_env=env, waves=b.waves, timescale=TIMESCALE, seed=seed,
-                        results_xml=str(runs / "results.xml"), log_file=log,
-                        parameters=b.design.parameters)
+                        results_xml=str(runs / "results.xml"), log_file=log)
     except (SystemExit, RuntimeError):
         pass  # the bench's result file (or its absence) tells what happened
     finally:
@@ -378,7 +426,7 @@ def _result(b: Build, seed: int, summary: dict | None, log: Path, wall: float) -
 
 def _keep_waveform(b: Build, wruns: Path, dest: Path) -> Path | None:
     """Move the traced run's waveform beside the failing run's log."""
-    candidates = [b.folder / f"{b.design.toplevel}.fst", wruns / "dump.vcd", wruns / "dump.fst"]
+    candidates = [b.folder / f"{BENCH_TOP}.fst", wruns / "dump.vcd", wruns / "dump.fst"]
     for c in candidates:
         if c.exists():
             target = dest / f"{b.design.name}-{b.sim}{''.join(c.suffixes)}"

@@ -15,7 +15,7 @@ SOURCE = HERE / "accum_echo.v"
 
 def standin(busy=0, bug=0):
     params = {"BUSY": busy, "BUG": bug}
-    return runner.Design(f"accum_echo-b{busy}-bug{bug}", "accum_echo", (SOURCE,), params)
+    return runner.Design(f"accum_echo-b{busy}-bug{bug}", "accum_echo", (SOURCE,), params, payload_widths=(9, 9))
 
 
 def reference(busy=0, sequences=12, seed=5, max_len=12):
@@ -112,3 +112,16 @@ def _require_icarus():
     if why:
         pytest.fail(why)
     return "icarus"
+
+
+def test_wrapper_holds_inputs_defined_from_time_zero(tmp_path):
+    text = ("module top(input clk, input rst, input i__valid, output i__ready, input [6:0] i__payload,\n"
+            "  output o__valid, input o__ready, output [16:0] o__payload);\nendmodule\n")
+    d = runner.Design.from_verilog_text("t", text, "top", tmp_path)
+    assert d.widths() == (7, 17)
+    w = d.wrapper()
+    assert f"module {runner.BENCH_TOP};" in w and "reg [6:0] i__payload = 7'd0;" in w and "reg rst = 1'b1;" in w
+    assert "wire [16:0] o__payload;" in w and "top dut (" in w
+    assert "accum_echo #(.BUSY(3), .BUG(0)) dut (" in standin(3).wrapper()
+    with pytest.raises(ValueError, match="give payload_widths"):
+        runner.Design("s", "accum_echo", (SOURCE,)).widths()
