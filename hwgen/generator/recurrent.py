@@ -127,11 +127,11 @@ class RecurrentStage(wiring.Component):
         valid at T4: ``pre`` (RQ to P), ``sig``/``cand`` (activations), ``ai``/``ghn`` (GRU)."""
         L, f = self.layer, self.layer.formats
 
-        def reg(x, n):
-            r = capture(m, x, enable, f"{name}_{n}") if enable is not None else _hold(m, x, f"{name}_{n}")
-            return _hold(m, r, f"{name}_{n}4")
-        pre = (ai + ah).requantize(m, f.preact, f"{name}_pre")
-        pre3 = capture(m, pre, enable, f"{name}_pre3") if enable is not None else _hold(m, pre, f"{name}_pre3")
+        def t3(x: Exact, n: str) -> Exact:  # the T2 -> T3 register (taken on ``enable`` if given)
+            if enable is None:
+                return _hold(m, x, f"{name}_{n}3")
+            return capture(m, x, enable, f"{name}_{n}3")
+        pre3 = t3((ai + ah).requantize(m, f.preact, f"{name}_pre"), "pre")
         out = {}
         if L.kind == "rnn":
             out["pre"] = _hold(m, pre3, f"{name}_pre4")
@@ -140,8 +140,8 @@ class RecurrentStage(wiring.Component):
         if L.kind == "lstm":
             out["cand"] = act_unit(m, L.cand_act, pre3, f"{name}_phi")
         if L.kind == "gru":
-            out["ai"] = reg(ai, "ai")
-            out["ghn"] = reg(ah.requantize(m, f.preact, f"{name}_ghn"), "ghn")
+            out["ai"] = _hold(m, t3(ai, "ai"), f"{name}_ai4")
+            out["ghn"] = _hold(m, t3(ah.requantize(m, f.preact, f"{name}_ghn"), "ghn"), f"{name}_ghn4")
         return out
 
     def _gate_values(self, row):

@@ -19,7 +19,6 @@ from ..ir import EmbeddingInput, QModel
 from .dense import DenseStage
 from .interface import check_output, input_format, output_format
 from .recurrent import RecurrentStage
-from .shapes import fmt_shape
 from .stages import ArgmaxStage, EmbeddingStage
 
 STYLES = ("folded", "unrolled")
