@@ -13,6 +13,8 @@ statistics and prints LUT4, carry, DFF, RAM and DSP counts and the shift-add/bas
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 import tempfile
 import time
@@ -29,14 +31,25 @@ from hwgen.targets import get_target  # noqa: E402
 COLUMNS = ("lut4", "carry", "dff", "ebr", "dsp")
 
 
+#: Results of earlier runs, keyed by the Verilog's hash (a synthesis takes minutes).
+CACHE = Path(tempfile.gettempdir()) / "hwgen-datapath-cost"
+
+
 def measure(qmodel, lanes: int, baseline: bool, target, workdir: Path) -> dict:
     text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline)
+    key = CACHE / f"{target.name}-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
+    if key.exists():
+        return json.loads(key.read_text())
     (workdir / "hwgen_top.v").write_text(text)
     report = synthesize(workdir / "hwgen_top.v", "hwgen_top", target, workdir, announce=lambda s: None)
-    return {**{k: report.counts.get(k, 0) for k in COLUMNS}, "lc": report.lc_estimate}
+    result = {**{k: report.counts.get(k, 0) for k in COLUMNS}, "lc": report.lc_estimate}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    key.write_text(json.dumps(result))
+    return result
 
 
 def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say=print):
+    """One result per (hidden, lanes): both datapaths' counts, stated and target cycles."""
     target = get_target(target_name)
     for hidden in hidden_sizes:
         q = random_qmodel("gru", hidden=hidden, inputs=hidden, code=code, width=width, seed=1)
@@ -50,7 +63,7 @@ def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say
                 with tempfile.TemporaryDirectory() as tmp:
                     result[baseline] = measure(q, lanes, baseline, target, Path(tmp))
                 say(f"  GRU {hidden} P={lanes} {'baseline' if baseline else 'shift-add'}: "
-                    f"{result[baseline]} ({time.time() - t:.0f} s)")
+                    f"{result[baseline]} ({time.time() - t:.0f} s)", flush=True)
             yield {"hidden": hidden, "lanes": lanes, "cycles": cps, "target_cycles": target_cps,
                    "shift": result[False], "base": result[True]}
 

@@ -184,3 +184,29 @@ def test_design_params_and_ports():
     assert dict(top.design_params) == {"lanes": 2, "style": "folded", "output": "logits",
                                        "multipliers": 1, "baseline": False}
     assert set(top.signature.members) == {"i", "o"}
+
+
+# --- odd shapes -----------------------------------------------------------------------------------
+
+def test_mixed_code_kinds_in_one_layer_share_a_memory():
+    """W_ih pow2 and W_hh ternary with a per-row scale: stored in one common code format."""
+    from hwgen.random_qmodel import random_codes
+
+    q = random_qmodel("gru", hidden=3, inputs=2, code="pow2", act="hard", seed=6)
+    layer = q.layers[0]
+    w_hh = random_codes(np.random.default_rng(6), "ternary", 9, 3, True)
+    q = dataclasses.replace(q, layers=(dataclasses.replace(layer, w_hh=w_hh),))
+    rng = np.random.default_rng(6)
+    x, first = random_stimulus(q, rng, 5)
+    run = simulate(build_design(q, lanes=2), q, None, x, first, rng=rng, in_gap=0.3, out_gap=0.3)
+    check_exact(q, None, x, first, run)
+
+
+@pytest.mark.parametrize("style", ["folded", "unrolled"])
+def test_one_unit_one_input(style):
+    q = random_qmodel("lstm", hidden=1, inputs=1, outputs=1, code="binary", act="hard", seed=8)
+    rng = np.random.default_rng(8)
+    x, first = random_stimulus(q, rng, 5)
+    run = simulate(build_design(q, lanes=1, style=style, output="argmax"), q, "argmax", x, first, rng=rng,
+                   in_gap=0.3, out_gap=0.3)
+    check_exact(q, "argmax", x, first, run)
