@@ -269,4 +269,9 @@ def _check(staging: Path, options: BuildOptions, say: Say) -> dict:
     from sim.check import check_build
 
     say(f"checking the Verilog against the golden model ({options.sim})")
-    return check_build(staging, options.sim)
+    try:
+        summary = check_build(staging, options.sim, seed=options.seed + 1)
+    except RuntimeError as e:  # a mismatch, or a simulator that is missing or failed
+        raise BuildError(str(e)) from None
+    shutil.rmtree(staging / "check", ignore_errors=True)
+    return summary

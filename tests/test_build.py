@@ -125,3 +125,10 @@ def test_missing_and_malformed_model(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.qmodel.json" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_check_simulates_the_build_against_the_golden_model(tiny, tmp_path):
+    r = build(tiny, tmp_path / "c", BuildOptions(target="ice40", style="folded", lanes=2, check=True),
+              say=lambda m: None).report
+    v = np.load(tmp_path / "c" / "vectors" / "vectors.npz")
+    assert r["check"]["mismatches"] == 0 and r["check"]["steps"] == v["inputs"].size
