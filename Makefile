@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 STAMP := $(VENV)/.setup-stamp
-EXAMPLE := examples/char-gru-untrained.qmodel.json
+EXAMPLE := examples/ptb-gru64-pow2ternary.pt
 
 .PHONY: setup test test-release demo
 .DEFAULT_GOAL := test
@@ -24,8 +24,6 @@ test: setup
 test-release: setup
 	$(VENV)/bin/python -m pytest -q
 
-# Until `hwgen build` exists, the main job is the golden model on the shipped example.
+# The main job: the shipped trained example to Verilog for an iCE40 UP5K, with its report.
 demo: setup
-	$(VENV)/bin/hwgen inspect $(EXAMPLE)
-	$(VENV)/bin/hwgen golden $(EXAMPLE) --text "the quick brown fox jumps over the lazy dog"
-	$(VENV)/bin/hwgen golden $(EXAMPLE) --batch 256 --steps 200
+	$(VENV)/bin/hwgen build $(EXAMPLE) --target ice40 -o build/example
