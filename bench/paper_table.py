@@ -57,7 +57,11 @@ def settings(suite: str, hidden: int | None, epochs: int | None, steps: int | No
 
 def run_one(spec: dict, cell: str, quantizer: str, seed: int, out_dir: Path) -> dict:
     out = out_dir / f"{cell}-{quantizer}-s{seed}.pt"
-    if not out.exists():
+    key = f"test_{spec['metric']}"
+    if out.exists() and key not in torch.load(out, weights_only=True)["metrics"]:
+        out.unlink()  # an interrupted run's best-so-far checkpoint: train it again
+    trained = not out.exists()
+    if trained:
         cmd = [str(ROOT / ".venv" / "bin" / "hwgen"), "train", "--dataset", spec["dataset"],
                "--cell", cell, "--quantizer", quantizer, "--seed", str(seed), "--out", str(out),
                "--quiet", *spec["args"]]
@@ -66,16 +70,17 @@ def run_one(spec: dict, cell: str, quantizer: str, seed: int, out_dir: Path) -> 
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"  {cell:4} {quantizer:22} FAILED: {proc.stderr.strip()[-300:]}", flush=True)
-            return {"cell": cell, "quantizer": quantizer, "seed": seed, "value": None}
+            return {"cell": cell, "quantizer": quantizer, "seed": seed, "value": None, "trained": True}
         print(f"  {cell:4} {quantizer:22} done in {time.time() - t0:.0f} s", flush=True)
     ckpt = torch.load(out, weights_only=True)
-    value = ckpt["metrics"][f"test_{spec['metric']}"]
-    return {"cell": cell, "quantizer": quantizer, "seed": seed, "value": float(value)}
+    value = ckpt["metrics"][key]
+    return {"cell": cell, "quantizer": quantizer, "seed": seed, "value": float(value), "trained": trained}
 
 
 def table(suite: str, spec: dict, results: list[dict], seeds: list[int], wall: float, command: str) -> str:
     metric = "test bits per character" if spec["metric"] == "bpc" else "test accuracy"
     by = {(r["cell"], r["quantizer"], r["seed"]): r["value"] for r in results}
+    reused = sum(not r["trained"] for r in results)
 
     def mean(cell, q):
         vals = [by[(cell, q, s)] for s in seeds if by.get((cell, q, s)) is not None]
@@ -83,7 +88,9 @@ def table(suite: str, spec: dict, results: list[dict], seeds: list[int], wall: f
 
     lines = [f"# {spec['dataset']}: {metric}, every quantizer and cell", "",
              f"Command: `{command}` "
-             f"(seeds {', '.join(map(str, seeds))}; {wall / 60:.0f} min wall on the 2-core machine, two runs at a time).",
+             f"(seeds {', '.join(map(str, seeds))}; {wall / 60:.0f} min wall on the 2-core machine, two runs at a time"
+             + (f"; {reused} of the {len(results)} runs were reused from an earlier, interrupted invocation "
+                "and are not in that time" if reused else "") + ").",
              "", f"Settings: `hwgen train --dataset {spec['dataset']} {' '.join(spec['args'])}` with hwgen's "
              "defaults otherwise (hard activations, one-hot / feature input, Adam 2e-3, batch 32 unless set, "
              "gradient clip 1.0, Glorot init, all weights and biases quantized).", "",
