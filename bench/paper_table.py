@@ -70,7 +70,8 @@ def run_one(spec: dict, cell: str, quantizer: str, seed: int, out_dir: Path) -> 
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"  {cell:4} {quantizer:22} FAILED: {proc.stderr.strip()[-300:]}", flush=True)
-            return {"cell": cell, "quantizer": quantizer, "seed": seed, "value": None, "trained": True}
+            why = "diverged" if "not finite" in proc.stderr else "failed"
+            return {"cell": cell, "quantizer": quantizer, "seed": seed, "value": None, "trained": True, "why": why}
         print(f"  {cell:4} {quantizer:22} done in {time.time() - t0:.0f} s", flush=True)
     ckpt = torch.load(out, weights_only=True)
     value = ckpt["metrics"][key]
@@ -95,7 +96,8 @@ def table(suite: str, spec: dict, results: list[dict], seeds: list[int], wall: f
              "defaults otherwise (hard activations, one-hot / feature input, Adam 2e-3, batch 32 unless set, "
              "gradient clip 1.0, Glorot init, all weights and biases quantized).", "",
              "Each cell: the mean over seeds; in brackets the difference from the float baseline of the "
-             f"same cell ({'lower' if spec['better'] == 'lower' else 'higher'} is better).", "",
+             f"same cell ({'lower' if spec['better'] == 'lower' else 'higher'} is better). \"diverged\": "
+             "training stopped because the loss or gradient became infinite.", "",
              "| quantizer | " + " | ".join(c.upper() for c in CELLS) + " |",
              "|---|" + "---|" * len(CELLS)]
     for q in QUANTIZERS:
@@ -103,7 +105,8 @@ def table(suite: str, spec: dict, results: list[dict], seeds: list[int], wall: f
         for cell in CELLS:
             v, base = mean(cell, q), mean(cell, "float")
             if v is None:
-                row.append("failed")
+                row.append(next((r.get("why", "failed") for r in results
+                                 if (r["cell"], r["quantizer"]) == (cell, q) and r["value"] is None), "failed"))
             elif q == "float" or base is None:
                 row.append(f"{v:.3f}")
             else:

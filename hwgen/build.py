@@ -180,6 +180,8 @@ def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = pri
           export_report: dict | None = None) -> BuildResult:
     """Everything `hwgen build` does after the model is a QModel."""
     target = get_target(options.target)
+    if options.pnr and not target.has_pnr:
+        raise BuildError(f"--pnr needs an FPGA target; {target.name} is synthesis only")
     board = _board(options, target)
     outdir = check_outdir(Path(outdir))
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.building-", dir=outdir.parent))
@@ -255,8 +257,6 @@ def _pnr(report, qmodel, options, target, design, staging, say) -> None:
     from .generator.interface import input_format, output_format
     from .pnr import place_and_route
 
-    if not target.has_pnr:
-        raise BuildError(f"--pnr needs an FPGA target; {target.name} is synthesis only")
     say(f"placing and routing for {target.name} (nextpnr, goal {options.freq_mhz:g} MHz)")
     pnr = place_and_route(staging / f"{TOP}.v", target, staging, input_format(qmodel).width,
                           output_format(qmodel, options.output).width, freq_mhz=options.freq_mhz, announce=say)
