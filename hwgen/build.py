@@ -162,15 +162,17 @@ def replace_outdir(staging: Path, outdir: Path) -> None:
 
 
 def check_outdir(outdir: Path) -> Path:
-    outdir = outdir.resolve()
-    parent = outdir.parent
+    """OUTDIR resolved, its parent folders created; refuses a path that cannot hold a build."""
+    outdir = Path(outdir).resolve()
     if outdir.exists() and not outdir.is_dir():
         raise BuildError(f"output folder {outdir} exists and is not a folder; choose another -o")
-    if not parent.is_dir():
-        raise BuildError(f"the folder {parent} (parent of -o) does not exist; create it first")
+    parent = outdir.parent
     try:
+        parent.mkdir(parents=True, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=parent, prefix=".hwgen-write-probe-")
         probe.close()
+    except (FileExistsError, NotADirectoryError):
+        raise BuildError(f"cannot create the output folder {outdir}: a file is in the way; choose another -o") from None
     except OSError:
         raise BuildError(f"the folder {parent} is not writable; choose another -o") from None
     return outdir

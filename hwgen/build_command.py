@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .build import BuildError, BuildOptions, build
+from .build import BuildError, BuildOptions, build, check_outdir
 from .fit import FitError
 from .targets import TARGETS, ALIASES, TargetError
 from .toolchain import ToolError
@@ -86,6 +86,7 @@ def run_build(args, console: Console) -> None:
     from .export.commands import export_options
 
     options = options_from(args)
+    check_outdir(Path(args.outdir))  # before the slow steps
     qmodel, export_report = load_model(args.model, console, say, export_options(args))
     result = build(qmodel, Path(args.outdir), options, say=say, export_report=export_report)
     print_report(result.report, console)

@@ -104,16 +104,23 @@ def test_too_big_is_refused_and_old_output_kept(tmp_path):
     (["--lanes", "many"], "--lanes 'many': a positive integer or auto"),
     (["--target", "generic", "--pnr"], "--pnr needs an FPGA target"),
     (["-o", "/proc/hwgen-out"], "is not writable"),
-    (["-o", "/nonexistent-parent/out"], "does not exist"),
+    (["-o", "MODEL/out"], "a file is in the way"),
 ])
 def test_bad_arguments_get_one_clear_message(tiny, tmp_path, capsys, args, message):
     model = tmp_path / "m.qmodel.json"
     save(tiny, model)
+    args = [a.replace("MODEL", str(model)) for a in args]
     argv = ["build", str(model), "-o", str(tmp_path / "o"), "--lanes", "1", "--style", "folded", *args]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_missing_parent_folders_are_created(tiny, tmp_path):
+    out = tmp_path / "new" / "deeper" / "out"
+    build(tiny, out, BuildOptions(target="generic", style="unrolled"), say=lambda m: None)
+    assert (out / "hwgen_top.v").is_file()
 
 
 def test_missing_and_malformed_model(tmp_path, capsys):
