@@ -10,13 +10,13 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .fit import Fit, choose
+from .fit import choose
 from .ir import EmbeddingInput, QModel
 from .qmodel_file import digest, save
 from .synth import SynthReport, synthesize
@@ -69,8 +69,9 @@ def weight_count(qmodel: QModel) -> int:
     return n + (qmodel.output.w.q.size if qmodel.output is not None else 0)
 
 
-def design_params(options: BuildOptions, fit: Fit) -> dict:
-    return {"lanes": fit.lanes, "style": fit.style, "output": options.output, "multipliers": options.multipliers}
+def point_params(options: BuildOptions, style: str, lanes: int) -> dict:
+    """The generator parameters of one design point (style and lanes) under these options."""
+    return {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
 
 
 def make_design(qmodel: QModel, params: dict):
@@ -94,7 +95,7 @@ def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir
         if key not in cache:
             point = workdir / "fit" / f"{style}-p{lanes}"
             point.mkdir(parents=True, exist_ok=True)
-            params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
+            params = point_params(options, style, lanes)
             (point / f"{TOP}.v").write_text(make_verilog(qmodel, params))
             say(f"synthesizing the {style} datapath with {lanes} lane(s) for {target.name}")
             cache[key] = synthesize(point / f"{TOP}.v", TOP, target, point, announce=say)
@@ -219,7 +220,7 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     measure = synth_measure(qmodel, options, target, staging, say)
     fit = choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
                  lanes=options.lanes, style=options.style)
-    params = design_params(options, fit)
+    params = point_params(options, fit.style, fit.lanes)
     say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)")
     point = staging / "fit" / f"{fit.style}-p{fit.lanes}"
     for name in (f"{TOP}.v", "synth.ys", "synth_stat.json"):

@@ -76,10 +76,10 @@ def listener_for(tx, received: list[int]):
     return listener
 
 
-def run_bridge(values, firsts, pace_steps: bool):
-    design = RunningSum()
-    bridge = UartBridge(design, DIV)
-    n_in, n_out = payload_bytes(12), payload_bytes(13)
+def exchange(bridge: UartBridge, payloads: list[int], pace_steps: bool = True) -> list[int]:
+    """Send each input payload's bytes (least significant first) and collect the output payloads.
+    With ``pace_steps`` the host waits for each answer before sending the next step."""
+    n_in, n_out = payload_bytes(bridge.in_width), payload_bytes(bridge.out_width)
     received: list[int] = []
     sim = Simulator(bridge)
     sim.add_clock(1e-6)
@@ -87,21 +87,18 @@ def run_bridge(values, firsts, pace_steps: bool):
     async def host(ctx):
         ctx.set(bridge.rx, 1)
         await ctx.tick().repeat(3)
-        for step, (v, f) in enumerate(zip(values, firsts)):
-            payload = v | (int(f) << 11)
+        for step, payload in enumerate(payloads):
             for byte in payload.to_bytes(n_in, "little"):
                 await send_byte(ctx, bridge.rx, byte)
-            if pace_steps:  # wait for this step's answer, as the shipped host helper does
-                while len(received) < (step + 1) * n_out:
-                    await ctx.tick()
-        while len(received) < len(values) * n_out:
+            while pace_steps and len(received) < (step + 1) * n_out:
+                await ctx.tick()
+        while len(received) < len(payloads) * n_out:
             await ctx.tick()
 
     sim.add_testbench(host)
     sim.add_testbench(listener_for(bridge.tx, received), background=True)
     sim.run()
-    words = [int.from_bytes(bytes(received[i:i + n_out]), "little") for i in range(0, len(received), n_out)]
-    return words, n_in
+    return [int.from_bytes(bytes(received[i:i + n_out]), "little") for i in range(0, len(received), n_out)]
 
 
 @pytest.mark.parametrize("pace", [True, False])
@@ -109,8 +106,9 @@ def test_bridge_round_trip_matches_reference(pace):
     rng = np.random.default_rng(3)
     values = rng.integers(0, 1 << 11, 7).tolist()
     firsts = [True, False, False, True, False, False, False]
-    words, n_in = run_bridge(values, firsts, pace)
-    assert n_in == 2
+    bridge = UartBridge(RunningSum(), DIV)
+    assert payload_bytes(bridge.in_width) == 2
+    words = exchange(bridge, [v | (int(f) << 11) for v, f in zip(values, firsts)], pace)
     assert words == reference(values, firsts)
 
 
@@ -128,28 +126,12 @@ def test_bridge_around_a_generated_design_matches_the_golden_model():
     q = random_qmodel("gru", hidden=3, inputs=2, vocab=6, outputs=4, code="pow2", act="hard", seed=8)
     bridge = UartBridge(build_design(q, lanes=2), DIV)
     fin, fout = input_format(q), output_format(q)
-    n_in, n_out = payload_bytes(fin.width), payload_bytes(fout.width)
     tokens = np.array([[1, 5, 0, 3, 3, 2]])
     first = np.array([[True, False, False, True, False, False]])
     expected = expected_outputs(q, None, tokens, first)[0]
-    received: list[int] = []
-    sim = Simulator(bridge)
-    sim.add_clock(1e-6)
-
-    async def host(ctx):
-        ctx.set(bridge.rx, 1)
-        await ctx.tick().repeat(3)
-        for step in range(tokens.shape[1]):
-            for byte in fin.pack(tokens[0, step], first[0, step]).to_bytes(n_in, "little"):
-                await send_byte(ctx, bridge.rx, byte)
-            while len(received) < (step + 1) * n_out:
-                await ctx.tick()
-
-    sim.add_testbench(host)
-    sim.add_testbench(listener_for(bridge.tx, received), background=True)
-    sim.run()
-    for step in range(tokens.shape[1]):
-        bits = int.from_bytes(bytes(received[step * n_out:(step + 1) * n_out]), "little")
+    words = exchange(bridge, [fin.pack(t, f) for t, f in zip(tokens[0], first[0])])
+    assert len(words) == tokens.shape[1]
+    for step, bits in enumerate(words):
         data, was_first = fout.unpack(bits)
         assert np.array_equal(data, expected[step]), f"step {step}"
         assert was_first == first[0, step]
