@@ -1,13 +1,15 @@
-"""The dense output layer ``y = RQ(W h + b -> Y)`` as a stream stage (same datapaths as a layer).
+"""The dense output layer ``y = RQ(W h + b -> Y)`` as a stage (same datapaths as a layer).
 
-Pipeline: T0 issue, T1 lanes and accumulator, T2 scale + bias + requantize into the second bank;
-the swap publishes the bank as the output payload.
+Pipeline: T0 issue, T1 lanes and accumulator, T2 scale + bias + requantize into the buffer that is
+not published; the swap publishes it. Folded: ``y`` in block RAM, P words wide, read by the next
+stage a chunk at a time. Unrolled: the input is read into registers first and ``y`` is held in
+registers.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Signal, Value
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fmt
@@ -15,9 +17,9 @@ from ..ir import DenseLayer
 from .control import step_control
 from .matvec import FoldedRows, Source, UnrolledRows
 from .plan import chunks
-from .recurrent import vector_layout
 from .rows import affine, row_constants
 from .shapes import fmt_shape
+from .vectors import BankedVector, gather, serve_registers, vector_link
 
 
 class DenseStage(wiring.Component):
@@ -31,13 +33,16 @@ class DenseStage(wiring.Component):
         self.baseline_width = baseline_width
         n_in, n_out = dense.w.shape[1], dense.out_size
         super().__init__({
-            "i": In(stream.Signature(vector_layout(fmt_shape(in_fmt), n_in))),
-            "o": Out(stream.Signature(vector_layout(fmt_shape(dense.out), n_out))),
+            "i": In(vector_link(fmt_shape(in_fmt), n_in, lanes)),
+            "o": Out(vector_link(fmt_shape(dense.out), n_out, lanes)),
         })
 
     @property
     def issues(self) -> int:
-        return 1 if self.style == "unrolled" else self.dense.out_size * chunks(self.dense.w.shape[1], self.lanes)
+        n_in = self.dense.w.shape[1]
+        if self.style == "unrolled":  # read the input into registers, then one issue
+            return chunks(n_in, self.lanes) + 1
+        return self.dense.out_size * chunks(n_in, self.lanes)
 
     @property
     def interval(self) -> int:
@@ -47,29 +52,43 @@ class DenseStage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        d, n_out = self.dense, self.dense.out_size
         steps = step_control(m, self.i, self.o, self.issues, self.drain)
+        (self._folded if self.style == "folded" else self._unrolled)(m, steps)
+        return m
+
+    def _read_input(self, m: Module, k: Value) -> Value:
+        m.d.comb += self.i.addr.eq(k)
+        return self.i.data
+
+    def _folded(self, m, steps):
+        d, f = self.dense, self.in_fmt
+        pub = Signal(name="published")
+        with m.If(steps.swap):
+            m.d.sync += pub.eq(~pub)
+        y_chunks = BankedVector(m, fmt_shape(d.out), d.out_size, self.lanes, reads=1, name="y_chunks")
+        m.d.comb += self.o.data.eq(y_chunks.read(m, 0, self.o.addr, pub))
+        x = Source(f.min_int, f.max_int, f.frac, read=self._read_input)
+        order = list(range(d.out_size))
+        t1, t2, (acc,) = FoldedRows([d.w], [x], order, 1, self.lanes, self.baseline_width).build(
+            m, steps.issue, "mv")
+        y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).requantize(m, d.out, "y_q")
+        y_chunks.write(m, t2["v"], t2["p"], y.value, ~pub, "y_write")
+
+    def _unrolled(self, m, steps):
+        d, f = self.dense, self.in_fmt
+        n_in, n_out = d.w.shape[1], d.out_size
+        x_regs = Signal(data.ArrayLayout(fmt_shape(f), n_in), name="x")
+        gather(m, self.i, steps.issue, steps.count, x_regs, n_in, self.lanes, "x_in")
+        issue = steps.issue & (steps.count == self.issues - 1)
         layout = data.ArrayLayout(fmt_shape(d.out), n_out)
         y_old, y_new = Signal(layout, name="y"), Signal(layout, name="y_next")
-        m.d.comb += self.o.payload.data.eq(y_old)
         with m.If(steps.swap):
             m.d.sync += y_old.eq(y_new)
-        x = Source(tuple(self.i.payload.data[c] for c in range(d.w.shape[1])),
-                   self.in_fmt.min_int, self.in_fmt.max_int, self.in_fmt.frac)
+        serve_registers(m, self.o, [y_old[j] for j in range(n_out)], self.lanes)
+        x = Source(f.min_int, f.max_int, f.frac, words=tuple(x_regs[c] for c in range(n_in)))
         order = list(range(n_out))
-        if self.style == "folded":
-            t1, t2, (acc,) = FoldedRows([d.w], [x], order, 1, self.lanes, self.baseline_width).build(
-                m, steps.issue, "mv")
-            y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).requantize(m, d.out, "y_q")
-            with m.If(t2["v"]):
-                with m.Switch(t2["p"]):
-                    for j in range(n_out):
-                        with m.Case(j):
-                            m.d.sync += y_new[j].eq(y.value)
-        else:
-            v2, accs = UnrolledRows([d.w], [x], order).build(m, steps.issue, "mv")
-            for p in order:
-                y = affine(accs[p][0], d.w, row_constants(m, d.w, d.b, order, None, "out", row=p))
-                with m.If(v2):
-                    m.d.sync += y_new[p].eq(y.requantize(m, d.out, f"y{p}_q").value)
-        return m
+        v2, accs = UnrolledRows([d.w], [x], order).build(m, issue, "mv")
+        for p in order:
+            y = affine(accs[p][0], d.w, row_constants(m, d.w, d.b, order, None, "out", row=p))
+            with m.If(v2):
+                m.d.sync += y_new[p].eq(y.requantize(m, d.out, f"y{p}_q").value)

@@ -12,9 +12,10 @@ row never exceeds it, so nothing wraps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, unsigned
 from amaranth.lib.memory import Memory
 
 from ..ir import WeightCodes
@@ -27,13 +28,16 @@ from .shapes import interval, shape_for
 
 @dataclass(frozen=True)
 class Source:
-    """A vector a matrix multiplies: its element values, their integer range and binary point;
-    while ``zero`` is high the vector reads as all zeros (a sequence start for the state)."""
+    """A vector a matrix multiplies: its integer range and binary point, and how to get at it:
+    ``words`` (element values held in registers, for unrolled rows) or ``read`` (``read(m, k)``:
+    chunk ``k``'s P words one cycle later, for folded rows). While ``zero`` is high the vector
+    reads as all zeros (a sequence start for the state)."""
 
-    words: tuple
     lo: int
     hi: int
     frac: int
+    words: tuple | None = None
+    read: Callable[[Module, Value], Value] | None = None
     zero: Value | None = None
 
 
@@ -109,7 +113,11 @@ class FoldedRows:
               "p": Signal.like(p, name=f"{name}_p1"), "u": Signal.like(u, name=f"{name}_u1"),
               "g": Signal.like(g, name=f"{name}_g1")}
         m.d.sync += [t1["v"].eq(issue), t1["k"].eq(k), t1["p"].eq(p), t1["u"].eq(u), t1["g"].eq(g)]
-        psum = self._lanes(m, port.data, t1["k"], name)
+        chunk_data, start = [], 0
+        for src, n_k in zip(self.sources, self.k_counts):  # addressed at T0, like the codes
+            chunk_data.append(src.read(m, k - start if start else k))
+            start += n_k
+        psum = self._lanes(m, port.data, chunk_data, t1["k"], name)
         accs, start = [], 0
         for i, (w, src, n_k) in enumerate(zip(self.ws, self.sources, self.k_counts)):
             sig, ex = acc_exact(w, src, f"{name}_acc{i}")
@@ -130,20 +138,19 @@ class FoldedRows:
         m.d.sync += [t2[key].eq(t1[key]) for key in ("p", "u", "g")]
         return t1, t2, accs
 
-    def _lanes(self, m: Module, word: Value, k1: Value, name: str) -> Value:
+    def _lanes(self, m: Module, word: Value, chunk_data: list[Value], k1: Value, name: str) -> Value:
         P, bits = self.lanes, self.fmt.width
         lo = min(s.lo for s in self.sources)
         hi = max(s.hi for s in self.sources)
         x_shape = shape_for(lo, hi)
+        starts = [sum(self.k_counts[:i]) for i in range(len(self.sources))]
         products = []
         for j in range(P):
-            cands = []
-            for src, n_k in zip(self.sources, self.k_counts):
-                for kk in range(n_k):
-                    c = kk * P + j
-                    cands.append(src.words[c] if c < len(src.words) else Const(0, 2))
             x = Signal(x_shape, name=f"{name}_x{j}")
-            m.d.comb += x.eq(Array(cands)[k1] if len(cands) > 1 else cands[0])
+            value = chunk_data[-1][j]
+            for i in reversed(range(len(self.sources) - 1)):  # which matrix this chunk belongs to
+                value = Mux(k1 < starts[i + 1], chunk_data[i][j], value)
+            m.d.comb += x.eq(value)
             code = word[j * bits:(j + 1) * bits]
             if isinstance(self.fmt, BaselineFormat):
                 q = code.as_signed()

@@ -10,8 +10,8 @@ read zero for that step, so the published state never changes under a waiting co
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Const, Module, Mux, Signal, Value
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import RecurrentLayer
@@ -22,13 +22,10 @@ from .matvec import FoldedRows, Source, UnrolledRows
 from .plan import chunks, unit_order
 from .rows import affine, row_constants
 from .shapes import fmt_shape
+from .vectors import BankedVector, ScalarVector, gather, serve_registers, vector_link
 
 #: Cycles from the first DRAIN cycle (T1) to the gate unit's start (T5).
 GATE_START = 4
-
-
-def vector_layout(shape, n: int) -> data.StructLayout:
-    return data.StructLayout({"data": data.ArrayLayout(shape, n), "first": 1})
 
 
 def write_offset(kind: str, multipliers: int) -> int:
@@ -37,7 +34,7 @@ def write_offset(kind: str, multipliers: int) -> int:
 
 
 class RecurrentStage(wiring.Component):
-    """A layer's step: ``i`` carries the input vector (and ``first``), ``o`` the new state ``h``."""
+    """A layer's step: ``i`` links the input vector (and ``first``), ``o`` publishes the new state ``h``."""
 
     def __init__(self, layer: RecurrentLayer, *, style: str, lanes: int, multipliers: int,
                  baseline_width: int | None = None):
@@ -45,15 +42,15 @@ class RecurrentStage(wiring.Component):
         self.multipliers, self.baseline_width = multipliers, baseline_width
         f = layer.formats
         super().__init__({
-            "i": In(stream.Signature(vector_layout(fmt_shape(f.input), layer.input_size))),
-            "o": Out(stream.Signature(vector_layout(fmt_shape(f.state), layer.hidden_size))),
+            "i": In(vector_link(fmt_shape(f.input), layer.input_size, lanes)),
+            "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, lanes)),
         })
 
     @property
     def issues(self) -> int:
-        if self.style == "unrolled":
-            return 1
         L = self.layer
+        if self.style == "unrolled":  # read the input into registers, then one issue
+            return chunks(L.input_size, self.lanes) + 1
         return L.gates * L.hidden_size * (chunks(L.input_size, self.lanes) + chunks(L.hidden_size, self.lanes))
 
     @property
@@ -69,29 +66,29 @@ class RecurrentStage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        L, f = self.layer, self.layer.formats
-        H, lstm = L.hidden_size, L.kind == "lstm"
         steps = step_control(m, self.i, self.o, self.issues, self.drain)
-        state = data.ArrayLayout(fmt_shape(f.state), H)
-        h_old, h_new = Signal(state, name="h"), Signal(state, name="h_next")
-        banks = [(h_old, h_new)]
-        if lstm:
-            cells = data.ArrayLayout(fmt_shape(f.cell), H)
-            banks.append((Signal(cells, name="c"), Signal(cells, name="c_next")))
-        m.d.comb += self.o.payload.data.eq(h_old)
-        with m.If(steps.swap):
-            m.d.sync += [old.eq(new) for old, new in banks]
-        reads = [[old[j] for j in range(H)] for old, _ in banks]  # masked where they are used
-        x = Source(tuple(self.i.payload.data[c] for c in range(L.input_size)),
-                   f.input.min_int, f.input.max_int, f.input.frac)
-        hs = Source(tuple(reads[0]), f.state.min_int, f.state.max_int, f.state.frac, steps.fresh)
         self.fresh = steps.fresh
-        build = self._folded if self.style == "folded" else self._unrolled
-        build(m, steps, x, hs, reads, [new for _, new in banks])
+        (self._folded if self.style == "folded" else self._unrolled)(m, steps)
         return m
 
-    def _folded(self, m, steps, x, hs, reads, news):
+    def _read_input(self, m: Module, k: Value) -> Value:
+        m.d.comb += self.i.addr.eq(k)
+        return self.i.data
+
+    def _folded(self, m, steps):
+        """State in block RAM: ``h`` P words wide for the lanes and the next stage, and one word
+        wide (with LSTM's ``c``) for the gate unit; two buffers each, the published one is read,
+        the other written, and the swap exchanges them."""
         L, f = self.layer, self.layer.formats
+        H, P = L.hidden_size, self.lanes
+        pub = Signal(name="published")
+        with m.If(steps.swap):
+            m.d.sync += pub.eq(~pub)
+        h_chunks = BankedVector(m, fmt_shape(f.state), H, P, reads=2, name="h_chunks")
+        m.d.comb += self.o.data.eq(h_chunks.read(m, 1, self.o.addr, pub))
+        x = Source(f.input.min_int, f.input.max_int, f.input.frac, read=self._read_input)
+        hs = Source(f.state.min_int, f.state.max_int, f.state.frac,
+                    read=lambda m, k: h_chunks.read(m, 0, k, pub), zero=steps.fresh)
         order = unit_order(L.gates, L.hidden_size)
         eng = FoldedRows([L.w_ih, L.w_hh], [x, hs], order, L.gates, self.lanes, self.baseline_width)
         t1, t2, (acc_x, acc_h) = eng.build(m, steps.issue, "mv")
@@ -111,16 +108,17 @@ class RecurrentStage(wiring.Component):
             gates[name] = ex
         fire, unit = Signal(name="fire"), Signal.like(tok["u"], name="fire_u")
         m.d.sync += [fire.eq(tok["v"] & (tok["g"] == L.gates - 1)), unit.eq(tok["u"])]
-        fmts = [f.state, f.cell]
-        state = [Exact(Mux(self.fresh, 0, Array(r)[unit]), fx_of(fmt)) for r, fmt in zip(reads, fmts)] + [None]
+        # The unit's old state is addressed at T4, so it is there at T5 with ``unit``.
+        words = [ScalarVector(m, fmt_shape(f.state), H, "h_words")]
+        if L.kind == "lstm":
+            words.append(ScalarVector(m, fmt_shape(f.cell), H, "c_words"))
+        state = [Exact(Mux(self.fresh, 0, w.read(m, tok["u"], pub)), fx_of(fmt))
+                 for w, fmt in zip(words, (f.state, f.cell))] + [None]
         writes = gate_unit(m, L, self.multipliers, fire, unit, gates, state[0], state[1], "gate")
         self.multipliers_built = writes.multipliers
-        for w, new in zip((writes.h, writes.c), news):
-            with m.If(w.enable):
-                with m.Switch(w.tag):
-                    for j in range(L.hidden_size):
-                        with m.Case(j):
-                            m.d.sync += new[j].eq(w.value)
+        h_chunks.write(m, writes.h.enable, writes.h.tag, writes.h.value, ~pub, "h_write")
+        for w, mem in zip((writes.h, writes.c), words):
+            mem.write(m, w.enable, w.tag, w.value, ~pub)
 
     def _finish_row(self, m, ai, ah, enable, name):
         """T2 -> T3 -> T4 of one row: requantize, registers, activations; returns named values
@@ -153,10 +151,27 @@ class RecurrentStage(wiring.Component):
             return [("r", row["sig"], 0), ("z", row["sig"], 1), ("ai", row["ai"], 2), ("ghn", row["ghn"], 2)]
         return [("i", row["sig"], 0), ("f", row["sig"], 1), ("g", row["cand"], 2), ("o", row["sig"], 3)]
 
-    def _unrolled(self, m, steps, x, hs, reads, news):
+    def _unrolled(self, m, steps):
+        """State in registers (every unit reads its own); the input vector is first read into
+        registers, a chunk per issue cycle, and the last issue cycle starts the rows."""
         L, f = self.layer, self.layer.formats
+        I, H = L.input_size, L.hidden_size
+        x_regs = Signal(data.ArrayLayout(fmt_shape(f.input), I), name="x")
+        gather(m, self.i, steps.issue, steps.count, x_regs, I, self.lanes, "x_in")
+        issue = steps.issue & (steps.count == self.issues - 1)
+        banks = [(Signal(data.ArrayLayout(fmt_shape(f.state), H), name="h"),
+                  Signal(data.ArrayLayout(fmt_shape(f.state), H), name="h_next"))]
+        if L.kind == "lstm":
+            cells = data.ArrayLayout(fmt_shape(f.cell), H)
+            banks.append((Signal(cells, name="c"), Signal(cells, name="c_next")))
+        with m.If(steps.swap):
+            m.d.sync += [old.eq(new) for old, new in banks]
+        reads = [[old[j] for j in range(H)] for old, _ in banks]
+        serve_registers(m, self.o, reads[0], self.lanes)
+        x = Source(f.input.min_int, f.input.max_int, f.input.frac, words=tuple(x_regs[c] for c in range(I)))
+        hs = Source(f.state.min_int, f.state.max_int, f.state.frac, words=tuple(reads[0]), zero=self.fresh)
         order = unit_order(L.gates, L.hidden_size)
-        v2, accs = UnrolledRows([L.w_ih, L.w_hh], [x, hs], order).build(m, steps.issue, "mv")
+        v2, accs = UnrolledRows([L.w_ih, L.w_hh], [x, hs], order).build(m, issue, "mv")
         v = [v2]
         for i in range(3):
             s = Signal(name=f"v{i + 3}")
@@ -177,7 +192,7 @@ class RecurrentStage(wiring.Component):
             state = [Exact(Mux(self.fresh, 0, r[u]), fx_of(fmt)) for r, fmt in zip(reads, [f.state, f.cell])] + [None]
             writes = gate_unit(m, L, self.multipliers, fire, Const(0, 1), gates, state[0], state[1], f"gate{u}")
             self.multipliers_built += writes.multipliers
-            for w, new in zip((writes.h, writes.c), news):
+            for w, (_, new) in zip((writes.h, writes.c), banks):
                 with m.If(w.enable):
                     m.d.sync += new[u].eq(w.value)
 

@@ -1,94 +1,172 @@
-"""Small stream stages around the datapath: the embedding input and the argmax output.
+"""Stages at the design's edges, between its stream ports and the stages' vector links
+(:mod:`hwgen.generator.vectors`).
 
-Both are one register stage: a beat is taken whenever the output register is free or leaving
-(``ready = ~o.valid | o.ready``), so they add one cycle of latency and never limit throughput.
+* :class:`EmbeddingStage`: token id in; publishes its embedding row, read a chunk at a time
+  straight from the table (a ROM, so block RAM). One cycle.
+* :class:`VectorInputStage`: the input vector payload, published where it stands (the stream
+  rules hold it until the beat is taken). No cycles.
+* :class:`ArgmaxStage`: reads the logits a chunk at a time and keeps the running maximum; the
+  index of the largest word leaves on the output stream (lowest index on ties).
+* :class:`VectorOutputStage`: reads the published vector into the output payload.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fmt
 from ..ir import EmbeddingInput
-from .recurrent import vector_layout
+from .control import step_control
+from .plan import chunks
 from .shapes import fmt_shape
+from .vectors import field, gather, index_bits, serve_registers, vector_link
+
+#: Cycles after the last chunk read: the chunk arrives, then the result is published.
+READ_DRAIN = 2
 
 
 def index_layout(n: int) -> data.StructLayout:
-    return data.StructLayout({"data": unsigned(max(1, (n - 1).bit_length())), "first": 1})
+    return data.StructLayout({"data": unsigned(index_bits(n)), "first": 1})
 
 
-def _pipe(m: Module, i, o) -> Signal:
-    """The register-stage handshake; returns the 'take' strobe."""
-    take = Signal(name="take")
-    first = Signal(name="first_out")
-    m.d.comb += [i.ready.eq(~o.valid | o.ready), take.eq(i.valid & i.ready), o.payload.first.eq(first)]
-    with m.If(take):
-        m.d.sync += [o.valid.eq(1), first.eq(i.payload.first)]
-    with m.Elif(o.ready):
-        m.d.sync += o.valid.eq(0)
-    return take
+def vector_layout(shape, n: int) -> data.StructLayout:
+    return data.StructLayout({"data": data.ArrayLayout(shape, n), "first": 1})
 
 
 class EmbeddingStage(wiring.Component):
-    """Token id in, its embedding row out (a ROM read, so the table maps to block RAM)."""
+    """Token id in; its embedding row published, chunk ``k`` of token ``t`` at ROM address ``(k, t)``."""
 
     interval = latency = 1
 
-    def __init__(self, stage: EmbeddingInput):
-        self.stage = stage
+    def __init__(self, stage: EmbeddingInput, lanes: int):
+        self.stage, self.lanes = stage, lanes
         super().__init__({
             "i": In(stream.Signature(index_layout(stage.vocab_size))),
-            "o": Out(stream.Signature(vector_layout(fmt_shape(stage.fmt), stage.out_size))),
+            "o": Out(vector_link(fmt_shape(stage.fmt), stage.out_size, lanes)),
         })
+
+    def rom_image(self) -> list[list[int]]:
+        s, P = self.stage, self.lanes
+        K = chunks(s.out_size, P)
+        kbits = index_bits(K)
+        rows = []
+        for row in s.table.tolist():
+            padded = [int(v) for v in row] + [0] * (K * P - len(row))
+            words = [padded[k * P:(k + 1) * P] for k in range(K)]
+            rows += words + [[0] * P] * ((1 << kbits) - K)
+        return rows
 
     def elaborate(self, platform):
         m = Module()
         s = self.stage
-        w = s.fmt.width
-        rows = [sum((int(v) & ((1 << w) - 1)) << (j * w) for j, v in enumerate(row)) for row in s.table.tolist()]
-        m.submodules.table = table = Memory(shape=unsigned(w * s.out_size), depth=s.vocab_size, init=rows)
+        kbits = index_bits(chunks(s.out_size, self.lanes))
+        m.submodules.table = table = Memory(shape=data.ArrayLayout(fmt_shape(s.fmt), self.lanes),
+                                            depth=s.vocab_size << kbits, init=self.rom_image())
         port = table.read_port()
-        take = _pipe(m, self.i, self.o)
-        m.d.comb += [port.addr.eq(self.i.payload.data), port.en.eq(take), self.o.payload.data.eq(port.data)]
+        token = Signal.like(self.i.payload.data, name="token")
+        take = Signal(name="take")
+        m.d.comb += [self.i.ready.eq(~self.o.valid | self.o.ready), take.eq(self.i.valid & self.i.ready)]
+        with m.If(take):
+            m.d.sync += [self.o.valid.eq(1), self.o.first.eq(self.i.payload.first), token.eq(self.i.payload.data)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        m.d.comb += [port.addr.eq(Cat(field(self.o.addr, kbits), token)), self.o.data.eq(port.data)]
         return m
 
 
-class ArgmaxStage(wiring.Component):
-    """Vector in, the index of its largest word out (lowest index on ties): a comparator tree."""
+class VectorInputStage(wiring.Component):
+    """The input stream's vector payload, published as it stands (no register, no cycle)."""
 
-    interval = latency = 1
+    interval, latency = 1, 0
 
-    def __init__(self, fmt: Fmt, n: int):
-        self.fmt, self.n = fmt, n
+    def __init__(self, fmt: Fmt, n: int, lanes: int):
+        self.fmt, self.n, self.lanes = fmt, n, lanes
         super().__init__({
             "i": In(stream.Signature(vector_layout(fmt_shape(fmt), n))),
-            "o": Out(stream.Signature(index_layout(n))),
+            "o": Out(vector_link(fmt_shape(fmt), n, lanes)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        take = _pipe(m, self.i, self.o)
-        nodes = [(self.i.payload.data[j], j) for j in range(self.n)]
+        i, o = self.i, self.o
+        m.d.comb += [o.valid.eq(i.valid), i.ready.eq(o.ready), o.first.eq(i.payload.first)]
+        serve_registers(m, o, [i.payload.data[j] for j in range(self.n)], self.lanes)
+        return m
+
+
+class _ChunkReader(wiring.Component):
+    """A stage that reads its input vector a chunk per cycle, then publishes one output beat."""
+
+    def __init__(self, fmt: Fmt, n: int, lanes: int, out_layout):
+        self.fmt, self.n, self.lanes = fmt, n, lanes
+        super().__init__({
+            "i": In(vector_link(fmt_shape(fmt), n, lanes)),
+            "o": Out(stream.Signature(out_layout)),
+        })
+
+    @property
+    def interval(self) -> int:
+        return 1 + chunks(self.n, self.lanes) + READ_DRAIN
+
+    @property
+    def latency(self) -> int:
+        return self.interval
+
+
+class VectorOutputStage(_ChunkReader):
+    """The published vector, read into the output stream's payload (``n`` words)."""
+
+    def __init__(self, fmt: Fmt, n: int, lanes: int):
+        super().__init__(fmt, n, lanes, vector_layout(fmt_shape(fmt), n))
+
+    def elaborate(self, platform):
+        m = Module()
+        # The chunks land in the payload itself, so a step starts only as the last beat leaves.
+        steps = step_control(m, self.i, self.o, chunks(self.n, self.lanes), READ_DRAIN, wait_output=True)
+        gather(m, self.i, steps.issue, steps.count, self.o.payload.data, self.n, self.lanes, "out")
+        return m
+
+
+class ArgmaxStage(_ChunkReader):
+    """The published vector in, the index of its largest word out (lowest index on ties)."""
+
+    def __init__(self, fmt: Fmt, n: int, lanes: int):
+        super().__init__(fmt, n, lanes, index_layout(n))
+
+    def elaborate(self, platform):
+        m = Module()
+        P, K, n = self.lanes, chunks(self.n, self.lanes), self.n
+        steps = step_control(m, self.i, self.o, K, READ_DRAIN)
+        arrive, k1 = Signal(name="arrive"), Signal(range(max(2, K)), name="chunk")
+        m.d.comb += self.i.addr.eq(steps.count)
+        m.d.sync += [arrive.eq(steps.issue), k1.eq(steps.count)]
+        index_shape = self.o.payload.data.shape()
+        last = n - (K - 1) * P  # lanes holding words in the last chunk
+        nodes = [(self.i.data[j], Const(j, range(P)), (k1 != K - 1) | Const(int(j < last), 1)) for j in range(P)]
         level = 0
-        while len(nodes) > 1:
+        while len(nodes) > 1:  # ties keep the left (lower) index; lanes past the end never win
             nxt = []
-            for k in range(0, len(nodes), 2):
-                if k + 1 == len(nodes):
-                    nxt.append(nodes[k])
+            for a in range(0, len(nodes), 2):
+                if a + 1 == len(nodes):
+                    nxt.append(nodes[a])
                     continue
-                (va, ia), (vb, ib) = nodes[k], nodes[k + 1]
-                left = va >= vb  # ties keep the left (lower) index
-                v = Signal(fmt_shape(self.fmt), name=f"max{level}_{k // 2}")
-                i = Signal(self.o.payload.data.shape(), name=f"arg{level}_{k // 2}")
-                m.d.comb += [v.eq(Mux(left, va, vb)), i.eq(Mux(left, ia, ib))]
-                nxt.append((v, i))
+                (va, ia, oka), (vb, ib, okb) = nodes[a], nodes[a + 1]
+                left = oka & (~okb | (va >= vb))
+                v = Signal(fmt_shape(self.fmt), name=f"max{level}_{a // 2}")
+                i = Signal(range(P), name=f"arg{level}_{a // 2}")
+                ok = Signal(name=f"ok{level}_{a // 2}")
+                m.d.comb += [v.eq(Mux(left, va, vb)), i.eq(Mux(left, ia, ib)), ok.eq(oka | okb)]
+                nxt.append((v, i, ok))
             nodes, level = nxt, level + 1
-        result = Signal(self.o.payload.data.shape(), name="argmax")
-        with m.If(take):
-            m.d.sync += result.eq(nodes[0][1])
+        chunk_max, chunk_arg = nodes[0][0], k1 * P + nodes[0][1]
+        best, best_arg = Signal(fmt_shape(self.fmt), name="best"), Signal(index_shape, name="best_arg")
+        with m.If(arrive & ((k1 == 0) | (chunk_max > best))):  # an equal later word does not win
+            m.d.sync += [best.eq(chunk_max), best_arg.eq(chunk_arg)]
+        result = Signal(index_shape, name="argmax")
+        with m.If(steps.swap):
+            m.d.sync += result.eq(best_arg)
         m.d.comb += self.o.payload.data.eq(result)
         return m

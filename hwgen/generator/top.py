@@ -19,7 +19,7 @@ from ..ir import EmbeddingInput, QModel
 from .dense import DenseStage
 from .interface import check_output, input_format, output_format
 from .recurrent import RecurrentStage
-from .stages import ArgmaxStage, EmbeddingStage
+from .stages import ArgmaxStage, EmbeddingStage, VectorInputStage, VectorOutputStage
 
 STYLES = ("folded", "unrolled")
 
@@ -65,9 +65,11 @@ class HwgenTop(wiring.Component):
         p = self.params
         bw = baseline_width(qmodel) if p["baseline"] else None
         common = {"style": p["style"], "lanes": p["lanes"], "baseline_width": bw}
-        stages = []
+        lanes = p["lanes"]
         if isinstance(qmodel.input, EmbeddingInput):
-            stages.append(EmbeddingStage(qmodel.input))
+            stages = [EmbeddingStage(qmodel.input, lanes)]
+        else:
+            stages = [VectorInputStage(qmodel.input.fmt, qmodel.input.size, lanes)]
         for layer in qmodel.layers:
             stages.append(RecurrentStage(layer, multipliers=p["multipliers"], **common))
         last = qmodel.layers[-1].formats.state
@@ -75,8 +77,8 @@ class HwgenTop(wiring.Component):
         if qmodel.output is not None and p["output"] != "hidden":
             stages.append(DenseStage(qmodel.output, last, **common))
             vec_fmt, vec_n = qmodel.output.out, qmodel.output.out_size
-        if p["output"] == "argmax":
-            stages.append(ArgmaxStage(vec_fmt, vec_n))
+        out_stage = ArgmaxStage if p["output"] == "argmax" else VectorOutputStage
+        stages.append(out_stage(vec_fmt, vec_n, lanes))
         for s in stages:  # elaborated by this top's elaborate()
             s._MustUse__silence = True
         self.stages = stages
