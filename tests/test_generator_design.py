@@ -64,6 +64,36 @@ def test_multiplier_baseline_is_bit_exact(kind):
     check_exact(q, None, x, first, run)
 
 
+@pytest.mark.parametrize("kind, style, lanes", [
+    ("gru", "folded", 1), ("lstm", "folded", 2), ("gru", "unrolled", 1), ("lstm", "unrolled", 3),
+])
+def test_shift_add_gate_products_are_bit_exact(kind, style, lanes):
+    """``multipliers=0``: the activation x activation products on one serial shift-add unit."""
+    q = random_qmodel(kind, hidden=5, inputs=4, outputs=3, code="ternary", act="table", width=8,
+                      seed=21, table_bits=6)
+    rng = np.random.default_rng(21)
+    x, first = random_stimulus(q, rng, 6)
+    run = simulate(build_design(q, lanes=lanes, style=style, multipliers=0), q, None, x, first, rng=rng,
+                   in_gap=0.3, out_gap=0.3)
+    check_exact(q, None, x, first, run)
+
+
+def test_one_hot_embedding_is_stored_narrow_and_exact():
+    """A one-hot table (entries 0 and 2**frac) is stored one bit per entry and shifted back."""
+    from hwgen.generator.stages import EmbeddingStage
+
+    q = random_qmodel("gru", hidden=4, inputs=5, vocab=5, outputs=5, code="pow2", seed=8)
+    emb = q.input
+    q = dataclasses.replace(q, input=dataclasses.replace(emb, table=np.eye(5, dtype=np.int64) << emb.fmt.frac))
+    stage = EmbeddingStage(q.input, 2)
+    stage._MustUse__silence = True
+    assert stage.storage[0] == emb.fmt.frac and stage.storage[1].width == 1
+    rng = np.random.default_rng(8)
+    x, first = random_stimulus(q, rng, 6)
+    run = simulate(build_design(q, lanes=2), q, None, x, first, rng=rng, in_gap=0.3, out_gap=0.3)
+    check_exact(q, None, x, first, run)
+
+
 # --- saturation -----------------------------------------------------------------------------------
 
 def rails_model(kind: str, sign: int) -> QModel:
@@ -133,6 +163,8 @@ def test_state_resets_exactly_at_marked_steps():
     (dict(kind="gru", hidden=3, inputs=5, vocab=4, outputs=6), dict(lanes=3, output="argmax")),
     (dict(kind="lstm", hidden=(4, 2), inputs=2, outputs=3), dict(lanes=1, multipliers=2)),
     (dict(kind="gru", hidden=(2, 3), inputs=2, outputs=2), dict(style="unrolled")),
+    (dict(kind="lstm", hidden=6, inputs=5, outputs=4, width=8), dict(lanes=1, multipliers=0)),
+    (dict(kind="gru", hidden=3, inputs=2, width=8), dict(style="unrolled", multipliers=0, output="argmax")),
 ])
 def test_measured_cycles_per_step_and_latency_equal_stated(model, params):
     q = random_qmodel(code="pow2", act="table", table_bits=5, seed=4, **model)
@@ -160,7 +192,8 @@ def test_cycles_per_step_meets_the_target(hidden, lanes):
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(lanes=0), ValueError, "lanes must be at least 1, not 0"),
     (dict(lanes=2.0), TypeError, "lanes must be an integer, not 2.0"),
-    (dict(multipliers=0), ValueError, "multipliers must be at least 1, not 0"),
+    (dict(multipliers=-1), ValueError, "multipliers must be at least 0, not -1"),
+    (dict(multipliers=0, lanes=2), ValueError, r"multipliers=0 \(shift-add gate products\) needs more than"),
     (dict(style="systolic"), ValueError, "style must be 'folded' or 'unrolled', not 'systolic'"),
     (dict(output="logits"), ValueError, "output 'logits' needs a model with a dense output layer"),
     (dict(output="probabilities"), ValueError, "output must be one of logits, hidden, argmax"),

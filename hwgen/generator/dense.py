@@ -28,25 +28,33 @@ class DenseStage(wiring.Component):
     drain = 3
 
     def __init__(self, dense: DenseLayer, in_fmt: Fmt, *, style: str, lanes: int,
-                 baseline_width: int | None = None):
+                 baseline_width: int | None = None, out_lanes: int | None = None):
         self.dense, self.in_fmt, self.style, self.lanes = dense, in_fmt, style, lanes
+        self.out_lanes = out_lanes or lanes
         self.baseline_width = baseline_width
         n_in, n_out = dense.w.shape[1], dense.out_size
         super().__init__({
             "i": In(vector_link(fmt_shape(in_fmt), n_in, lanes)),
-            "o": Out(vector_link(fmt_shape(dense.out), n_out, lanes)),
+            "o": Out(vector_link(fmt_shape(dense.out), n_out, self.out_lanes)),
         })
+
+    @staticmethod
+    def step(dense: DenseLayer, style: str, lanes: int) -> int:
+        """Cycles per step with ``lanes`` lanes (IDLE + issues + drain)."""
+        n_in = dense.w.shape[1]
+        if style == "unrolled":  # read the input into registers, then one issue
+            issues = chunks(n_in, lanes) + 1
+        else:
+            issues = dense.out_size * chunks(n_in, lanes)
+        return 1 + issues + DenseStage.drain
 
     @property
     def issues(self) -> int:
-        n_in = self.dense.w.shape[1]
-        if self.style == "unrolled":  # read the input into registers, then one issue
-            return chunks(n_in, self.lanes) + 1
-        return self.dense.out_size * chunks(n_in, self.lanes)
+        return self.interval - 1 - self.drain
 
     @property
     def interval(self) -> int:
-        return 1 + self.issues + self.drain
+        return self.step(self.dense, self.style, self.lanes)
 
     latency = interval
 
@@ -65,7 +73,7 @@ class DenseStage(wiring.Component):
         pub = Signal(name="published")
         with m.If(steps.swap):
             m.d.sync += pub.eq(~pub)
-        y_chunks = BankedVector(m, fmt_shape(d.out), d.out_size, self.lanes, reads=1, name="y_chunks")
+        y_chunks = BankedVector(m, fmt_shape(d.out), d.out_size, self.out_lanes, reads=1, name="y_chunks")
         m.d.comb += self.o.data.eq(y_chunks.read(m, 0, self.o.addr, pub))
         x = Source(f.min_int, f.max_int, f.frac, read=self._read_input)
         order = list(range(d.out_size))
@@ -84,7 +92,7 @@ class DenseStage(wiring.Component):
         y_old, y_new = Signal(layout, name="y"), Signal(layout, name="y_next")
         with m.If(steps.swap):
             m.d.sync += y_old.eq(y_new)
-        serve_registers(m, self.o, [y_old[j] for j in range(n_out)], self.lanes)
+        serve_registers(m, self.o, [y_old[j] for j in range(n_out)], self.out_lanes)
         x = Source(f.min_int, f.max_int, f.frac, words=tuple(x_regs[c] for c in range(n_in)))
         order = list(range(n_out))
         v2, accs = UnrolledRows([d.w], [x], order).build(m, issue, "mv")

@@ -9,17 +9,25 @@ state a fixed number of cycles later. Products that happen in different cycles s
 * LSTM, 2+ multipliers: s0 ``c' = RQ(f*c + i*g)``; s1 ``psi``; s2 ``h' = RQ(o*psi(c'))``.
 * LSTM, 1 multiplier: s0 ``f*c``; s1 ``c' = RQ(f*c + i*g)``; s2 ``psi``; s3 ``h'``.
 * RNN: s0 ``phi(a)`` (one cycle); writes h at s1.
+
+With ``multipliers=0`` there are no multipliers: one shift-add unit (radix-4 Booth over the
+activation operand, two bits per cycle, latency ``L``) forms the products one after another, and
+the unit's operands are captured at the start. GRU: products at s0 and s(L+2), h written at
+s(2L+2); LSTM: products at s0, sL and s(2L+2), c written at s(2L), h at s(3L+2). The next unit
+may start only after the write (``serial_offset``), which the folded datapath's row count allows
+when the unit's rows take more cycles than that.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
 from ..ir import ActImpl, Activation, RecurrentLayer
 from .activation_units import HardActivation, TableActivation
-from .exact import Exact, fx_of, register_for
+from .exact import Exact, fx_of, fx_range, register_for
+from .shapes import shape_for
 
 
 @dataclass(frozen=True)
@@ -89,9 +97,52 @@ def shared_products(m: Module, uses: list[tuple[Value, Exact, Exact]], count: in
     return out
 
 
+def serial_latency(layer: RecurrentLayer) -> int:
+    """Cycles from a serial product's start to its result: the load, then one per Booth digit
+    of the activation operand (a gate activation's output)."""
+    out = layer.gate_act.out
+    return (out.width + (0 if out.signed else 1) + 1) // 2 + 1
+
+
+def serial_offset(layer: RecurrentLayer) -> int:
+    """Cycles from a serial gate unit's start to its last state write."""
+    L = serial_latency(layer)
+    return {"rnn": 1, "gru": 2 * L + 2}.get(layer.kind, 3 * L + 2)
+
+
+def serial_products(m: Module, uses: list[tuple[Value, Exact, Exact]], name: str) -> list[Exact]:
+    """``a * b`` for each ``(go, a, b)`` on one shift-add unit: the operands are taken in the
+    cycle ``go`` is high and the product is there ``L`` cycles later (:func:`serial_latency`),
+    held until the next ``go``. Radix-4 Booth digits of ``a``, least significant first; once
+    they are used up only sign bits remain, whose digits are zero, so the sum stays put."""
+    a_width = max(u[1].value.shape().width + (0 if u[1].value.shape().signed else 1) for u in uses)
+    digits = (a_width + 1) // 2
+    b_lo, b_hi = min(u[2].fx.lo for u in uses), max(u[2].fx.hi for u in uses)
+    b_width = shape_for(b_lo, b_hi).width
+    a_reg = Signal(signed(2 * digits + 1), name=f"{name}_a")  # a, with a zero below for digit 0
+    b_reg = Signal(signed(b_width + 2 * digits), name=f"{name}_b")  # b * 4**i at digit i
+    acc = Signal(signed(b_width + 2 * digits + 2), name=f"{name}_acc")
+    go, a_in, b_in = uses[-1][0], uses[-1][1].value, uses[-1][2].value
+    for g, a, b in reversed(uses[:-1]):
+        go, a_in, b_in = go | g, Mux(g, a.value, a_in), Mux(g, b.value, b_in)
+    a_ext = Signal(signed(2 * digits), name=f"{name}_a_in")
+    m.d.comb += a_ext.eq(a_in)
+    low, mid, high = a_reg[0], a_reg[1], a_reg[2]
+    one, two = mid ^ low, Mux(high, ~mid & ~low, mid & low)
+    magnitude = Mux(one, b_reg, Mux(two, b_reg << 1, 0))
+    with m.If(go):
+        m.d.sync += [a_reg.eq(Cat(Const(0, 1), a_ext)), b_reg.eq(b_in), acc.eq(0)]
+    with m.Else():
+        m.d.sync += [a_reg.eq(a_reg >> 2), b_reg.eq(b_reg << 2),
+                     acc.eq(acc + Mux(high, -magnitude, magnitude))]
+    return [Exact(acc, a.fx * b.fx) for _, a, b in uses]
+
+
 def gate_unit(m: Module, layer: RecurrentLayer, multipliers: int, start: Value, tag: Value,
               ins: dict[str, Exact], h: Exact, c: Exact | None, name: str) -> GateWrites:
     f = layer.formats
+    if multipliers == 0 and layer.kind != "rnn":
+        return _serial(m, layer, start, tag, ins, h, c, name)
     v = delays(m, start, 3, f"{name}_v")
     t = delays(m, tag, 3, f"{name}_t")
     if layer.kind == "rnn":
@@ -135,3 +186,31 @@ def _lstm(m, layer, multipliers, start, v, t, ins, c, name) -> GateWrites:
         built, c_write, h_at = 1, Write(v[1], c_new.value, t[1], 1), 3
     hn = oh.requantize(m, f.state, f"{name}_hnew")
     return GateWrites(Write(v[h_at], hn.value, t[h_at], h_at), c_write, built)
+
+
+def _serial(m, layer, start, tag, ins, h, c, name) -> GateWrites:
+    """The gate unit with its products on one shift-add unit (``multipliers=0``)."""
+    f, L = layer.formats, serial_latency(layer)
+    v = delays(m, start, serial_offset(layer), f"{name}_v")
+    t = capture(m, Exact(tag, fx_range(0, 0, (1 << len(tag)) - 1)), start, f"{name}_t").value
+    if layer.kind == "gru":
+        ai0, z0, h0 = (capture(m, x, start, f"{name}_{n}0") for x, n in ((ins["ai"], "ai"), (ins["z"], "z"), (h, "h")))
+        npre_sig, npre = register_for(fx_of(f.preact), f"{name}_npre", f.preact)
+        n = act_unit(m, layer.cand_act, npre, f"{name}_phi")
+        rg, zd = serial_products(m, [(start, ins["r"], ins["ghn"]), (v[L + 2], z0, h0 - n)], f"{name}_m")
+        with m.If(v[L]):
+            m.d.sync += npre_sig.eq((ai0 + rg).requantize(m, f.preact, f"{name}_npre_q").value)
+        hn = (n + zd).requantize(m, f.state, f"{name}_hnew")
+        return GateWrites(Write(v[2 * L + 2], hn.value, t, 2 * L + 2), None, 0)
+    i0, g0, o0 = (capture(m, ins[k], start, f"{name}_{k}0") for k in ("i", "g", "o"))
+    fc_reg, fc_ex = register_for(ins["f"].fx * c.fx, f"{name}_fc")
+    c_reg, c_ex = register_for(fx_of(f.cell), f"{name}_creg", f.cell)
+    tc = act_unit(m, layer.cell_act, c_ex, f"{name}_psi")
+    fc, ig, oh = serial_products(m, [(start, ins["f"], c), (v[L], i0, g0), (v[2 * L + 2], o0, tc)], f"{name}_m")
+    with m.If(v[L]):
+        m.d.sync += fc_reg.eq(fc.value)
+    c_new = (fc_ex + ig).requantize(m, f.cell, f"{name}_cnew")
+    with m.If(v[2 * L]):
+        m.d.sync += c_reg.eq(c_new.value)
+    hn = oh.requantize(m, f.state, f"{name}_hnew")
+    return GateWrites(Write(v[3 * L + 2], hn.value, t, 3 * L + 2), Write(v[2 * L], c_new.value, t, 2 * L), 0)

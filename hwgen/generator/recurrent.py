@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from ..ir import RecurrentLayer
 from .control import step_control
 from .exact import Exact, fx_of, register_for
-from .gates import act_unit, capture, gate_unit
+from .gates import act_unit, capture, gate_unit, serial_offset
 from .matvec import FoldedRows, Source, UnrolledRows
 from .plan import chunks, unit_order
 from .rows import affine, row_constants
@@ -33,29 +33,57 @@ def write_offset(kind: str, multipliers: int) -> int:
     return {"rnn": 1, "gru": 2}.get(kind, 2 if multipliers >= 2 else 3)
 
 
+def recurrent_issues(layer: RecurrentLayer, style: str, lanes: int) -> int:
+    """Issue cycles of a step: every (row, chunk) when folded; the input's chunks, then one
+    issue, when unrolled (the input is read into registers first)."""
+    if style == "unrolled":
+        return chunks(layer.input_size, lanes) + 1
+    return layer.gates * layer.hidden_size * (chunks(layer.input_size, lanes) + chunks(layer.hidden_size, lanes))
+
+
+def recurrent_drain(layer: RecurrentLayer, multipliers: int) -> int:
+    offset = serial_offset(layer) if multipliers == 0 else write_offset(layer.kind, multipliers)
+    return GATE_START + offset + 2
+
+
+def unit_cycles(layer: RecurrentLayer, style: str, lanes: int) -> int | None:
+    """Cycles between two units' gate-unit starts (None when unrolled: one start per step)."""
+    if style == "unrolled":
+        return None
+    return layer.gates * (chunks(layer.input_size, lanes) + chunks(layer.hidden_size, lanes))
+
+
+def check_serial(layer: RecurrentLayer, style: str, lanes: int) -> None:
+    """Shift-add gate products (``multipliers=0``) need a unit finished before the next starts."""
+    u = unit_cycles(layer, style, lanes)
+    if layer.kind != "rnn" and u is not None and u <= serial_offset(layer):
+        raise ValueError(
+            f"multipliers=0 (shift-add gate products) needs more than {serial_offset(layer)} cycles "
+            f"per hidden unit, but with {lanes} lanes a {layer.kind.upper()} unit of this layer takes "
+            f"{u}: use fewer lanes, or multipliers=1 or more")
+
+
 class RecurrentStage(wiring.Component):
     """A layer's step: ``i`` links the input vector (and ``first``), ``o`` publishes the new state ``h``."""
 
     def __init__(self, layer: RecurrentLayer, *, style: str, lanes: int, multipliers: int,
-                 baseline_width: int | None = None):
+                 baseline_width: int | None = None, out_lanes: int | None = None):
         self.layer, self.style, self.lanes = layer, style, lanes
+        self.out_lanes = out_lanes or lanes
         self.multipliers, self.baseline_width = multipliers, baseline_width
         f = layer.formats
         super().__init__({
             "i": In(vector_link(fmt_shape(f.input), layer.input_size, lanes)),
-            "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, lanes)),
+            "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, self.out_lanes)),
         })
 
     @property
     def issues(self) -> int:
-        L = self.layer
-        if self.style == "unrolled":  # read the input into registers, then one issue
-            return chunks(L.input_size, self.lanes) + 1
-        return L.gates * L.hidden_size * (chunks(L.input_size, self.lanes) + chunks(L.hidden_size, self.lanes))
+        return recurrent_issues(self.layer, self.style, self.lanes)
 
     @property
     def drain(self) -> int:
-        return GATE_START + write_offset(self.layer.kind, self.multipliers) + 2
+        return recurrent_drain(self.layer, self.multipliers)
 
     @property
     def interval(self) -> int:
@@ -84,8 +112,10 @@ class RecurrentStage(wiring.Component):
         pub = Signal(name="published")
         with m.If(steps.swap):
             m.d.sync += pub.eq(~pub)
-        h_chunks = BankedVector(m, fmt_shape(f.state), H, P, reads=2, name="h_chunks")
-        m.d.comb += self.o.data.eq(h_chunks.read(m, 1, self.o.addr, pub))
+        shared = self.out_lanes == P  # the next stage reads chunks as wide as the lanes'
+        h_chunks = BankedVector(m, fmt_shape(f.state), H, P, reads=2 if shared else 1, name="h_chunks")
+        h_out = h_chunks if shared else BankedVector(m, fmt_shape(f.state), H, self.out_lanes, 1, "h_out")
+        m.d.comb += self.o.data.eq(h_out.read(m, len(h_out.read_ports) - 1, self.o.addr, pub))
         x = Source(f.input.min_int, f.input.max_int, f.input.frac, read=self._read_input)
         hs = Source(f.state.min_int, f.state.max_int, f.state.frac,
                     read=lambda m, k: h_chunks.read(m, 0, k, pub), zero=steps.fresh)
@@ -117,6 +147,8 @@ class RecurrentStage(wiring.Component):
         writes = gate_unit(m, L, self.multipliers, fire, unit, gates, state[0], state[1], "gate")
         self.multipliers_built = writes.multipliers
         h_chunks.write(m, writes.h.enable, writes.h.tag, writes.h.value, ~pub, "h_write")
+        if not shared:
+            h_out.write(m, writes.h.enable, writes.h.tag, writes.h.value, ~pub, "h_out_write")
         for w, mem in zip((writes.h, writes.c), words):
             mem.write(m, w.enable, w.tag, w.value, ~pub)
 
@@ -167,7 +199,7 @@ class RecurrentStage(wiring.Component):
         with m.If(steps.swap):
             m.d.sync += [old.eq(new) for old, new in banks]
         reads = [[old[j] for j in range(H)] for old, _ in banks]
-        serve_registers(m, self.o, reads[0], self.lanes)
+        serve_registers(m, self.o, reads[0], self.out_lanes)
         x = Source(f.input.min_int, f.input.max_int, f.input.frac, words=tuple(x_regs[c] for c in range(I)))
         hs = Source(f.state.min_int, f.state.max_int, f.state.frac, words=tuple(reads[0]), zero=self.fresh)
         order = unit_order(L.gates, L.hidden_size)

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -21,7 +21,7 @@ from ..fixedpoint import Fmt
 from ..ir import EmbeddingInput
 from .control import step_control
 from .plan import chunks
-from .shapes import fmt_shape
+from .shapes import fmt_shape, shape_for
 from .vectors import field, gather, index_bits, serve_registers, vector_link
 
 #: Cycles after the last chunk read: the chunk arrives, then the result is published.
@@ -48,13 +48,23 @@ class EmbeddingStage(wiring.Component):
             "o": Out(vector_link(fmt_shape(stage.fmt), stage.out_size, lanes)),
         })
 
+    @property
+    def storage(self) -> tuple[int, Shape]:
+        """``(t, shape)``: every entry is ``stored << t`` with ``stored`` in ``shape``, the fewest
+        bits that hold the table (a one-hot table stores one bit per entry)."""
+        table = [int(v) for v in self.stage.table.ravel().tolist()]
+        t = min(((v & -v).bit_length() - 1 for v in table if v), default=0)
+        lo, hi = min(table) >> t, max(table) >> t
+        return t, (shape_for(lo, hi) if lo < 0 else unsigned(max(1, hi.bit_length())))
+
     def rom_image(self) -> list[list[int]]:
         s, P = self.stage, self.lanes
         K = chunks(s.out_size, P)
         kbits = index_bits(K)
+        t = self.storage[0]
         rows = []
         for row in s.table.tolist():
-            padded = [int(v) for v in row] + [0] * (K * P - len(row))
+            padded = [int(v) >> t for v in row] + [0] * (K * P - len(row))
             words = [padded[k * P:(k + 1) * P] for k in range(K)]
             rows += words + [[0] * P] * ((1 << kbits) - K)
         return rows
@@ -63,7 +73,8 @@ class EmbeddingStage(wiring.Component):
         m = Module()
         s = self.stage
         kbits = index_bits(chunks(s.out_size, self.lanes))
-        m.submodules.table = table = Memory(shape=data.ArrayLayout(fmt_shape(s.fmt), self.lanes),
+        t, stored = self.storage
+        m.submodules.table = table = Memory(shape=data.ArrayLayout(stored, self.lanes),
                                             depth=s.vocab_size << kbits, init=self.rom_image())
         port = table.read_port()
         token = Signal.like(self.i.payload.data, name="token")
@@ -73,7 +84,8 @@ class EmbeddingStage(wiring.Component):
             m.d.sync += [self.o.valid.eq(1), self.o.first.eq(self.i.payload.first), token.eq(self.i.payload.data)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
-        m.d.comb += [port.addr.eq(Cat(field(self.o.addr, kbits), token)), self.o.data.eq(port.data)]
+        m.d.comb += port.addr.eq(Cat(field(self.o.addr, kbits), token))
+        m.d.comb += [self.o.data[j].eq(port.data[j] << t) for j in range(self.lanes)]
         return m
 
 
@@ -97,7 +109,7 @@ class VectorInputStage(wiring.Component):
         return m
 
 
-class _ChunkReader(wiring.Component):
+class ChunkReader(wiring.Component):
     """A stage that reads its input vector a chunk per cycle, then publishes one output beat."""
 
     def __init__(self, fmt: Fmt, n: int, lanes: int, out_layout):
@@ -107,16 +119,21 @@ class _ChunkReader(wiring.Component):
             "o": Out(stream.Signature(out_layout)),
         })
 
+    @staticmethod
+    def step(n: int, lanes: int) -> int:
+        """Cycles per step reading ``n`` words ``lanes`` at a time (IDLE + reads + drain)."""
+        return 1 + chunks(n, lanes) + READ_DRAIN
+
     @property
     def interval(self) -> int:
-        return 1 + chunks(self.n, self.lanes) + READ_DRAIN
+        return self.step(self.n, self.lanes)
 
     @property
     def latency(self) -> int:
         return self.interval
 
 
-class VectorOutputStage(_ChunkReader):
+class VectorOutputStage(ChunkReader):
     """The published vector, read into the output stream's payload (``n`` words)."""
 
     def __init__(self, fmt: Fmt, n: int, lanes: int):
@@ -130,7 +147,7 @@ class VectorOutputStage(_ChunkReader):
         return m
 
 
-class ArgmaxStage(_ChunkReader):
+class ArgmaxStage(ChunkReader):
     """The published vector in, the index of its largest word out (lowest index on ties)."""
 
     def __init__(self, fmt: Fmt, n: int, lanes: int):

@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from ..ir import EmbeddingInput, QModel
 from .dense import DenseStage
 from .interface import check_output, input_format, output_format
-from .recurrent import RecurrentStage
+from .recurrent import RecurrentStage, check_serial, recurrent_drain, recurrent_issues
 from .stages import ArgmaxStage, EmbeddingStage, VectorInputStage, VectorOutputStage
 
 STYLES = ("folded", "unrolled")
@@ -29,11 +29,11 @@ def design_params(qmodel: QModel, *, lanes: int = 4, style: str = "folded", outp
     """The validated parameters (``output`` resolved to its default), read-only, for reports."""
     if not isinstance(qmodel, QModel):
         raise TypeError(f"build_design needs a hwgen QModel, not {type(qmodel).__name__}")
-    for name, v in (("lanes", lanes), ("multipliers", multipliers)):
+    for name, v, least in (("lanes", lanes, 1), ("multipliers", multipliers, 0)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
             raise TypeError(f"{name} must be an integer, not {v!r}")
-        if v < 1:
-            raise ValueError(f"{name} must be at least 1, not {v}")
+        if v < least:
+            raise ValueError(f"{name} must be at least {least}, not {v}")
     if style not in STYLES:
         raise ValueError(f"style must be 'folded' or 'unrolled', not {style!r}")
     if not isinstance(baseline, bool):
@@ -41,6 +41,9 @@ def design_params(qmodel: QModel, *, lanes: int = 4, style: str = "folded", outp
     if baseline and style != "folded":
         raise ValueError("baseline (multiplier lanes) applies to the folded datapath; an unrolled "
                          "datapath's weights are constants, which synthesis turns into shift-adds anyway")
+    if multipliers == 0:
+        for layer in qmodel.layers:
+            check_serial(layer, style, int(lanes))
     return MappingProxyType({"lanes": int(lanes), "style": style, "output": check_output(qmodel, output),
                              "multipliers": int(multipliers), "baseline": baseline})
 
@@ -54,6 +57,13 @@ def baseline_width(qmodel: QModel) -> int:
     return max([f.width for f in fmts] + [q_bits])
 
 
+def fewest_lanes(step, pace: int, lanes: int) -> int:
+    """The fewest lanes ``n`` with ``step(n)`` within ``pace`` (or within ``step(lanes)``, when
+    even ``lanes`` lanes cannot keep that pace)."""
+    limit = max(pace, step(lanes))
+    return next(n for n in range(1, lanes + 1) if step(n) <= limit)
+
+
 class HwgenTop(wiring.Component):
     """The whole model: ``i`` input stream, ``o`` output stream (docs/hardware-interface.md)."""
 
@@ -64,21 +74,28 @@ class HwgenTop(wiring.Component):
         self.qmodel = qmodel
         p = self.params
         bw = baseline_width(qmodel) if p["baseline"] else None
-        common = {"style": p["style"], "lanes": p["lanes"], "baseline_width": bw}
-        lanes = p["lanes"]
-        if isinstance(qmodel.input, EmbeddingInput):
-            stages = [EmbeddingStage(qmodel.input, lanes)]
-        else:
-            stages = [VectorInputStage(qmodel.input.fmt, qmodel.input.size, lanes)]
-        for layer in qmodel.layers:
-            stages.append(RecurrentStage(layer, multipliers=p["multipliers"], **common))
+        P, style = p["lanes"], p["style"]
         last = qmodel.layers[-1].formats.state
-        vec_fmt, vec_n = last, qmodel.layers[-1].hidden_size
-        if qmodel.output is not None and p["output"] != "hidden":
-            stages.append(DenseStage(qmodel.output, last, **common))
-            vec_fmt, vec_n = qmodel.output.out, qmodel.output.out_size
-        out_stage = ArgmaxStage if p["output"] == "argmax" else VectorOutputStage
-        stages.append(out_stage(vec_fmt, vec_n, lanes))
+        dense = qmodel.output if qmodel.output is not None and p["output"] != "hidden" else None
+        out_fmt, out_n = (dense.out, dense.out_size) if dense else (last, qmodel.layers[-1].hidden_size)
+        reader = ArgmaxStage if p["output"] == "argmax" else VectorOutputStage
+        # The layers set the pace; the stages after them get the fewest lanes that keep up.
+        pace = max(1 + recurrent_issues(L, style, P) + recurrent_drain(L, p["multipliers"])
+                   for L in qmodel.layers)
+        dense_lanes = fewest_lanes(lambda n: DenseStage.step(dense, style, n), pace, P) if dense else None
+        out_lanes = fewest_lanes(lambda n: reader.step(out_n, n), pace, P)
+        in_lanes = [P] * len(qmodel.layers) + ([dense_lanes] if dense else []) + [out_lanes]
+        if isinstance(qmodel.input, EmbeddingInput):
+            stages = [EmbeddingStage(qmodel.input, P)]
+        else:
+            stages = [VectorInputStage(qmodel.input.fmt, qmodel.input.size, P)]
+        for k, layer in enumerate(qmodel.layers):
+            stages.append(RecurrentStage(layer, style=style, lanes=P, multipliers=p["multipliers"],
+                                         baseline_width=bw, out_lanes=in_lanes[k + 1]))
+        if dense:
+            stages.append(DenseStage(dense, last, style=style, lanes=dense_lanes, baseline_width=bw,
+                                     out_lanes=out_lanes))
+        stages.append(reader(out_fmt, out_n, out_lanes))
         for s in stages:  # elaborated by this top's elaborate()
             s._MustUse__silence = True
         self.stages = stages
