@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwgen.generator import build_design, emit_verilog  # noqa: E402
+from hwgen.generator import build_design, design_params, emit_verilog  # noqa: E402
 from hwgen.random_qmodel import random_qmodel  # noqa: E402
 from hwgen.synth import synthesize  # noqa: E402
 from hwgen.targets import get_target  # noqa: E402
@@ -35,8 +35,18 @@ COLUMNS = ("lut4", "carry", "dff", "ebr", "dsp")
 CACHE = Path(tempfile.gettempdir()) / "hwgen-datapath-cost"
 
 
+def gate_multipliers(qmodel, lanes: int) -> int:
+    """0 (gate products on the serial shift-add unit) where a unit's rows leave it time, else 1."""
+    try:
+        design_params(qmodel, lanes=lanes, multipliers=0)
+        return 0
+    except ValueError:
+        return 1
+
+
 def measure(qmodel, lanes: int, baseline: bool, target, workdir: Path, cached_only: bool = False) -> dict | None:
-    text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline)
+    text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline, output="argmax",
+                        multipliers=gate_multipliers(qmodel, lanes))
     key = CACHE / f"{target.name}-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
     if key.exists():
         return json.loads(key.read_text())
@@ -54,10 +64,10 @@ def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say
     """One result per (hidden, lanes): both datapaths' counts, stated and target cycles."""
     target = get_target(target_name)
     for hidden in hidden_sizes:
-        q = random_qmodel("gru", hidden=hidden, inputs=hidden, code=code, width=width, seed=1)
+        q = random_qmodel("gru", hidden=hidden, inputs=hidden, vocab=hidden, code=code, width=width, seed=1)
         weights = q.layers[0].w_ih.q.size + q.layers[0].w_hh.q.size
         for lanes in lane_counts:
-            cps = build_design(q, lanes=lanes).cycles_per_step
+            cps = build_design(q, lanes=lanes, output="argmax", multipliers=gate_multipliers(q, lanes)).cycles_per_step
             target_cps = 1.1 * -(-weights // lanes) + 2 * hidden
             result = {}
             for baseline in (False, True):
@@ -72,20 +82,21 @@ def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say
             if None in result.values() or len(result) < 2:
                 continue
             yield {"hidden": hidden, "lanes": lanes, "cycles": cps, "target_cycles": target_cps,
+                   "products": "serial" if gate_multipliers(q, lanes) == 0 else "1 multiplier",
                    "shift": result[False], "base": result[True]}
 
 
 def table(results: list[dict], code: str, width: int, target: str) -> str:
-    head = ("| GRU H (= inputs) | P | cycles/step (target) | datapath | LUT4 | carry | DFF | EBR | DSP "
-            "| LUT4 ratio | logic-cell ratio |")
-    lines = [head, "|" + "|".join(["---"] * 11) + "|"]
+    head = ("| GRU H (= inputs) | P | gate products | cycles/step (target) | datapath | LUT4 | carry | DFF "
+            "| EBR | DSP | LUT4 ratio | logic-cell ratio |")
+    lines = [head, "|" + "|".join(["---"] * 12) + "|"]
     for r in results:
         for name, key in (("shift-add", "shift"), ("multiplier", "base")):
             c = r[key]
             ratio = f"{r['shift']['lut4'] / r['base']['lut4']:.2f}" if key == "shift" else ""
             lc = f"{r['shift']['lc'] / r['base']['lc']:.2f}" if key == "shift" else ""
             cyc = f"{r['cycles']} ({r['target_cycles']:.0f})" if key == "shift" else f"{r['cycles']}"
-            lines.append(f"| {r['hidden']} | {r['lanes']} | {cyc} | {name} | {c['lut4']} | {c['carry']} "
+            lines.append(f"| {r['hidden']} | {r['lanes']} | {r['products']} | {cyc} | {name} | {c['lut4']} | {c['carry']} "
                          f"| {c['dff']} | {c['ebr']} | {c['dsp']} | {ratio} | {lc} |")
     return "\n".join(lines)
 

@@ -7,9 +7,11 @@ replaces OUTDIR, so a failed build never leaves half-written output behind.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +23,7 @@ from .ir import EmbeddingInput, QModel
 from .qmodel_file import digest, save
 from .synth import SynthReport, synthesize
 from .targets import RESOURCES, Target, get_target
+from .toolchain import stop_tools
 
 TOP = "hwgen_top"
 Say = Callable[[str], None]
@@ -36,7 +39,7 @@ class BuildOptions:
     lanes: int | None = None  # None: the largest that fits (--lanes auto)
     style: str = "auto"  # auto | folded | unrolled
     output: str | None = None  # logits | hidden | argmax (None: logits when there is an output layer)
-    multipliers: int = 1  # shared gate multipliers
+    multipliers: int | None = None  # gate multipliers; None: auto (see point_params)
     pnr: bool = False
     freq_mhz: float = 48.0
     bitstream: bool = False
@@ -69,9 +72,29 @@ def weight_count(qmodel: QModel) -> int:
     return n + (qmodel.output.w.q.size if qmodel.output is not None else 0)
 
 
-def point_params(options: BuildOptions, style: str, lanes: int) -> dict:
-    """The generator parameters of one design point (style and lanes) under these options."""
-    return {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
+def point_params(qmodel: QModel, options: BuildOptions, target: Target, style: str, lanes: int) -> dict:
+    """The generator parameters of one design point (style and lanes) under these options.
+
+    Gate multipliers left to auto: one on a device with DSP blocks (the product is free there);
+    none, the products formed on a serial shift-add unit, where there are none and a unit's rows
+    leave the time; else one built from logic.
+    """
+    from .generator import design_params
+
+    params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
+    if options.multipliers is None:
+        params["multipliers"] = 1
+        if not target.available("dsp"):
+            try:
+                design_params(qmodel, **{**params, "multipliers": 0})
+                params["multipliers"] = 0
+            except ValueError:
+                pass
+    try:
+        design_params(qmodel, **params)
+    except ValueError as e:
+        raise BuildError(f"{e} (--multipliers, --lanes)") from None
+    return params
 
 
 def make_design(qmodel: QModel, params: dict):
@@ -86,21 +109,30 @@ def make_verilog(qmodel: QModel, params: dict) -> str:
     return emit_verilog(qmodel, name=TOP, **params)
 
 
-def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir: Path, say: Say):
-    """The fitter's cost function: generate and synthesize one (style, lanes) point."""
-    cache: dict[tuple[str, int], SynthReport] = {}
+def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir: Path, say: Say,
+                  pool: ThreadPoolExecutor):
+    """The fitter's cost function: generate and synthesize one (style, lanes) point. Its
+    ``prefetch(points)`` starts points in ``pool`` ahead of need (yosys uses one core)."""
+    started: dict[tuple[str, int], Future] = {}
+
+    def synth(style: str, lanes: int, text: str) -> SynthReport:
+        point = workdir / "fit" / f"{style}-p{lanes}"
+        point.mkdir(parents=True, exist_ok=True)
+        (point / f"{TOP}.v").write_text(text)
+        return synthesize(point / f"{TOP}.v", TOP, target, point, announce=say)
+
+    def start(style: str, lanes: int) -> Future:
+        key = (style, lanes)
+        if key not in started:
+            text = make_verilog(qmodel, point_params(qmodel, options, target, style, lanes))
+            say(f"synthesizing the {style} datapath with {lanes} lane(s) for {target.name}")
+            started[key] = pool.submit(synth, style, lanes, text)
+        return started[key]
 
     def measure(style: str, lanes: int) -> SynthReport:
-        key = (style, lanes)
-        if key not in cache:
-            point = workdir / "fit" / f"{style}-p{lanes}"
-            point.mkdir(parents=True, exist_ok=True)
-            params = point_params(options, style, lanes)
-            (point / f"{TOP}.v").write_text(make_verilog(qmodel, params))
-            say(f"synthesizing the {style} datapath with {lanes} lane(s) for {target.name}")
-            cache[key] = synthesize(point / f"{TOP}.v", TOP, target, point, announce=say)
-        return cache[key]
+        return start(style, lanes).result()
 
+    measure.prefetch = lambda points: [start(*p) for p in points]
     return measure
 
 
@@ -217,10 +249,14 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     save(qmodel, staging / "model.qmodel.json")
     if export_report is not None:
         (staging / "export_report.json").write_text(json.dumps(export_report, indent=1, sort_keys=True) + "\n")
-    measure = synth_measure(qmodel, options, target, staging, say)
-    fit = choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
-                 lanes=options.lanes, style=options.style)
-    params = point_params(options, fit.style, fit.lanes)
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        try:
+            measure = synth_measure(qmodel, options, target, staging, say, pool)
+            fit = choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
+                         lanes=options.lanes, style=options.style)
+        finally:
+            stop_tools()  # points started ahead that the fit did not need
+    params = point_params(qmodel, options, target, fit.style, fit.lanes)
     say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)")
     point = staging / "fit" / f"{fit.style}-p{fit.lanes}"
     for name in (f"{TOP}.v", "synth.ys", "synth_stat.json"):

@@ -26,7 +26,9 @@ def add_arguments(s) -> None:
                    help="datapath style; auto unrolls small models when that fits (default)")
     s.add_argument("--output", choices=("logits", "hidden", "argmax"),
                    help="what the output stream carries (default: logits, or hidden without an output layer)")
-    s.add_argument("--multipliers", type=int, default=1, help="shared gate multipliers (default 1)")
+    s.add_argument("--multipliers", default="auto",
+                   help="gate-product multipliers; 0 forms the products on a serial shift-add unit; auto: "
+                        "1 on a device with DSP blocks, else 0 where the datapath leaves the time (default)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
     s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
     s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")
@@ -40,19 +42,24 @@ def add_arguments(s) -> None:
     add_export_arguments(s)
 
 
+def auto_int(value: str, flag: str, least: int) -> int | None:
+    """``None`` for ``auto``, else an integer of at least ``least``."""
+    if value == "auto":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise BuildError(f"{flag} {value!r}: an integer of at least {least}, or auto") from None
+    if n < least:
+        raise BuildError(f"{flag} {n}: at least {least}")
+    return n
+
+
 def options_from(args) -> BuildOptions:
-    lanes = None
-    if args.lanes != "auto":
-        try:
-            lanes = int(args.lanes)
-        except ValueError:
-            raise BuildError(f"--lanes {args.lanes!r}: a positive integer or auto") from None
-        if lanes < 1:
-            raise BuildError(f"--lanes {lanes}: at least 1")
-    if args.multipliers < 1:
-        raise BuildError(f"--multipliers {args.multipliers}: at least 1")
+    lanes = auto_int(args.lanes, "--lanes", 1)
+    multipliers = auto_int(args.multipliers, "--multipliers", 0)
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
-                        multipliers=args.multipliers, pnr=args.pnr, freq_mhz=args.freq,
+                        multipliers=multipliers, pnr=args.pnr, freq_mhz=args.freq,
                         bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
                         seed=args.seed)
 

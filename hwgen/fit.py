@@ -1,9 +1,10 @@
 """Fitting a design to a target: the fastest datapath (style and lane count) whose synthesized
 resources fit the device with a stated margin, or a refusal that gives the numbers.
 
-The search synthesizes few points: P = 1 (if even that does not fit, nothing will), a second
-lane count to learn the cost of one lane, then the largest lane count the line predicts to fit,
-stepping down until a synthesized design really fits.
+The search synthesizes few points: P = 1 (if even that does not fit, nothing will) and, at the
+same time where the cost function can run points in parallel, a second lane count to learn the
+cost of one lane; then the largest lane count the line predicts to fit, stepping down until a
+synthesized design really fits.
 """
 
 from __future__ import annotations
@@ -83,13 +84,15 @@ def choose(target: Target, measure: Measure, *, max_lanes: int, weights: int, la
 
 
 def _search(target, attempt, measure, max_lanes, tried) -> Fit:
+    candidates = lane_candidates(max_lanes)
+    probe_lanes = candidates[min(3, len(candidates) - 1)]
+    if hasattr(measure, "prefetch"):  # both are needed unless P = 1 fails: start them together
+        measure.prefetch([("folded", 1), ("folded", probe_lanes)])
     one = attempt("folded", 1)
     if one is None:
         raise FitError(refusal(target, measure("folded", 1), "1 lane"))
-    candidates = lane_candidates(max_lanes)
     if len(candidates) == 1:
         return Fit("folded", 1, one, tuple(tried))
-    probe_lanes = candidates[min(3, len(candidates) - 1)]
     probe = attempt("folded", probe_lanes)
     known = {1: one} | ({probe_lanes: probe} if probe else {})
     if probe is None:

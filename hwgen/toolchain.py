@@ -41,6 +41,16 @@ def is_warm(name: str) -> bool:
     return base.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in base.iterdir())
 
 
+#: Tool processes still running (tools may run in parallel threads; see :func:`stop_tools`).
+_RUNNING: set[subprocess.Popen] = set()
+
+
+def stop_tools() -> None:
+    """Stop every tool process still running (a build that ends early does not wait for them)."""
+    for proc in list(_RUNNING):
+        proc.kill()
+
+
 def run_tool(name: str, args: list[str], log: Path, cwd: Path, announce: Callable[[str], None] = print,
              timeout: float = 3600) -> None:
     """Run ``name args`` in ``cwd``, output to ``log``; :class:`ToolError` with the log's error lines."""
@@ -49,10 +59,15 @@ def run_tool(name: str, args: list[str], log: Path, cwd: Path, announce: Callabl
         announce(f"{name}: first use on this machine, compiling it once (about a minute)...")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
+        proc = subprocess.Popen([exe, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        _RUNNING.add(proc)
         try:
-            proc = subprocess.run([exe, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
             raise ToolError(f"{name} ran for more than {timeout:.0f} s and was stopped; log: {log}") from None
+        finally:
+            _RUNNING.discard(proc)
     if proc.returncode != 0:
         raise ToolError(f"{name} failed (exit {proc.returncode}):\n{error_lines(log)}\n  full log: {log}")
 

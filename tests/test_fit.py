@@ -61,3 +61,14 @@ def test_fixed_lane_count_is_checked_not_searched():
     assert (fit.lanes, calls) == (4, [("folded", 4)])
     with pytest.raises(FitError, match="even with 32 lanes"):
         choose(UP5K, measure, max_lanes=64, weights=10**6, lanes=32)
+
+
+def test_search_starts_one_lane_and_the_probe_together():
+    """A cost function that can run points in parallel gets P = 1 and the probe before either is
+    needed (yosys uses one core; the build runs them side by side)."""
+    measure, calls = linear_cost(800, 40)
+    started = []
+    measure.prefetch = lambda points: started.append(list(points))
+    choose(UP5K, measure, max_lanes=114, weights=10**6)
+    assert started == [[("folded", 1), ("folded", 8)]]
+    assert calls[:2] == [("folded", 1), ("folded", 8)]

@@ -8,7 +8,7 @@ registers.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,7 +19,7 @@ from .matvec import FoldedRows, Source, UnrolledRows
 from .plan import chunks
 from .rows import affine, row_constants
 from .shapes import fmt_shape
-from .vectors import BankedVector, gather, serve_registers, vector_link
+from .vectors import BankedVector, published_buffer, read_chunk, gather, serve_registers, vector_link
 
 
 class DenseStage(wiring.Component):
@@ -64,18 +64,12 @@ class DenseStage(wiring.Component):
         (self._folded if self.style == "folded" else self._unrolled)(m, steps)
         return m
 
-    def _read_input(self, m: Module, k: Value) -> Value:
-        m.d.comb += self.i.addr.eq(k)
-        return self.i.data
-
     def _folded(self, m, steps):
         d, f = self.dense, self.in_fmt
-        pub = Signal(name="published")
-        with m.If(steps.swap):
-            m.d.sync += pub.eq(~pub)
+        pub = published_buffer(m, steps.swap)
         y_chunks = BankedVector(m, fmt_shape(d.out), d.out_size, self.out_lanes, reads=1, name="y_chunks")
         m.d.comb += self.o.data.eq(y_chunks.read(m, 0, self.o.addr, pub))
-        x = Source(f.min_int, f.max_int, f.frac, read=self._read_input)
+        x = Source(f.min_int, f.max_int, f.frac, read=lambda m, k: read_chunk(m, self.i, k))
         order = list(range(d.out_size))
         t1, t2, (acc,) = FoldedRows([d.w], [x], order, 1, self.lanes, self.baseline_width).build(
             m, steps.issue, "mv")

@@ -22,7 +22,7 @@ from .matvec import FoldedRows, Source, UnrolledRows
 from .plan import chunks, unit_order
 from .rows import affine, row_constants
 from .shapes import fmt_shape
-from .vectors import BankedVector, ScalarVector, gather, serve_registers, vector_link
+from .vectors import BankedVector, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
 
 #: Cycles from the first DRAIN cycle (T1) to the gate unit's start (T5).
 GATE_START = 4
@@ -99,24 +99,18 @@ class RecurrentStage(wiring.Component):
         (self._folded if self.style == "folded" else self._unrolled)(m, steps)
         return m
 
-    def _read_input(self, m: Module, k: Value) -> Value:
-        m.d.comb += self.i.addr.eq(k)
-        return self.i.data
-
     def _folded(self, m, steps):
         """State in block RAM: ``h`` P words wide for the lanes and the next stage, and one word
         wide (with LSTM's ``c``) for the gate unit; two buffers each, the published one is read,
         the other written, and the swap exchanges them."""
         L, f = self.layer, self.layer.formats
         H, P = L.hidden_size, self.lanes
-        pub = Signal(name="published")
-        with m.If(steps.swap):
-            m.d.sync += pub.eq(~pub)
+        pub = published_buffer(m, steps.swap)
         shared = self.out_lanes == P  # the next stage reads chunks as wide as the lanes'
         h_chunks = BankedVector(m, fmt_shape(f.state), H, P, reads=2 if shared else 1, name="h_chunks")
         h_out = h_chunks if shared else BankedVector(m, fmt_shape(f.state), H, self.out_lanes, 1, "h_out")
         m.d.comb += self.o.data.eq(h_out.read(m, len(h_out.read_ports) - 1, self.o.addr, pub))
-        x = Source(f.input.min_int, f.input.max_int, f.input.frac, read=self._read_input)
+        x = Source(f.input.min_int, f.input.max_int, f.input.frac, read=lambda m, k: read_chunk(m, self.i, k))
         hs = Source(f.state.min_int, f.state.max_int, f.state.frac,
                     read=lambda m, k: h_chunks.read(m, 0, k, pub), zero=steps.fresh)
         order = unit_order(L.gates, L.hidden_size)

@@ -117,6 +117,20 @@ def gather(m: Module, link, run: Value, count: Value, target, n: int, lanes: int
     return arrive, k1
 
 
+def read_chunk(m: Module, link, k: Value) -> Value:
+    """Chunk ``k`` of the vector on ``link`` (a consumer's read: there one cycle later)."""
+    m.d.comb += link.addr.eq(k)
+    return link.data
+
+
+def published_buffer(m: Module, swap: Value) -> Signal:
+    """Which of a double-buffered vector's two buffers is published; each swap exchanges them."""
+    pub = Signal(name="published")
+    with m.If(swap):
+        m.d.sync += pub.eq(~pub)
+    return pub
+
+
 def first_of(port) -> Value:
     """The ``first`` flag of a link or of a stream port."""
     return port.first if hasattr(port, "first") else port.payload.first
