@@ -75,21 +75,19 @@ def weight_count(qmodel: QModel) -> int:
 def point_params(qmodel: QModel, options: BuildOptions, target: Target, style: str, lanes: int) -> dict:
     """The generator parameters of one design point (style and lanes) under these options.
 
-    Gate multipliers left to auto: one on a device with DSP blocks (the product is free there);
-    none, the products formed on a serial shift-add unit, where there are none and a unit's rows
-    leave the time; else one built from logic.
+    Gate multipliers left to auto: none (the products formed on the serial shift-add unit, a few
+    dozen logic cells and no long combinational path) where a unit's rows leave it the time, else
+    one (a DSP block where the device has them, else built from logic).
     """
     from .generator import design_params
 
     params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
     if options.multipliers is None:
-        params["multipliers"] = 1
-        if not target.available("dsp"):
-            try:
-                design_params(qmodel, **{**params, "multipliers": 0})
-                params["multipliers"] = 0
-            except ValueError:
-                pass
+        try:
+            design_params(qmodel, **{**params, "multipliers": 0})
+            params["multipliers"] = 0
+        except ValueError:
+            params["multipliers"] = 1
     try:
         design_params(qmodel, **params)
     except ValueError as e:

@@ -27,8 +27,8 @@ def add_arguments(s) -> None:
     s.add_argument("--output", choices=("logits", "hidden", "argmax"),
                    help="what the output stream carries (default: logits, or hidden without an output layer)")
     s.add_argument("--multipliers", default="auto",
-                   help="gate-product multipliers; 0 forms the products on a serial shift-add unit; auto: "
-                        "1 on a device with DSP blocks, else 0 where the datapath leaves the time (default)")
+                   help="gate-product multipliers; 0 forms the products on a serial shift-add unit; auto: 0 "
+                        "where the datapath leaves the time, else 1 (default)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
     s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
     s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")

@@ -24,7 +24,7 @@ def add_arguments(s) -> None:
     s.add_argument("--style", default="folded", choices=("folded", "unrolled"), help="datapath (default folded)")
     s.add_argument("--lanes", type=int, default=4, metavar="P", help="code lanes of the folded datapath (default 4)")
     s.add_argument("--output", choices=("logits", "hidden", "argmax"), help="output stream data (default: the model's)")
-    s.add_argument("--multipliers", type=int, default=1, metavar="M", help="gate-product multipliers (default 1)")
+    s.add_argument("--multipliers", type=int, default=1, metavar="M", help="gate-product multipliers, 0 for the serial shift-add unit (default 1)")
     s.add_argument("--idle", type=float, default=0.2, metavar="P", help="chance of an idle input cycle (default 0.2)")
     s.add_argument("--backpressure", type=float, default=0.2, metavar="P",
                    help="chance the output refuses a beat in a cycle (default 0.2)")

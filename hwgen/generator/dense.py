@@ -15,7 +15,8 @@ from amaranth.lib.wiring import In, Out
 from ..fixedpoint import Fmt
 from ..ir import DenseLayer
 from .control import step_control
-from .matvec import FoldedRows, Source, UnrolledRows
+from .exact import register_for
+from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
 from .plan import chunks
 from .rows import affine, row_constants
 from .shapes import fmt_shape
@@ -25,7 +26,6 @@ from .vectors import BankedVector, published_buffer, read_chunk, gather, serve_r
 class DenseStage(wiring.Component):
     """``i``: the last layer's state vector; ``o``: the logits."""
 
-    drain = 3
 
     def __init__(self, dense: DenseLayer, in_fmt: Fmt, *, style: str, lanes: int,
                  baseline_width: int | None = None, out_lanes: int | None = None):
@@ -43,10 +43,13 @@ class DenseStage(wiring.Component):
         """Cycles per step with ``lanes`` lanes (IDLE + issues + drain)."""
         n_in = dense.w.shape[1]
         if style == "unrolled":  # read the input into registers, then one issue
-            issues = chunks(n_in, lanes) + 1
-        else:
-            issues = dense.out_size * chunks(n_in, lanes)
-        return 1 + issues + DenseStage.drain
+            return 1 + chunks(n_in, lanes) + 1 + 3
+        # the tree's ranks, the accumulator, scale and bias, the requantize into the buffer
+        return 1 + dense.out_size * chunks(n_in, lanes) + tree_ranks(lanes) + 4
+
+    @property
+    def drain(self) -> int:
+        return 3 if self.style == "unrolled" else tree_ranks(self.lanes) + 4
 
     @property
     def issues(self) -> int:
@@ -73,8 +76,11 @@ class DenseStage(wiring.Component):
         order = list(range(d.out_size))
         t1, t2, (acc,) = FoldedRows([d.w], [x], order, 1, self.lanes, self.baseline_width).build(
             m, steps.issue, "mv")
-        y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).requantize(m, d.out, "y_q")
-        y_chunks.write(m, t2["v"], t2["p"], y.value, ~pub, "y_write")
+        y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).wire(m, "y_affine")
+        y_sig, y3 = register_for(y.fx, "y_affine3")  # scale and bias, then the requantize
+        v3, p3 = Signal(name="y_v3"), Signal.like(t2["p"], name="y_p3")
+        m.d.sync += [y_sig.eq(y.value), v3.eq(t2["v"]), p3.eq(t2["p"])]
+        y_chunks.write(m, v3, p3, y3.requantize(m, d.out, "y_q").value, ~pub, "y_write")
 
     def _unrolled(self, m, steps):
         d, f = self.dense, self.in_fmt

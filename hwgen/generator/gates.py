@@ -12,8 +12,9 @@ state a fixed number of cycles later. Products that happen in different cycles s
 
 With ``multipliers=0`` there are no multipliers: one shift-add unit (radix-4 Booth over the
 activation operand, two bits per cycle, latency ``L``) forms the products one after another, and
-the unit's operands are captured at the start. GRU: products at s0 and s(L+2), h written at
-s(2L+2); LSTM: products at s0, sL and s(2L+2), c written at s(2L), h at s(3L+2). The next unit
+the unit's operands are captured at the start; each sum is registered before its requantize.
+GRU: products at s0 and s(L+3), h written at s(2L+4); LSTM: products at s0, sL and s(2L+3), c
+written at s(2L+1), h at s(3L+4). The next unit
 may start only after the write (``serial_offset``), which the folded datapath's row count allows
 when the unit's rows take more cycles than that.
 """
@@ -107,7 +108,7 @@ def serial_latency(layer: RecurrentLayer) -> int:
 def serial_offset(layer: RecurrentLayer) -> int:
     """Cycles from a serial gate unit's start to its last state write."""
     L = serial_latency(layer)
-    return {"rnn": 1, "gru": 2 * L + 2}.get(layer.kind, 3 * L + 2)
+    return {"rnn": 1, "gru": 2 * L + 4}.get(layer.kind, 3 * L + 4)
 
 
 def serial_products(m: Module, uses: list[tuple[Value, Exact, Exact]], name: str) -> list[Exact]:
@@ -189,7 +190,9 @@ def _lstm(m, layer, multipliers, start, v, t, ins, c, name) -> GateWrites:
 
 
 def _serial(m, layer, start, tag, ins, h, c, name) -> GateWrites:
-    """The gate unit with its products on one shift-add unit (``multipliers=0``)."""
+    """The gate unit with its products on one shift-add unit (``multipliers=0``). Every sum
+    that ends in a requantize is registered first, so no path holds more than one wide adder
+    before the rounding (the unit is not what limits the clock)."""
     f, L = layer.formats, serial_latency(layer)
     v = delays(m, start, serial_offset(layer), f"{name}_v")
     t = capture(m, Exact(tag, fx_range(0, 0, (1 << len(tag)) - 1)), start, f"{name}_t").value
@@ -197,20 +200,25 @@ def _serial(m, layer, start, tag, ins, h, c, name) -> GateWrites:
         ai0, z0, h0 = (capture(m, x, start, f"{name}_{n}0") for x, n in ((ins["ai"], "ai"), (ins["z"], "z"), (h, "h")))
         npre_sig, npre = register_for(fx_of(f.preact), f"{name}_npre", f.preact)
         n = act_unit(m, layer.cand_act, npre, f"{name}_phi")
-        rg, zd = serial_products(m, [(start, ins["r"], ins["ghn"]), (v[L + 2], z0, h0 - n)], f"{name}_m")
-        with m.If(v[L]):
-            m.d.sync += npre_sig.eq((ai0 + rg).requantize(m, f.preact, f"{name}_npre_q").value)
-        hn = (n + zd).requantize(m, f.state, f"{name}_hnew")
-        return GateWrites(Write(v[2 * L + 2], hn.value, t, 2 * L + 2), None, 0)
+        rg, zd = serial_products(m, [(start, ins["r"], ins["ghn"]), (v[L + 3], z0, h0 - n)], f"{name}_m")
+        npre_sum = capture(m, ai0 + rg, v[L], f"{name}_npre_sum")
+        with m.If(v[L + 1]):
+            m.d.sync += npre_sig.eq(npre_sum.requantize(m, f.preact, f"{name}_npre_q").value)
+        h_sum = capture(m, n + zd, v[2 * L + 3], f"{name}_h_sum")
+        hn = h_sum.requantize(m, f.state, f"{name}_hnew")
+        return GateWrites(Write(v[2 * L + 4], hn.value, t, 2 * L + 4), None, 0)
     i0, g0, o0 = (capture(m, ins[k], start, f"{name}_{k}0") for k in ("i", "g", "o"))
     fc_reg, fc_ex = register_for(ins["f"].fx * c.fx, f"{name}_fc")
     c_reg, c_ex = register_for(fx_of(f.cell), f"{name}_creg", f.cell)
     tc = act_unit(m, layer.cell_act, c_ex, f"{name}_psi")
-    fc, ig, oh = serial_products(m, [(start, ins["f"], c), (v[L], i0, g0), (v[2 * L + 2], o0, tc)], f"{name}_m")
+    fc, ig, oh = serial_products(m, [(start, ins["f"], c), (v[L], i0, g0), (v[2 * L + 3], o0, tc)], f"{name}_m")
     with m.If(v[L]):
         m.d.sync += fc_reg.eq(fc.value)
-    c_new = (fc_ex + ig).requantize(m, f.cell, f"{name}_cnew")
-    with m.If(v[2 * L]):
+    c_sum = capture(m, fc_ex + ig, v[2 * L], f"{name}_c_sum")
+    c_new = c_sum.requantize(m, f.cell, f"{name}_cnew")
+    with m.If(v[2 * L + 1]):
         m.d.sync += c_reg.eq(c_new.value)
-    hn = oh.requantize(m, f.state, f"{name}_hnew")
-    return GateWrites(Write(v[3 * L + 2], hn.value, t, 3 * L + 2), Write(v[2 * L], c_new.value, t, 2 * L), 0)
+    h_prod = capture(m, oh, v[3 * L + 3], f"{name}_h_prod")
+    hn = h_prod.requantize(m, f.state, f"{name}_hnew")
+    return GateWrites(Write(v[3 * L + 4], hn.value, t, 3 * L + 4),
+                      Write(v[2 * L + 1], c_new.value, t, 2 * L + 1), 0)

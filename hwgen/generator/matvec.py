@@ -2,9 +2,12 @@
 as wiring). Both end in registered, exact per-row accumulators, two cycles after the issue cycle:
 
 * T0: the controller issues (folded: one (row, chunk) memory address per cycle);
-* T1: the code word arrives, the lanes apply it to their inputs, the adder tree sums them and the
-  row's accumulator for that matrix takes the sum (folded), or every row is summed at once (unrolled);
-* T2: ``valid`` is high while the accumulators hold a complete row (or all rows).
+* T1: the code word and the inputs' chunk arrive and the lanes apply the codes; folded, a register
+  rank follows the lanes and each level of the adder tree (``tree_ranks(P)`` cycles, so every
+  path holds one adder at most), then the row's accumulator for that matrix takes the sum;
+  unrolled, every row is summed at once;
+* T2 (folded: T1 + ranks + 1): ``valid`` is high while the accumulators hold a complete row (or
+  all rows).
 
 The accumulators are as wide as the row's range (:func:`plan.row_sum_bound`); a partial sum of a
 row never exceeds it, so nothing wraps.
@@ -53,10 +56,11 @@ def acc_exact(w: WeightCodes, src: Source, name: str) -> tuple[Signal, Exact]:
     return sig, Exact(sig, fx_range(src.frac - w.exp, -bound, bound))
 
 
-def tree(nodes: list[Bounded]) -> Bounded:
-    """Balanced adder tree with exact ranges."""
+def tree(nodes: list[Bounded], m: Module | None = None, name: str = "tree") -> Bounded:
+    """Balanced adder tree with exact ranges; given ``m``, a register after every level."""
     if not nodes:
         return Bounded.const(0)
+    level = 0
     while len(nodes) > 1:
         nxt = []
         for i in range(0, len(nodes), 2):
@@ -66,8 +70,21 @@ def tree(nodes: list[Bounded]) -> Bounded:
                 a, b = nodes[i], nodes[i + 1]
                 s = interval(a.lo, a.hi) + interval(b.lo, b.hi)
                 nxt.append(Bounded(a.value + b.value, s.lo, s.hi))
-        nodes = nxt
+        nodes = nxt if m is None else [registered(m, n, f"{name}{level}_{i}") for i, n in enumerate(nxt)]
+        level += 1
     return nodes[0]
+
+
+def registered(m: Module, b: Bounded, name: str) -> Bounded:
+    """``b`` one cycle later, in a register sized by its range."""
+    sig = Signal(shape_for(b.lo, b.hi), name=name, reset_less=True)
+    m.d.sync += sig.eq(b.value)
+    return Bounded(sig, b.lo, b.hi)
+
+
+def tree_ranks(lanes: int) -> int:
+    """Register ranks between the lanes' inputs and the accumulator: products, then each level."""
+    return 1 + (lanes - 1).bit_length()
 
 
 class FoldedRows:
@@ -117,7 +134,13 @@ class FoldedRows:
         for src, n_k in zip(self.sources, self.k_counts):  # addressed at T0, like the codes
             chunk_data.append(src.read(m, k - start if start else k))
             start += n_k
-        psum = self._lanes(m, port.data, chunk_data, t1["k"], name)
+        is_first = Signal(name=f"{name}_x1")  # which matrix a chunk is of, known a cycle ahead
+        m.d.sync += is_first.eq(k < self.k_counts[0])
+        psum = self._lanes(m, port.data, chunk_data, is_first, name)
+        for rank in range(tree_ranks(self.lanes)):  # tokens travel beside the sum
+            nxt = {key: Signal.like(t1[key], name=f"{name}_{key}1_{rank}") for key in t1}
+            m.d.sync += [nxt[key].eq(t1[key]) for key in t1]
+            t1 = nxt
         accs, start = [], 0
         for i, (w, src, n_k) in enumerate(zip(self.ws, self.sources, self.k_counts)):
             sig, ex = acc_exact(w, src, f"{name}_acc{i}")
@@ -138,29 +161,29 @@ class FoldedRows:
         m.d.sync += [t2[key].eq(t1[key]) for key in ("p", "u", "g")]
         return t1, t2, accs
 
-    def _lanes(self, m: Module, word: Value, chunk_data: list[Value], k1: Value, name: str) -> Value:
+    def _lanes(self, m: Module, word: Value, chunk_data: list[Value], is_first: Value, name: str) -> Value:
         P, bits = self.lanes, self.fmt.width
         lo = min(s.lo for s in self.sources)
         hi = max(s.hi for s in self.sources)
         x_shape = shape_for(lo, hi)
-        starts = [sum(self.k_counts[:i]) for i in range(len(self.sources))]
+        assert len(self.sources) <= 2
         products = []
         for j in range(P):
             x = Signal(x_shape, name=f"{name}_x{j}")
             value = chunk_data[-1][j]
-            for i in reversed(range(len(self.sources) - 1)):  # which matrix this chunk belongs to
-                value = Mux(k1 < starts[i + 1], chunk_data[i][j], value)
+            if len(self.sources) == 2:
+                value = Mux(is_first, chunk_data[0][j], value)
             m.d.comb += x.eq(value)
             code = word[j * bits:(j + 1) * bits]
             if isinstance(self.fmt, BaselineFormat):
                 q = code.as_signed()
                 b = interval(-(1 << (bits - 1)), (1 << (bits - 1)) - 1) * interval(lo, hi)
-                products.append(Bounded(q * x, b.lo, b.hi).wire(m, f"{name}_prod{j}"))
+                products.append(registered(m, Bounded(q * x, b.lo, b.hi), f"{name}_prod{j}"))
             else:
                 b = product_bounds(self.fmt, x_shape)
                 value = apply_code(m, self.fmt, code, x, f"{name}_lane{j}")
-                products.append(Bounded(value, b.lo, b.hi).wire(m, f"{name}_prod{j}"))
-        return tree(products).wire(m, f"{name}_psum").value
+                products.append(registered(m, Bounded(value, b.lo, b.hi), f"{name}_prod{j}"))
+        return tree(products, m, f"{name}_sum").value
 
 
 def wrap_inc(sig: Signal, n: int) -> Value:

@@ -18,14 +18,19 @@ from ..ir import RecurrentLayer
 from .control import step_control
 from .exact import Exact, fx_of, register_for
 from .gates import act_unit, capture, gate_unit, serial_offset
-from .matvec import FoldedRows, Source, UnrolledRows
+from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
 from .plan import chunks, unit_order
 from .rows import affine, row_constants
 from .shapes import fmt_shape
 from .vectors import BankedVector, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
 
-#: Cycles from the first DRAIN cycle (T1) to the gate unit's start (T5).
+#: Cycles from the first DRAIN cycle to the gate unit's start, unrolled (T1 -> T5). Folded rows
+#: add the adder tree's register ranks and two for the row end's split (:func:`gate_start`).
 GATE_START = 4
+
+
+def gate_start(style: str, lanes: int) -> int:
+    return GATE_START if style == "unrolled" else GATE_START + tree_ranks(lanes) + 2
 
 
 def write_offset(kind: str, multipliers: int) -> int:
@@ -41,9 +46,9 @@ def recurrent_issues(layer: RecurrentLayer, style: str, lanes: int) -> int:
     return layer.gates * layer.hidden_size * (chunks(layer.input_size, lanes) + chunks(layer.hidden_size, lanes))
 
 
-def recurrent_drain(layer: RecurrentLayer, multipliers: int) -> int:
+def recurrent_drain(layer: RecurrentLayer, style: str, lanes: int, multipliers: int) -> int:
     offset = serial_offset(layer) if multipliers == 0 else write_offset(layer.kind, multipliers)
-    return GATE_START + offset + 2
+    return gate_start(style, lanes) + offset + 2
 
 
 def unit_cycles(layer: RecurrentLayer, style: str, lanes: int) -> int | None:
@@ -83,7 +88,7 @@ class RecurrentStage(wiring.Component):
 
     @property
     def drain(self) -> int:
-        return recurrent_drain(self.layer, self.multipliers)
+        return recurrent_drain(self.layer, self.style, self.lanes, self.multipliers)
 
     @property
     def interval(self) -> int:
@@ -118,9 +123,13 @@ class RecurrentStage(wiring.Component):
         t1, t2, (acc_x, acc_h) = eng.build(m, steps.issue, "mv")
         ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih"))
         ah = affine(acc_h, L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, t1["p"], "hh"))
-        row = self._finish_row(m, ai, ah, None, "row")
+        # The row end in three cycles: scale and bias, their sum, then the requantize.
+        ai, ah = _hold(m, ai, "row_ai2"), _hold(m, ah, "row_ah2")
+        total = _hold(m, ai + ah, "row_sum2")
+        ai, ah = _hold(m, ai, "row_ai2b"), _hold(m, ah, "row_ah2b")
+        row = self._finish_row(m, ai, ah, None, "row", total)
         tok = {k: t2[k] for k in ("v", "u", "g")}
-        for stage in (3, 4):
+        for stage in ("2", "2b", "3", "4"):
             nxt = {k: Signal.like(s, name=f"{k}{stage}") for k, s in tok.items()}
             m.d.sync += [nxt[k].eq(tok[k]) for k in tok]
             tok = nxt
@@ -146,7 +155,7 @@ class RecurrentStage(wiring.Component):
         for w, mem in zip((writes.h, writes.c), words):
             mem.write(m, w.enable, w.tag, w.value, ~pub)
 
-    def _finish_row(self, m, ai, ah, enable, name):
+    def _finish_row(self, m, ai, ah, enable, name, total=None):
         """T2 -> T3 -> T4 of one row: requantize, registers, activations; returns named values
         valid at T4: ``pre`` (RQ to P), ``sig``/``cand`` (activations), ``ai``/``ghn`` (GRU)."""
         L, f = self.layer, self.layer.formats
@@ -155,7 +164,7 @@ class RecurrentStage(wiring.Component):
             if enable is None:
                 return _hold(m, x, f"{name}_{n}3")
             return capture(m, x, enable, f"{name}_{n}3")
-        pre3 = t3((ai + ah).requantize(m, f.preact, f"{name}_pre"), "pre")
+        pre3 = t3((ai + ah if total is None else total).requantize(m, f.preact, f"{name}_pre"), "pre")
         out = {}
         if L.kind == "rnn":
             out["pre"] = _hold(m, pre3, f"{name}_pre4")

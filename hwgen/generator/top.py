@@ -80,7 +80,7 @@ class HwgenTop(wiring.Component):
         out_fmt, out_n = (dense.out, dense.out_size) if dense else (last, qmodel.layers[-1].hidden_size)
         reader = ArgmaxStage if p["output"] == "argmax" else VectorOutputStage
         # The layers set the pace; the stages after them get the fewest lanes that keep up.
-        pace = max(1 + recurrent_issues(L, style, P) + recurrent_drain(L, p["multipliers"])
+        pace = max(1 + recurrent_issues(L, style, P) + recurrent_drain(L, style, P, p["multipliers"])
                    for L in qmodel.layers)
         dense_lanes = fewest_lanes(lambda n: DenseStage.step(dense, style, n), pace, P) if dense else None
         out_lanes = fewest_lanes(lambda n: reader.step(out_n, n), pace, P)
