@@ -164,6 +164,7 @@ def test_state_resets_exactly_at_marked_steps():
     (dict(kind="lstm", hidden=(4, 2), inputs=2, outputs=3), dict(lanes=1, multipliers=2)),
     (dict(kind="gru", hidden=(2, 3), inputs=2, outputs=2), dict(style="unrolled")),
     (dict(kind="lstm", hidden=6, inputs=5, outputs=4, width=8), dict(lanes=1, multipliers=0)),
+    (dict(kind="rnn", hidden=3, inputs=2, outputs=2), dict(lanes=2, multipliers=0)),
     (dict(kind="gru", hidden=3, inputs=2, width=8), dict(style="unrolled", multipliers=0, output="argmax")),
 ])
 def test_measured_cycles_per_step_and_latency_equal_stated(model, params):

@@ -106,9 +106,11 @@ def serial_latency(layer: RecurrentLayer) -> int:
 
 
 def serial_offset(layer: RecurrentLayer) -> int:
-    """Cycles from a serial gate unit's start to its last state write."""
+    """Cycles from a serial gate unit's start to its last state write (an RNN has no products)."""
+    if layer.kind == "rnn":
+        return 1
     L = serial_latency(layer)
-    return {"rnn": 1, "gru": 2 * L + 4}.get(layer.kind, 3 * L + 4)
+    return 2 * L + 4 if layer.kind == "gru" else 3 * L + 4
 
 
 def serial_products(m: Module, uses: list[tuple[Value, Exact, Exact]], name: str) -> list[Exact]:
