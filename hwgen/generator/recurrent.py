@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 from ..ir import RecurrentLayer
 from .control import step_control
 from .exact import Exact, fx_of, register_for
-from .gates import act_unit, capture, gate_unit, serial_offset
+from .gates import Write, act_unit, capture, gate_unit, serial_offset
 from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
 from .plan import chunks, unit_order
 from .rows import affine, row_constants
@@ -48,7 +48,8 @@ def recurrent_issues(layer: RecurrentLayer, style: str, lanes: int) -> int:
 
 def recurrent_drain(layer: RecurrentLayer, style: str, lanes: int, multipliers: int) -> int:
     offset = serial_offset(layer) if multipliers == 0 else write_offset(layer.kind, multipliers)
-    return gate_start(style, lanes) + offset + 2
+    write_register = 0 if style == "unrolled" else 1
+    return gate_start(style, lanes) + offset + write_register + 2
 
 
 def unit_cycles(layer: RecurrentLayer, style: str, lanes: int) -> int | None:
@@ -149,10 +150,12 @@ class RecurrentStage(wiring.Component):
                  for w, fmt in zip(words, (f.state, f.cell))] + [None]
         writes = gate_unit(m, L, self.multipliers, fire, unit, gates, state[0], state[1], "gate")
         self.multipliers_built = writes.multipliers
-        h_chunks.write(m, writes.h.enable, writes.h.tag, writes.h.value, ~pub, "h_write")
+        # A register before the memories: a state word goes to several of them (long routes).
+        h_w = _registered_write(m, writes.h, "h_w")
+        h_chunks.write(m, h_w.enable, h_w.tag, h_w.value, ~pub, "h_write")
         if not shared:
-            h_out.write(m, writes.h.enable, writes.h.tag, writes.h.value, ~pub, "h_out_write")
-        for w, mem in zip((writes.h, writes.c), words):
+            h_out.write(m, h_w.enable, h_w.tag, h_w.value, ~pub, "h_out_write")
+        for w, mem in zip((h_w, writes.c and _registered_write(m, writes.c, "c_w")), words):
             mem.write(m, w.enable, w.tag, w.value, ~pub)
 
     def _finish_row(self, m, ai, ah, enable, name, total=None):
@@ -230,6 +233,14 @@ class RecurrentStage(wiring.Component):
             for w, (_, new) in zip((writes.h, writes.c), banks):
                 with m.If(w.enable):
                     m.d.sync += new[u].eq(w.value)
+
+
+def _registered_write(m: Module, w: Write, name: str) -> Write:
+    """``w`` one cycle later."""
+    enable, tag = Signal(name=f"{name}_en"), Signal.like(w.tag, name=f"{name}_tag")
+    value = Signal(w.value.shape(), name=f"{name}_value")
+    m.d.sync += [enable.eq(w.enable), tag.eq(w.tag), value.eq(w.value)]
+    return Write(enable, value, tag, w.offset + 1)
 
 
 def _hold(m: Module, x: Exact, name: str) -> Exact:
