@@ -66,7 +66,7 @@ def round_clamp(m: Module, x: Bounded, shift: int, lo: int, hi: int, name: str =
     x = x.wire(m, f"{name}_in")
     if shift <= 0:
         return _shl_clamp(x, -shift, lo, hi)
-    return _clamp(_round_right(x, shift).wire(m, name), lo, hi)
+    return _clamp_on_input(x, _round_right(x, shift).wire(m, name), shift, lo, hi)
 
 
 def _round_right(x: Bounded, s: int) -> Bounded:
@@ -88,6 +88,32 @@ def _clamp(x: Bounded, lo: int, hi: int) -> Bounded:
     if x.lo < lo:
         v = Mux(x.value < lo, lo, v)
     return Bounded(v, nlo, nhi)
+
+
+def _clamp_on_input(x: Bounded, r: Bounded, s: int, lo: int, hi: int) -> Bounded:
+    """``clamp(r, lo, hi)`` with ``r`` = x rounded: rounding is monotone, so ``r > hi`` exactly
+    when ``x`` reaches the first input that rounds above ``hi``; comparing ``x`` with that
+    threshold runs beside the rounding adder instead of after it (half the path)."""
+    nlo, nhi = min(max(r.lo, lo), hi), max(min(r.hi, hi), lo)
+    if nlo == nhi:
+        return Bounded.const(nlo)
+    v = r.value
+    if r.hi > hi:
+        v = Mux(x.value >= _first(x.lo, x.hi, lambda t: round_shift(t, s) > hi), hi, v)
+    if r.lo < lo:
+        v = Mux(x.value < _first(x.lo, x.hi, lambda t: round_shift(t, s) >= lo), lo, v)
+    return Bounded(v, nlo, nhi)
+
+
+def _first(a: int, b: int, pred) -> int:
+    """The smallest ``t`` in ``[a, b]`` where the monotone ``pred`` holds (it holds at ``b``)."""
+    while a < b:
+        mid = (a + b) // 2
+        if pred(mid):
+            b = mid
+        else:
+            a = mid + 1
+    return a
 
 
 def _shl_clamp(x: Bounded, t: int, lo: int, hi: int) -> Bounded:
