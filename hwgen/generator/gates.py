@@ -136,8 +136,9 @@ def serial_products(m: Module, uses: list[tuple[Value, Exact, Exact]], name: str
     with m.If(go):
         m.d.sync += [a_reg.eq(Cat(Const(0, 1), a_ext)), b_reg.eq(b_in), acc.eq(0)]
     with m.Else():
+        # add or subtract in parallel and choose: one carry chain, not a negation then an add
         m.d.sync += [a_reg.eq(a_reg >> 2), b_reg.eq(b_reg << 2),
-                     acc.eq(acc + Mux(high, -magnitude, magnitude))]
+                     acc.eq(Mux(high, acc - magnitude, acc + magnitude))]
     return [Exact(acc, a.fx * b.fx) for _, a, b in uses]
 
 
