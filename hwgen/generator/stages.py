@@ -162,7 +162,7 @@ class ArgmaxStage(ChunkReader):
         m.d.sync += [arrive.eq(steps.issue), k1.eq(steps.count)]
         index_shape = self.o.payload.data.shape()
         last = n - (K - 1) * P  # lanes holding words in the last chunk
-        nodes = [(self.i.data[j], Const(j, range(P)), (k1 != K - 1) | Const(int(j < last), 1)) for j in range(P)]
+        nodes = [(self.i.data[j], Const(j, range(max(2, P))), (k1 != K - 1) | Const(int(j < last), 1)) for j in range(P)]
         level = 0
         while len(nodes) > 1:  # ties keep the left (lower) index; lanes past the end never win
             nxt = []
@@ -173,7 +173,7 @@ class ArgmaxStage(ChunkReader):
                 (va, ia, oka), (vb, ib, okb) = nodes[a], nodes[a + 1]
                 left = oka & (~okb | (va >= vb))
                 v = Signal(fmt_shape(self.fmt), name=f"max{level}_{a // 2}")
-                i = Signal(range(P), name=f"arg{level}_{a // 2}")
+                i = Signal(range(max(2, P)), name=f"arg{level}_{a // 2}")
                 ok = Signal(name=f"ok{level}_{a // 2}")
                 m.d.comb += [v.eq(Mux(left, va, vb)), i.eq(Mux(left, ia, ib)), ok.eq(oka | okb)]
                 nxt.append((v, i, ok))

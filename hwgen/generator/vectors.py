@@ -63,7 +63,7 @@ class BankedVector:
         """Word ``index`` (element, not chunk) of buffer ``buf`` takes ``value`` where ``enable``."""
         P, wp = self.lanes, self.write_port
         word = Array(Const(e // P, self.kbits) for e in range(self.n))[index]
-        lane = Array(Const(e % P, range(P)) for e in range(self.n))[index]
+        lane = Array(Const(e % P, range(max(2, P))) for e in range(self.n))[index]  # 1 bit at least
         v = Signal(self.shape, name=f"{name}_value")
         m.d.comb += [v.eq(value), wp.addr.eq(Cat(word, buf)), wp.data.eq(Cat(*[v] * P))]
         with m.If(enable):
