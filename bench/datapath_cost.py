@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwgen.generator import build_design, design_params, emit_verilog  # noqa: E402
+from hwgen.generator import auto_multipliers, build_design, emit_verilog  # noqa: E402
 from hwgen.random_qmodel import random_qmodel  # noqa: E402
 from hwgen.synth import synthesize  # noqa: E402
 from hwgen.targets import get_target  # noqa: E402
@@ -36,12 +36,8 @@ CACHE = Path(tempfile.gettempdir()) / "hwgen-datapath-cost"
 
 
 def gate_multipliers(qmodel, lanes: int) -> int:
-    """0 (gate products on the serial shift-add unit) where a unit's rows leave it time, else 1."""
-    try:
-        design_params(qmodel, lanes=lanes, multipliers=0)
-        return 0
-    except ValueError:
-        return 1
+    """The gate products as the build forms them (``--multipliers auto``)."""
+    return auto_multipliers(qmodel, lanes=lanes)
 
 
 def measure(qmodel, lanes: int, baseline: bool, target, workdir: Path, cached_only: bool = False) -> dict | None:

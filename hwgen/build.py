@@ -79,15 +79,11 @@ def point_params(qmodel: QModel, options: BuildOptions, target: Target, style: s
     dozen logic cells and no long combinational path) where a unit's rows leave it the time, else
     one (a DSP block where the device has them, else built from logic).
     """
-    from .generator import design_params
+    from .generator import auto_multipliers, design_params
 
     params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
     if options.multipliers is None:
-        try:
-            design_params(qmodel, **{**params, "multipliers": 0})
-            params["multipliers"] = 0
-        except ValueError:
-            params["multipliers"] = 1
+        params["multipliers"] = auto_multipliers(qmodel, **params)
     try:
         design_params(qmodel, **params)
     except ValueError as e:

@@ -11,10 +11,10 @@ from .codes import CodeFormat, code_width, decode_codes, encode_codes
 from .emit import emit_verilog
 from .lanes import CodeLane, LaneSum
 from .requantize import Bounded, RoundSaturate, round_clamp
-from .top import HwgenTop, build_design, design_params
+from .top import HwgenTop, auto_multipliers, build_design, design_params
 
 __all__ = [
-    "Bounded", "CodeFormat", "CodeLane", "HardActivation", "HwgenTop", "LaneSum", "RoundSaturate",
+    "Bounded", "CodeFormat", "auto_multipliers", "CodeLane", "HardActivation", "HwgenTop", "LaneSum", "RoundSaturate",
     "TableActivation", "build_design", "code_width", "decode_codes", "design_params", "emit_verilog",
     "encode_codes", "round_clamp",
 ]

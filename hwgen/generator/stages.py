@@ -22,7 +22,7 @@ from ..ir import EmbeddingInput
 from .control import step_control
 from .plan import chunks
 from .shapes import fmt_shape, shape_for
-from .vectors import field, gather, index_bits, serve_registers, vector_link
+from .vectors import field, gather, index_bits, read_in_turn, serve_registers, vector_link
 
 #: Cycles after the last chunk read: the chunk arrives, then the result is published.
 READ_DRAIN = 2
@@ -157,9 +157,7 @@ class ArgmaxStage(ChunkReader):
         m = Module()
         P, K, n = self.lanes, chunks(self.n, self.lanes), self.n
         steps = step_control(m, self.i, self.o, K, READ_DRAIN)
-        arrive, k1 = Signal(name="arrive"), Signal(range(max(2, K)), name="chunk")
-        m.d.comb += self.i.addr.eq(steps.count)
-        m.d.sync += [arrive.eq(steps.issue), k1.eq(steps.count)]
+        arrive, k1 = read_in_turn(m, self.i, steps.issue, steps.count, K, "chunk")
         index_shape = self.o.payload.data.shape()
         last = n - (K - 1) * P  # lanes holding words in the last chunk
         nodes = [(self.i.data[j], Const(j, range(max(2, P))), (k1 != K - 1) | Const(int(j < last), 1)) for j in range(P)]

@@ -48,6 +48,16 @@ def design_params(qmodel: QModel, *, lanes: int = 4, style: str = "folded", outp
                              "multipliers": int(multipliers), "baseline": baseline})
 
 
+def auto_multipliers(qmodel: QModel, **params) -> int:
+    """0 (gate products on the serial shift-add unit) where the design leaves a hidden unit the
+    cycles it needs, else 1."""
+    try:
+        design_params(qmodel, **{**params, "multipliers": 0})
+        return 0
+    except ValueError:
+        return 1
+
+
 def baseline_width(qmodel: QModel) -> int:
     """Width of a baseline weight word: the widest data word, as an ordinary fixed-point design
     stores its weights (and never narrower than the widest code value needs)."""

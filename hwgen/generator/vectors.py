@@ -104,9 +104,7 @@ def gather(m: Module, link, run: Value, count: Value, target, n: int, lanes: int
     """Copy the vector on ``link`` into ``target`` (an array of ``n`` registers): in a cycle where
     ``run`` is high and ``count < chunks``, read chunk ``count``; it lands one cycle later."""
     K = chunks(n, lanes)
-    arrive, k1 = Signal(name=f"{name}_arrive"), Signal(range(max(2, K)), name=f"{name}_k")
-    m.d.comb += link.addr.eq(count)
-    m.d.sync += [arrive.eq(run & (count < K)), k1.eq(count)]
+    arrive, k1 = read_in_turn(m, link, run & (count < K), count, K, name)
     with m.If(arrive):
         with m.Switch(k1):
             for k in range(K):
@@ -114,6 +112,15 @@ def gather(m: Module, link, run: Value, count: Value, target, n: int, lanes: int
                     for j in range(lanes):
                         if k * lanes + j < n:
                             m.d.sync += target[k * lanes + j].eq(link.data[j])
+    return arrive, k1
+
+
+def read_in_turn(m: Module, link, run: Value, count: Value, chunks_: int, name: str) -> tuple[Signal, Signal]:
+    """Read chunk ``count`` of ``link`` in each cycle ``run`` is high; returns ``(arrive, k)``:
+    high, and the chunk's index, in the cycle its words are on ``link.data``."""
+    arrive, k1 = Signal(name=f"{name}_arrive"), Signal(range(max(2, chunks_)), name=f"{name}_k")
+    m.d.comb += link.addr.eq(count)
+    m.d.sync += [arrive.eq(run), k1.eq(count)]
     return arrive, k1
 
 
