@@ -116,15 +116,19 @@ def serial_offset(layer: RecurrentLayer) -> int:
 def serial_products(m: Module, uses: list[tuple[Value, Exact, Exact]], name: str) -> list[Exact]:
     """``a * b`` for each ``(go, a, b)`` on one shift-add unit: the operands are taken in the
     cycle ``go`` is high and the product is there ``L`` cycles later (:func:`serial_latency`),
-    held until the next ``go``. Radix-4 Booth digits of ``a``, least significant first; once
-    they are used up only sign bits remain, whose digits are zero, so the sum stays put."""
+    held until the next ``go``. Radix-4 Booth digits of ``a``, least significant first; each
+    digit's sum leaves its two lowest bits, which no later digit changes, to a shift register."""
     a_width = max(u[1].value.shape().width + (0 if u[1].value.shape().signed else 1) for u in uses)
     digits = (a_width + 1) // 2
     b_lo, b_hi = min(u[2].fx.lo for u in uses), max(u[2].fx.hi for u in uses)
     b_width = shape_for(b_lo, b_hi).width
     a_reg = Signal(signed(2 * digits + 1), name=f"{name}_a")  # a, with a zero below for digit 0
-    b_reg = Signal(signed(b_width + 2 * digits), name=f"{name}_b")  # b * 4**i at digit i
-    acc = Signal(signed(b_width + 2 * digits + 2), name=f"{name}_acc")
+    b_reg = Signal(signed(b_width), name=f"{name}_b")
+    # The sum's upper part (shifted right two bits per digit) and the finished low bits: the
+    # adder is as wide as b plus three bits, not as wide as the product.
+    upper = Signal(signed(b_width + 3), name=f"{name}_upper")
+    low_bits = Signal(2 * digits, name=f"{name}_low")
+    left = Signal(range(digits + 1), name=f"{name}_left")  # digits still to add
     go, a_in, b_in = uses[-1][0], uses[-1][1].value, uses[-1][2].value
     for g, a, b in reversed(uses[:-1]):
         go, a_in, b_in = go | g, Mux(g, a.value, a_in), Mux(g, b.value, b_in)
@@ -133,12 +137,16 @@ def serial_products(m: Module, uses: list[tuple[Value, Exact, Exact]], name: str
     low, mid, high = a_reg[0], a_reg[1], a_reg[2]
     one, two = mid ^ low, Mux(high, ~mid & ~low, mid & low)
     magnitude = Mux(one, b_reg, Mux(two, b_reg << 1, 0))
+    # add or subtract in parallel and choose: one carry chain, not a negation then an add
+    total = Signal(signed(b_width + 3), name=f"{name}_sum")
+    m.d.comb += total.eq(Mux(high, upper - magnitude, upper + magnitude))
     with m.If(go):
-        m.d.sync += [a_reg.eq(Cat(Const(0, 1), a_ext)), b_reg.eq(b_in), acc.eq(0)]
-    with m.Else():
-        # add or subtract in parallel and choose: one carry chain, not a negation then an add
-        m.d.sync += [a_reg.eq(a_reg >> 2), b_reg.eq(b_reg << 2),
-                     acc.eq(Mux(high, acc - magnitude, acc + magnitude))]
+        m.d.sync += [a_reg.eq(Cat(Const(0, 1), a_ext)), b_reg.eq(b_in), upper.eq(0), left.eq(digits)]
+    with m.Elif(left != 0):
+        m.d.sync += [a_reg.eq(a_reg >> 2), upper.eq(total >> 2), left.eq(left - 1),
+                     low_bits.eq(Cat(low_bits[2:], total[:2]))]
+    acc = Signal(signed(b_width + 3 + 2 * digits), name=f"{name}_acc")
+    m.d.comb += acc.eq(Cat(low_bits, upper))
     return [Exact(acc, a.fx * b.fx) for _, a, b in uses]
 
 

@@ -45,7 +45,7 @@ class Source:
 
 
 def masked(src: Source, value: Value) -> Value:
-    """A product of ``src`` that is 0 while ``src.zero`` (one mux on the sum, not one per word)."""
+    """``value`` (a word or a sum of products of ``src``), 0 while ``src.zero``."""
     return value if src.zero is None else Mux(src.zero, 0, value)
 
 
@@ -151,9 +151,9 @@ class FoldedRows:
                 mine &= t1["k"] < start + n_k
             with m.If(mine):
                 with m.If(t1["k"] == start):
-                    m.d.sync += sig.eq(masked(src, psum))
+                    m.d.sync += sig.eq(psum)
                 with m.Else():
-                    m.d.sync += sig.eq(sig + masked(src, psum))
+                    m.d.sync += sig.eq(sig + psum)
             accs.append(ex)
             start += n_k
         t2 = {key: Signal.like(t1[key], name=f"{name}_{key}2") for key in ("v", "p", "u", "g")}
@@ -170,9 +170,10 @@ class FoldedRows:
         products = []
         for j in range(P):
             x = Signal(x_shape, name=f"{name}_x{j}")
-            value = chunk_data[-1][j]
-            if len(self.sources) == 2:
-                value = Mux(is_first, chunk_data[0][j], value)
+            # A masked source reads as zero at the lane's input: with the two sources' multiplexer
+            # that is one LUT4, where a mask on the sum would sit in the accumulator's path.
+            words = [masked(src, d[j]) for src, d in zip(self.sources, chunk_data)]
+            value = words[-1] if len(words) == 1 else Mux(is_first, words[0], words[1])
             m.d.comb += x.eq(value)
             code = word[j * bits:(j + 1) * bits]
             if isinstance(self.fmt, BaselineFormat):
