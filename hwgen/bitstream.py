@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from rtl_templates import path as template_path
@@ -20,9 +19,10 @@ TOP = "hwgen_board"
 
 
 def board_verilog(design: wiring.Component, board: Board) -> str:
+    from .generator.emit import to_verilog
     from .uart_bridge import BoardTop
 
-    return verilog.convert(BoardTop(design, board.divisor), name=TOP, emit_src=False)
+    return to_verilog(BoardTop(design, board.divisor), TOP)
 
 
 def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name: str,

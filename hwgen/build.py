@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .fit import choose
+from .fit import FitError, choose
 from .ir import EmbeddingInput, QModel
 from .qmodel_file import digest, save
 from .synth import SynthReport, synthesize
@@ -40,6 +40,7 @@ class BuildOptions:
     style: str = "auto"  # auto | folded | unrolled
     output: str | None = None  # logits | hidden | argmax (None: logits when there is an output layer)
     multipliers: int | None = None  # gate multipliers; None: auto (see point_params)
+    weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
     pnr: bool = False
     freq_mhz: float = 48.0
     bitstream: bool = False
@@ -72,7 +73,8 @@ def weight_count(qmodel: QModel) -> int:
     return n + (qmodel.output.w.q.size if qmodel.output is not None else 0)
 
 
-def point_params(qmodel: QModel, options: BuildOptions, target: Target, style: str, lanes: int) -> dict:
+def point_params(qmodel: QModel, options: BuildOptions, target: Target, style: str, lanes: int,
+                 weights: str | None = None) -> dict:
     """The generator parameters of one design point (style and lanes) under these options.
 
     Gate multipliers left to auto: none (the products formed on the serial shift-add unit, a few
@@ -81,13 +83,17 @@ def point_params(qmodel: QModel, options: BuildOptions, target: Target, style: s
     """
     from .generator import auto_multipliers, design_params
 
-    params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers}
+    weights = weights or ("rom" if options.weights == "auto" else options.weights)
+    if weights == "spram" and not target.available("spram"):
+        raise BuildError(f"--weights spram needs a target with SPRAM (ice40-up5k); {target.name} has none")
+    params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers,
+              "weights": weights}
     if options.multipliers is None:
         params["multipliers"] = auto_multipliers(qmodel, **params)
     try:
         design_params(qmodel, **params)
     except ValueError as e:
-        raise BuildError(f"{e} (--multipliers, --lanes)") from None
+        raise BuildError(f"{e} (--multipliers, --lanes, --weights)") from None
     return params
 
 
@@ -104,13 +110,13 @@ def make_verilog(qmodel: QModel, params: dict) -> str:
 
 
 def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir: Path, say: Say,
-                  pool: ThreadPoolExecutor):
+                  pool: ThreadPoolExecutor, weights: str = "rom"):
     """The fitter's cost function: generate and synthesize one (style, lanes) point. Its
     ``prefetch(points)`` starts points in ``pool`` ahead of need (yosys uses one core)."""
     started: dict[tuple[str, int], Future] = {}
 
     def synth(style: str, lanes: int, text: str) -> SynthReport:
-        point = workdir / "fit" / f"{style}-p{lanes}"
+        point = workdir / "fit" / point_name(style, lanes, weights)
         point.mkdir(parents=True, exist_ok=True)
         (point / f"{TOP}.v").write_text(text)
         return synthesize(point / f"{TOP}.v", TOP, target, point, announce=say)
@@ -118,8 +124,9 @@ def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir
     def start(style: str, lanes: int) -> Future:
         key = (style, lanes)
         if key not in started:
-            text = make_verilog(qmodel, point_params(qmodel, options, target, style, lanes))
-            say(f"synthesizing the {style} datapath with {lanes} lane(s) for {target.name}")
+            text = make_verilog(qmodel, point_params(qmodel, options, target, style, lanes, weights))
+            where = " (weights in SPRAM)" if weights == "spram" else ""
+            say(f"synthesizing the {style} datapath with {lanes} lane(s){where} for {target.name}")
             started[key] = pool.submit(synth, style, lanes, text)
         return started[key]
 
@@ -226,6 +233,30 @@ def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = pri
     return BuildResult(outdir, report, files)
 
 
+def point_name(style: str, lanes: int, weights: str) -> str:
+    return f"{style}-p{lanes}" + ("" if weights == "rom" else f"-{weights}")
+
+
+def _fit(qmodel, staging, options, target, say):
+    """The fit with the weights where ``--weights`` says; ``auto`` tries block RAM (ROM) first
+    and, when the codes do not fit it, SPRAM on a target that has it (loaded at run time)."""
+    choices = [options.weights] if options.weights != "auto" else ["rom"]
+    if options.weights == "auto" and target.available("spram") > 0:
+        choices.append("spram")
+    for k, weights in enumerate(choices):
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+            try:
+                measure = synth_measure(qmodel, options, target, staging, say, pool, weights)
+                return weights, choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
+                                       lanes=options.lanes, style=options.style if weights == "rom" else "folded")
+            except FitError as e:
+                if k + 1 == len(choices) or "ebr" not in e.over:
+                    raise
+                say("the weight codes do not fit block RAM: trying them in SPRAM, loaded at run time")
+            finally:
+                stop_tools()  # points started ahead that the fit did not need
+
+
 def _board(options: BuildOptions, target: Target):
     from .boards import get_board
 
@@ -243,16 +274,10 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     save(qmodel, staging / "model.qmodel.json")
     if export_report is not None:
         (staging / "export_report.json").write_text(json.dumps(export_report, indent=1, sort_keys=True) + "\n")
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        try:
-            measure = synth_measure(qmodel, options, target, staging, say, pool)
-            fit = choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
-                         lanes=options.lanes, style=options.style)
-        finally:
-            stop_tools()  # points started ahead that the fit did not need
-    params = point_params(qmodel, options, target, fit.style, fit.lanes)
-    say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)")
-    point = staging / "fit" / f"{fit.style}-p{fit.lanes}"
+    weights, fit = _fit(qmodel, staging, options, target, say)
+    params = point_params(qmodel, options, target, fit.style, fit.lanes, weights)
+    say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)" + (", weights in SPRAM" if weights == "spram" else ""))
+    point = staging / "fit" / point_name(fit.style, fit.lanes, weights)
     for name in (f"{TOP}.v", "synth.ys", "synth_stat.json"):
         shutil.copyfile(point / name, staging / name)
     shutil.copytree(point / "logs", staging / "logs", dirs_exist_ok=True)
@@ -260,6 +285,10 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     say("writing test vectors (golden model)")
     write_vectors(qmodel, options.output, test_vectors(qmodel, options.output, options.vector_sequences,
                                                       options.vector_steps, options.seed), staging / "vectors")
+    if design.loaded:
+        from .generator.loader import image_text
+
+        (staging / "vectors" / "load.hex").write_text(image_text(design.load_words))
     report = _report(qmodel, options, target, fit, design, params)
     if options.pnr or options.bitstream:
         _pnr(report, qmodel, options, target, design, staging, say)
@@ -280,7 +309,9 @@ def _report(qmodel, options, target, fit, design, params) -> dict:
         "model": {"name": qmodel.name, "digest": digest(qmodel), "layers": [l.kind for l in qmodel.layers],
                   "weights": weight_count(qmodel)},
         "target": {"name": target.name, "description": target.description},
-        "design": {**params, "cycles_per_step": int(design.cycles_per_step), "latency": int(design.latency)},
+        "design": {**params, "cycles_per_step": int(design.cycles_per_step), "latency": int(design.latency),
+                   **({"load_words": len(design.load_words), "load_image": "vectors/load.hex"}
+                      if design.loaded else {})},
         "fit": {"tried": [{"style": s, "lanes": p, "fits": ok} for s, p, ok in fit.tried]},
         "synthesis": {**fit.report.to_json(), "rows": resource_rows(target, fit.report)},
     }
@@ -292,7 +323,8 @@ def _pnr(report, qmodel, options, target, design, staging, say) -> None:
 
     say(f"placing and routing for {target.name} (nextpnr, goal {options.freq_mhz:g} MHz)")
     pnr = place_and_route(staging / f"{TOP}.v", target, staging, input_format(qmodel).width,
-                          output_format(qmodel, options.output).width, freq_mhz=options.freq_mhz, announce=say)
+                          output_format(qmodel, options.output).width, freq_mhz=options.freq_mhz,
+                          loaded=bool(design.loaded), announce=say)
     cycles = report["design"]["cycles_per_step"]
     report["pnr"] = {**pnr.to_json(), "steps_per_second": round(pnr.fmax_mhz * 1e6 / cycles, 1),
                      "step_latency_us": round(cycles / pnr.fmax_mhz, 3)}

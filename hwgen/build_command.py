@@ -29,6 +29,10 @@ def add_arguments(s) -> None:
     s.add_argument("--multipliers", default="auto",
                    help="gate-product multipliers; 0 forms the products on a serial shift-add unit; auto: 0 "
                         "where the datapath leaves the time, else 1 (default)")
+    s.add_argument("--weights", choices=("auto", "rom", "spram"), default="auto",
+                   help="where the recurrent layers' weight codes live: rom (block RAM, in the bitstream) or "
+                        "spram (UltraPlus SPRAM, sent through the design's load port after each reset); "
+                        "auto: rom, or spram when the codes do not fit block RAM (default)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
     s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
     s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")
@@ -59,7 +63,7 @@ def options_from(args) -> BuildOptions:
     lanes = auto_int(args.lanes, "--lanes", 1)
     multipliers = auto_int(args.multipliers, "--multipliers", 0)
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
-                        multipliers=multipliers, pnr=args.pnr, freq_mhz=args.freq,
+                        multipliers=multipliers, weights=args.weights, pnr=args.pnr, freq_mhz=args.freq,
                         bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
                         seed=args.seed)
 

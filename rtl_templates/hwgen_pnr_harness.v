@@ -8,13 +8,15 @@
 
 module hwgen_pnr_harness #(
     parameter integer IN_W  = 9,   // input payload width
-    parameter integer OUT_W = 9    // output payload width
+    parameter integer OUT_W = 9,   // output payload width
+    parameter integer LOADED = 0   // 1: the design takes its weight codes through a load port
 ) (
     input  wire       clk,
     input  wire       rst,
     input  wire [7:0] din,
     input  wire       din_shift,   // shift din into the input payload register (low byte last)
     input  wire       din_commit,  // offer the assembled payload to the design
+    input  wire       din_load,    // offer the last two bytes shifted in as a weights word (LOADED)
     input  wire       dout_shift,  // shift the captured output payload down by one byte
     input  wire       dout_done,   // release the captured output, accept the next one
     output reg  [7:0] dout,
@@ -25,7 +27,9 @@ module hwgen_pnr_harness #(
     localparam integer OUT_BYTES = (OUT_W + 7) / 8;
 
     reg  [7:0]             din_r;
-    reg                    din_shift_r, din_commit_r, dout_shift_r, dout_done_r;
+    reg                    din_shift_r, din_commit_r, din_load_r, dout_shift_r, dout_done_r;
+    reg                    load_valid;
+    wire                   load_ready;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [IN_BYTES*8+7:0]  in_sr;     // one spare byte keeps the shift well-formed for any width
     /* verilator lint_on UNUSEDSIGNAL */
@@ -39,14 +43,20 @@ module hwgen_pnr_harness #(
         din_r        <= din;
         din_shift_r  <= din_shift;
         din_commit_r <= din_commit;
+        din_load_r   <= din_load;
         dout_shift_r <= dout_shift;
         dout_done_r  <= dout_done;
         if (din_shift_r)
             in_sr <= {in_sr[IN_BYTES*8-1:0], din_r};
         if (rst) begin
-            in_valid <= 1'b0;
-            out_full <= 1'b0;
+            in_valid   <= 1'b0;
+            load_valid <= 1'b0;
+            out_full   <= 1'b0;
         end else begin
+            if (din_load_r)
+                load_valid <= 1'b1;
+            else if (load_ready)
+                load_valid <= 1'b0;
             if (din_commit_r)
                 in_valid <= 1'b1;
             else if (in_ready)
@@ -66,16 +76,35 @@ module hwgen_pnr_harness #(
         in_busy <= in_valid;
     end
 
-    hwgen_top dut (
-        .clk        (clk),
-        .rst        (rst),
-        .i__valid   (in_valid),
-        .i__ready   (in_ready),
-        .i__payload (in_sr[IN_W-1:0]),
-        .o__valid   (out_valid),
-        .o__ready   (!out_full),
-        .o__payload (out_payload)
-    );
+    generate
+        if (LOADED) begin : loaded
+            hwgen_top dut (
+                .clk           (clk),
+                .rst           (rst),
+                .i__valid      (in_valid),
+                .i__ready      (in_ready),
+                .i__payload    (in_sr[IN_W-1:0]),
+                .o__valid      (out_valid),
+                .o__ready      (!out_full),
+                .o__payload    (out_payload),
+                .load__valid   (load_valid),
+                .load__ready   (load_ready),
+                .load__payload (in_sr[15:0])
+            );
+        end else begin : rom
+            hwgen_top dut (
+                .clk        (clk),
+                .rst        (rst),
+                .i__valid   (in_valid),
+                .i__ready   (in_ready),
+                .i__payload (in_sr[IN_W-1:0]),
+                .o__valid   (out_valid),
+                .o__ready   (!out_full),
+                .o__payload (out_payload)
+            );
+            assign load_ready = 1'b0;
+        end
+    endgenerate
 endmodule
 
 `default_nettype wire

@@ -55,6 +55,23 @@ async def clock_and_reset(dut, period_ns: int, reset_cycles: int) -> None:
     dut.rst.value = 0
 
 
+async def load_weights(dut, path: str) -> None:
+    """Send the weights image (hex words, one per line) on ``load__*``, one word per cycle the
+    design is ready; returns at a falling edge after the last word has moved."""
+    with open(path) as f:
+        words = [int(line, 16) for line in f.read().split()]
+    dut.load__valid.value = 1
+    for word in words:
+        dut.load__payload.value = word
+        while True:  # sampled at the falling edge: the word moves at the coming rising edge
+            ready = int(dut.load__ready.value)
+            await FallingEdge(dut.clk)
+            if ready:
+                break
+    dut.load__valid.value = 0
+    dut._log.info("hwgen bench: loaded %d weight words", len(words))
+
+
 class StreamDriver:
     """Offers ``ref.inputs`` in order on ``i__*``, holding each beat until it moves; before each
     beat it idles for a random number of cycles (each cycle idle with probability ``idle``)."""
@@ -177,8 +194,11 @@ async def run_stream(dut, ref: Reference, *, seed: int, idle: float, backpressur
         elif cycle - last_progress > stall_cycles:
             stalled = cycle
             break
-        if sleep and not in_moves and not out_moves and not valid and not ready:
+        waiting = driver.offering or driver.finished  # not in an idle gap of its own
+        if sleep and waiting and not in_moves and not out_moves and not valid and not ready:
             # Nothing can move until the design raises i__ready or o__valid: sleep until then.
+            # (Not during the driver's own idle gap: a design may raise i__ready only once a
+            # beat is offered.)
             waited = await First(RisingEdge(i_ready), RisingEdge(o_valid), stall)
             if waited is stall:
                 stalled = cycle + stall_cycles
@@ -237,6 +257,8 @@ async def stream_regression(dut):
     hint = ref.cycles_per_step or 0
     stall_cycles = int(plan.get("stall_cycles") or max(10_000, 20 * hint))
     await clock_and_reset(dut, period, int(plan.get("reset_cycles", 4)))
+    if plan.get("load"):
+        await load_weights(dut, plan["load"])
     t1 = time.perf_counter()
     result = await run_stream(dut, ref, seed=seed, idle=float(plan["idle"]), backpressure=float(plan["backpressure"]),
                               period_ns=period, stall_cycles=stall_cycles, log=dut._log,

@@ -17,7 +17,8 @@ def _params(verilog: str) -> dict:
 
 def check_build(folder: Path, simulator: str, *, seed: int = 1) -> dict:
     """Simulate ``folder/hwgen_top.v`` with the build's test vectors (token models; feature models
-    get seeded random sequences of the same shape) under random idle cycles and backpressure.
+    get seeded random sequences of the same shape) under random idle cycles and backpressure,
+    after the weights image ``vectors/load.hex`` where the design has a load port.
     Raises RuntimeError naming the first mismatch; returns the summary for the build report."""
     from hwgen.generator.interface import input_format, output_format
     from hwgen.ir import EmbeddingInput
@@ -35,7 +36,8 @@ def check_build(folder: Path, simulator: str, *, seed: int = 1) -> dict:
     cps = re.search(r"^// cycles per step: (\d+)", text, re.M)
     design = runner.Design.from_verilog_text(
         "build-check", text, "hwgen_top", folder / "check", cycles_per_step=int(cps[1]) if cps else None,
-        payload_widths=(input_format(qmodel).width, output_format(qmodel, output).width))
+        payload_widths=(input_format(qmodel).width, output_format(qmodel, output).width),
+        load_image=load if (load := folder / "vectors" / "load.hex").exists() else None)
     inputs = vectors["inputs"]
     tokens = inputs.tolist() if isinstance(qmodel.input, EmbeddingInput) else None
     ref = golden_spec(qpath, output, sequences=inputs.shape[0], seed=seed, min_len=inputs.shape[1],

@@ -31,6 +31,7 @@ class DesignParams:
     output: str | None = None
     multipliers: int = 1
     baseline: bool = False
+    weights: str = "rom"
 
     def tag(self) -> str:
         t = f"{self.style}-p{self.lanes}"
@@ -38,11 +39,12 @@ class DesignParams:
             t += f"-{self.output}"
         if self.multipliers != 1:
             t += f"-m{self.multipliers}"
-        return t + ("-baseline" if self.baseline else "")
+        t += "-baseline" if self.baseline else ""
+        return t + ("" if self.weights == "rom" else f"-{self.weights}")
 
     def kwargs(self) -> dict:
         return {"style": self.style, "lanes": self.lanes, "output": self.output,
-                "multipliers": self.multipliers, "baseline": self.baseline}
+                "multipliers": self.multipliers, "baseline": self.baseline, "weights": self.weights}
 
 
 def _cycles_per_step(verilog: str) -> int | None:
@@ -70,7 +72,23 @@ def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | Non
     from hwgen.generator.interface import input_format, output_format
 
     widths = (input_format(qmodel).width, output_format(qmodel, params.output).width)
-    return Design.from_verilog_text(name, text, TOP, folder, cycles_per_step=cps, payload_widths=widths), qpath
+    load = None
+    if params.weights != "rom":
+        from hwgen.generator.top import build_design
+
+        load = write_load_image(build_design(qmodel, **params.kwargs()).load_words, folder / f"{name}.load.hex")
+    return Design.from_verilog_text(name, text, TOP, folder, cycles_per_step=cps, payload_widths=widths,
+                                    load_image=load), qpath
+
+
+def write_load_image(words: list[int], path: Path) -> Path:
+    """A weights image as the bench (and ``$readmemh``) reads it: one 16-bit hex word per line."""
+    from hwgen.generator.loader import image_text
+
+    text = image_text(words)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
 
 
 def golden_spec(qpath: Path, output: str | None, *, sequences: int, seed: int, min_len: int = 1,

@@ -30,11 +30,13 @@ from pathlib import Path
 SIMULATORS = ("icarus", "verilator")
 #: the simulated top module: the design under a wrapper whose inputs are defined from time 0
 BENCH_TOP = "hwgen_bench"
-BENCH_WRAPPER_VERSION = "2"
+BENCH_WRAPPER_VERSION = "3"
 ROOT = Path(__file__).resolve().parent.parent
 #: default root of the build folders (override: HWGEN_SIM_BUILD)
 DEFAULT_BUILD_ROOT = ROOT / "sim_build"
 TIMESCALE = ("1ns", "1ps")
+#: bits of a ``load`` port word (hwgen.generator.loader.LOAD_WIDTH)
+LOAD_WIDTH = 16
 #: Amaranth's Verilog is lint-noisy under Verilator; warnings must not stop the build.
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-O3")
 #: C++ optimisation (make variables): the per-cycle code at -O1, the one-off set-up code (ROM
@@ -150,12 +152,16 @@ class Design:
     payload_widths: tuple[int, int] | None = None
     #: cycles a step may take (stall-detector hint), if known
     cycles_per_step: int | None = None
+    #: the weights image for a ``load`` port (hex words, one per line), which the bench sends
+    #: after reset and before any input (hwgen.generator.loader); None: no such port
+    load_image: Path | None = None
 
     def digest(self) -> str:
         h = hashlib.sha256(self.toplevel.encode())
         for src in self.sources:
             h.update(Path(src).read_bytes())
-        h.update(json.dumps([self.parameters, self.payload_widths], sort_keys=True).encode())
+        h.update(json.dumps([self.parameters, self.payload_widths, self.load_image is not None],
+                            sort_keys=True).encode())
         h.update(BENCH_WRAPPER_VERSION.encode())
         return h.hexdigest()[:12]
 
@@ -180,6 +186,9 @@ class Design:
         module whose registers start at 0 (rst at 1) is what a Verilog testbench would do."""
         iw, ow = self.widths()
         params = ", ".join(f".{k}({int(v)})" for k, v in self.parameters.items())
+        load = ["  reg load__valid = 1'b0;", f"  reg [{LOAD_WIDTH - 1}:0] load__payload = {LOAD_WIDTH}'d0;",
+                "  wire load__ready;"] if self.load_image else []
+        load_ports = ",\n    .load__valid(load__valid), .load__ready(load__ready), .load__payload(load__payload)"
         return "\n".join([
             f"// hwgen bench top for {self.toplevel} (sim/runner.py): written by the runner, do not edit.",
             f"module {BENCH_TOP};",
@@ -191,9 +200,11 @@ class Design:
             "  wire i__ready;",
             "  wire o__valid;",
             f"  wire [{ow - 1}:0] o__payload;",
+            *load,
             f"  {self.toplevel} {'#(' + params + ') ' if params else ''}dut (",
             "    .clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(i__ready), .i__payload(i__payload),",
-            "    .o__valid(o__valid), .o__ready(o__ready), .o__payload(o__payload));",
+            "    .o__valid(o__valid), .o__ready(o__ready), .o__payload(o__payload)"
+            + (load_ports if self.load_image else "") + ");",
             "endmodule", ""])
 
     @classmethod
@@ -408,6 +419,8 @@ def run(design: Design, sim: str, reference: dict, *, seed: int = 1, idle: float
         raise ValueError(f"waves must be 'on-failure', 'always' or 'never', not {waves!r}")
     b = build(design, sim, root=root, waves=waves == "always")
     extra = {"clock_ns": clock_ns, "stall_cycles": stall_cycles, **(options or {})}
+    if design.load_image is not None:
+        extra["load"] = str(Path(design.load_image).resolve())
     tag = f"seed{seed}"
     summary, runs, log, wall = _run_once(b, reference, seed=seed, idle=idle, backpressure=backpressure,
                                          tag=tag, extra=extra)

@@ -74,6 +74,15 @@ def simulate(top, qmodel, output, x, first, *, rng=None, in_gap=0.0, out_gap=0.0
                 seen = False
             n += 1
 
+    async def loader(ctx):  # the weights image first (designs with a ``load`` port)
+        for word in top.load_words:
+            ctx.set(top.load.payload, word)
+            ctx.set(top.load.valid, 1)
+            await ctx.tick().until(top.load.ready)
+        ctx.set(top.load.valid, 0)
+
+    if "load" in top.signature.members:
+        sim.add_testbench(loader, background=True)
     sim.add_testbench(driver, background=True)
     sim.add_testbench(monitor)
     sim.run()

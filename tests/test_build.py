@@ -103,6 +103,7 @@ def test_too_big_is_refused_and_old_output_kept(tmp_path):
     (["--target", "ice40-hx8k", "--bitstream", "--board", "icebreaker"], "carries ice40-up5k"),
     (["--lanes", "many"], "--lanes 'many': an integer of at least 1, or auto"),
     (["--multipliers", "-1"], "--multipliers -1: at least 0"),
+    (["--weights", "spram", "--target", "ice40-hx8k"], "--weights spram needs a target with SPRAM"),
     (["--target", "generic", "--pnr"], "--pnr needs an FPGA target"),
     (["-o", "/proc/hwgen-out"], "is not writable"),
     (["-o", "MODEL/out"], "a file is in the way"),
@@ -140,3 +141,42 @@ def test_check_simulates_the_build_against_the_golden_model(tiny, tmp_path):
               say=lambda m: None).report
     v = np.load(tmp_path / "c" / "vectors" / "vectors.npz")
     assert r["check"]["mismatches"] == 0 and r["check"]["steps"] == v["inputs"].size
+
+
+def test_weights_in_spram_build_check_and_pnr(tiny, tmp_path):
+    """``--weights spram``: SPRAM in the synthesis, the load image beside the vectors, --check
+    sending it before the steps, and place and route with the harness driving the load port."""
+    r = build(tiny, tmp_path / "s", BuildOptions(target="ice40", style="folded", lanes=2, weights="spram",
+                                                 check=True, pnr=True), say=lambda m: None).report
+    d = r["design"]
+    assert d["weights"] == "spram" and r["synthesis"]["counts"]["spram"] >= 1
+    image = (tmp_path / "s" / "vectors" / "load.hex").read_text().split()
+    assert len(image) == d["load_words"] > 0 and all(len(w) == 4 for w in image)
+    assert r["check"]["mismatches"] == 0 and r["check"]["steps"] > 0
+    assert 10 < r["pnr"]["fmax_mhz"] < 400
+    verilog = (tmp_path / "s" / "hwgen_top.v").read_text()
+    assert "load__payload" in verilog and "_loaded[0] =" not in verilog  # no initial contents
+
+
+def test_auto_weights_fall_back_to_spram_when_block_ram_is_over(tiny, tmp_path, monkeypatch):
+    """The fit's decision alone (synthesis replaced by fixed counts): over on block RAM with the
+    codes in ROM, so the build takes them into SPRAM; over on logic, it refuses as before."""
+    import hwgen.build as hb
+    from hwgen.synth import SynthReport
+
+    def fake(counts_by_weights):
+        def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom"):
+            return lambda style, lanes: SynthReport("ice40-up5k", dict(counts_by_weights[weights]), {})
+        return synth_measure
+
+    small = {"lut4": 900, "carry": 100, "dff": 800, "ebr": 4, "spram": 0, "dsp": 0}
+    monkeypatch.setattr(hb, "synth_measure", fake({"rom": {**small, "ebr": 31}, "spram": {**small, "spram": 2}}))
+    target = hb.get_target("ice40")
+    weights, fit = hb._fit(tiny, tmp_path, BuildOptions(target="ice40"), target, lambda m: None)
+    assert weights == "spram" and fit.report.used("spram") == 2
+    monkeypatch.setattr(hb, "synth_measure", fake({"rom": {**small, "lut4": 9000}, "spram": small}))
+    with pytest.raises(FitError, match="logic cells"):
+        hb._fit(tiny, tmp_path, BuildOptions(target="ice40"), target, lambda m: None)
+    monkeypatch.setattr(hb, "synth_measure", fake({"rom": {**small, "ebr": 31}, "spram": small}))
+    with pytest.raises(FitError, match="block RAM"):
+        hb._fit(tiny, tmp_path, BuildOptions(target="ice40", weights="rom"), target, lambda m: None)

@@ -78,6 +78,37 @@ def test_shift_add_gate_products_are_bit_exact(kind, style, lanes):
     check_exact(q, None, x, first, run)
 
 
+@pytest.mark.parametrize("kind, hidden, lanes, multipliers", [
+    ("gru", (6, 5), 5, 1), ("lstm", 5, 2, 0), ("rnn", 4, 3, 1),
+])
+def test_loaded_weights_are_bit_exact(kind, hidden, lanes, multipliers):
+    """``weights="spram"``: the codes come through the ``load`` port (5 lanes of 4-bit codes: two
+    load words per memory word; two layers: two memories in turn) and no input moves before."""
+    q = random_qmodel(kind, hidden=hidden, inputs=4, outputs=3, code="pow2", width=8, seed=31)
+    rng = np.random.default_rng(31)
+    x, first = random_stimulus(q, rng, 6)
+    top = build_design(q, lanes=lanes, multipliers=multipliers, weights="spram")
+    rom = build_design(q, lanes=lanes, multipliers=multipliers)
+    assert top.cycles_per_step == rom.cycles_per_step and top.latency == rom.latency
+    run = simulate(top, q, None, x, first, rng=rng, in_gap=0.3, out_gap=0.3)
+    check_exact(q, None, x, first, run)
+    assert run.out_cycles[0] > len(top.load_words)  # the first answer waits for the whole image
+
+
+def test_load_image_is_every_memory_word_in_sixteen_bit_pieces():
+    from hwgen.generator.loader import split
+    from hwgen.generator.plan import memory_image, unit_order
+
+    q = random_qmodel("gru", hidden=(3, 2), inputs=2, code="pow2", seed=4)
+    top = build_design(q, lanes=5, weights="spram")
+    images = []
+    for L, stage in zip(q.layers, top.loaded):  # the plan's memory image of each layer
+        images.append(memory_image([L.w_ih, L.w_hh], unit_order(L.gates, L.hidden_size), 5, stage.rows.fmt))
+    words = split(images[0], 20) + split(images[1], 20)
+    assert top.load_words == words
+    assert split([0x12345], 20) == [0x2345, 0x1]
+
+
 def test_one_hot_embedding_is_stored_narrow_and_exact():
     """A one-hot table (entries 0 and 2**frac) is stored one bit per entry and shifted back."""
     from hwgen.generator.stages import EmbeddingStage
@@ -200,6 +231,8 @@ def test_cycles_per_step_meets_the_target(hidden, lanes):
     (dict(output="probabilities"), ValueError, "output must be one of logits, hidden, argmax"),
     (dict(baseline=1), TypeError, "baseline must be True or False, not 1"),
     (dict(baseline=True, style="unrolled"), ValueError, "baseline .* applies to the folded datapath"),
+    (dict(weights="flash"), ValueError, "weights must be one of rom, spram, not 'flash'"),
+    (dict(weights="spram", style="unrolled"), ValueError, r"weights='spram' .* needs the folded datapath"),
 ])
 def test_build_design_refuses_bad_parameters(kwargs, error, message):
     q = random_qmodel("gru", hidden=2, inputs=2)
@@ -216,8 +249,9 @@ def test_design_params_and_ports():
     q = random_qmodel("gru", hidden=2, inputs=2, outputs=3)
     top = build_design(q, lanes=2)
     assert dict(top.design_params) == {"lanes": 2, "style": "folded", "output": "logits",
-                                       "multipliers": 1, "baseline": False}
+                                       "multipliers": 1, "baseline": False, "weights": "rom"}
     assert set(top.signature.members) == {"i", "o"}
+    assert set(build_design(q, lanes=2, weights="spram").signature.members) == {"i", "o", "load"}
 
 
 # --- odd shapes -----------------------------------------------------------------------------------

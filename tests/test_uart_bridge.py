@@ -76,9 +76,10 @@ def listener_for(tx, received: list[int]):
     return listener
 
 
-def exchange(bridge: UartBridge, payloads: list[int], pace_steps: bool = True) -> list[int]:
+def exchange(bridge: UartBridge, payloads: list[int], pace_steps: bool = True, load=()) -> list[int]:
     """Send each input payload's bytes (least significant first) and collect the output payloads.
-    With ``pace_steps`` the host waits for each answer before sending the next step."""
+    With ``pace_steps`` the host waits for each answer before sending the next step. ``load``:
+    16-bit words sent first (a weights image), two bytes each, least significant first."""
     n_in, n_out = payload_bytes(bridge.in_width), payload_bytes(bridge.out_width)
     received: list[int] = []
     sim = Simulator(bridge)
@@ -87,6 +88,9 @@ def exchange(bridge: UartBridge, payloads: list[int], pace_steps: bool = True) -
     async def host(ctx):
         ctx.set(bridge.rx, 1)
         await ctx.tick().repeat(3)
+        for word in load:
+            for byte in word.to_bytes(2, "little"):
+                await send_byte(ctx, bridge.rx, byte)
         for step, payload in enumerate(payloads):
             for byte in payload.to_bytes(n_in, "little"):
                 await send_byte(ctx, bridge.rx, byte)
@@ -117,19 +121,24 @@ def test_divisor_validated():
         UartBridge(RunningSum(), 2)
 
 
-def test_bridge_around_a_generated_design_matches_the_golden_model():
-    """Bytes through the bridge to a real generated design and back equal the golden model's outputs."""
+@pytest.mark.parametrize("weights", ["rom", "spram"])
+def test_bridge_around_a_generated_design_matches_the_golden_model(weights):
+    """Bytes through the bridge to a real generated design and back equal the golden model's
+    outputs; with weights in SPRAM the host sends the weights image first."""
     from hwgen.generator import build_design
     from hwgen.generator.interface import expected_outputs, input_format, output_format
     from hwgen.random_qmodel import random_qmodel
 
     q = random_qmodel("gru", hidden=3, inputs=2, vocab=6, outputs=4, code="pow2", act="hard", seed=8)
-    bridge = UartBridge(build_design(q, lanes=2), DIV)
+    design = build_design(q, lanes=2, weights=weights)
+    bridge = UartBridge(design, DIV)
+    load = design.load_words if weights == "spram" else ()
+    assert bridge.load_words == len(load)
     fin, fout = input_format(q), output_format(q)
     tokens = np.array([[1, 5, 0, 3, 3, 2]])
     first = np.array([[True, False, False, True, False, False]])
     expected = expected_outputs(q, None, tokens, first)[0]
-    words = exchange(bridge, [fin.pack(t, f) for t, f in zip(tokens[0], first[0])])
+    words = exchange(bridge, [fin.pack(t, f) for t, f in zip(tokens[0], first[0])], load=load)
     assert len(words) == tokens.shape[1]
     for step, bits in enumerate(words):
         data, was_first = fout.unpack(bits)

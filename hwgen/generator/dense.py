@@ -74,8 +74,8 @@ class DenseStage(wiring.Component):
         m.d.comb += self.o.data.eq(y_chunks.read(m, 0, self.o.addr, pub))
         x = Source(f.min_int, f.max_int, f.frac, read=lambda m, k: read_chunk(m, self.i, k))
         order = list(range(d.out_size))
-        t1, t2, (acc,) = FoldedRows([d.w], [x], order, 1, self.lanes, self.baseline_width).build(
-            m, steps.issue, "mv")
+        t1, t2, (acc,) = FoldedRows([d.w], order, 1, self.lanes, self.baseline_width).build(
+            m, steps.issue, [x], "mv")
         y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).wire(m, "y_affine")
         y_sig, y3 = register_for(y.fx, "y_affine3")  # scale and bias, then the requantize
         v3, p3 = Signal(name="y_v3"), Signal.like(t2["p"], name="y_p3")

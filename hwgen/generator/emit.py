@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import json
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 
 from .. import qmodel_file
 from ..ir import QModel
+from .loader import LOADED_SUFFIX
 from .top import build_design
+
+
+def to_verilog(elaboratable, name: str) -> str:
+    """Amaranth's Verilog conversion (the same Yosys script as ``amaranth.back.verilog``), except
+    that memories named ``*_loaded`` keep no initial contents: Amaranth always gives a memory
+    initial contents (zeros at least), and RAM that a bitstream cannot initialise (iCE40 SPRAM)
+    only takes memories without them (amaranth-lang/amaranth#824)."""
+    text = rtlil.convert(elaboratable, name=name, emit_src=False)
+    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom",
+              f"delete t:$meminit_v2 r:MEMID=*{LOADED_SUFFIX} %i", "memory_collect", "write_verilog -norename"]
+    yosys = verilog.find_yosys(lambda version: version >= (0, 40))
+    return yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
 
 
 def header(qmodel: QModel, top) -> str:
@@ -23,10 +36,12 @@ def header(qmodel: QModel, top) -> str:
 
 
 def emit_verilog(qmodel: QModel, *, name: str = "hwgen_top", lanes: int = 4, style: str = "folded",
-                 output: str | None = None, multipliers: int = 1, baseline: bool = False) -> str:
+                 output: str | None = None, multipliers: int = 1, baseline: bool = False,
+                 weights: str = "rom") -> str:
     """Verilog of :func:`build_design`'s top as module ``name`` (ports clk, rst, i__*, o__*);
     byte-identical for the same QModel and parameters (no source paths, no timestamps)."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"module name must be a Verilog identifier, not {name!r}")
-    top = build_design(qmodel, lanes=lanes, style=style, output=output, multipliers=multipliers, baseline=baseline)
-    return header(qmodel, top) + verilog.convert(top, name=name, emit_src=False)
+    top = build_design(qmodel, lanes=lanes, style=style, output=output, multipliers=multipliers, baseline=baseline,
+                       weights=weights)
+    return header(qmodel, top) + to_verilog(top, name)

@@ -24,6 +24,7 @@ from amaranth.lib.memory import Memory
 from ..ir import WeightCodes
 from .exact import Exact, fx_range
 from .lanes import apply_code, product_bounds
+from .loader import loaded_memory
 from .plan import BaselineFormat, chunks, common_format, memory_image, row_sum_bound
 from .requantize import Bounded
 from .shapes import interval, shape_for
@@ -91,11 +92,13 @@ class FoldedRows:
     """P lanes over chunks of each row; the codes of all matrices in one memory.
 
     ``baseline`` stores plain ``baseline``-bit integers and multiplies instead (the cost reference).
+    ``build(..., load=port)`` keeps the codes in a memory without initial contents, written
+    through ``port`` (:mod:`hwgen.generator.loader`) before the first step.
     """
 
-    def __init__(self, ws: list[WeightCodes], sources: list[Source], order: list[int], gates: int,
-                 lanes: int, baseline: int | None = None):
-        self.ws, self.sources, self.order, self.gates, self.lanes = ws, sources, order, gates, lanes
+    def __init__(self, ws: list[WeightCodes], order: list[int], gates: int, lanes: int,
+                 baseline: int | None = None):
+        self.ws, self.order, self.gates, self.lanes = ws, order, gates, lanes
         self.fmt = BaselineFormat(baseline) if baseline else common_format(ws)
         self.k_counts = [chunks(w.shape[1], lanes) for w in ws]
         self.k_per_row = sum(self.k_counts)
@@ -105,21 +108,34 @@ class FoldedRows:
         """Issue cycles per time step: rows times chunks per row."""
         return len(self.order) * self.k_per_row
 
-    def build(self, m: Module, issue: Value, name: str):
-        """Counters, memory, lanes and accumulators; returns the T1/T2 tokens and accumulators."""
-        n_rows, K, P = len(self.order), self.k_per_row, self.lanes
-        bits = self.fmt.width
-        mem = Memory(shape=unsigned(bits * P), depth=self.issues,
-                     init=memory_image(self.ws, self.order, P, self.fmt))
-        m.submodules[f"{name}_codes"] = mem
-        port = mem.read_port()
+    @property
+    def width(self) -> int:
+        """Bits of a code memory word (``lanes`` codes)."""
+        return self.fmt.width * self.lanes
+
+    def image(self) -> list[int]:
+        """The code memory's words, in address order."""
+        return memory_image(self.ws, self.order, self.lanes, self.fmt)
+
+    def build(self, m: Module, issue: Value, sources: list[Source], name: str, load=None):
+        """Counters, memory, lanes and accumulators for ``W_i sources[i]``; returns the T1/T2
+        tokens and the accumulators."""
+        self.sources = sources
+        n_rows, K = len(self.order), self.k_per_row
         # At least one bit each: zero-width signals become [-1:0] vectors in Verilog.
         addr = Signal(range(max(2, self.issues)), name=f"{name}_addr")
+        if load is None:
+            mem = Memory(shape=unsigned(self.width), depth=self.issues, init=self.image())
+            m.submodules[f"{name}_codes"] = mem
+            port = mem.read_port()
+            m.d.comb += port.addr.eq(addr)
+            codes = port.data
+        else:
+            codes = loaded_memory(m, load, self.issues, self.width, addr, f"{name}_codes")
         k = Signal(range(max(2, K)), name=f"{name}_k")
         g = Signal(range(max(2, self.gates)), name=f"{name}_g")
         u = Signal(range(max(2, n_rows // self.gates)), name=f"{name}_u")
         p = Signal(range(max(2, n_rows)), name=f"{name}_p")
-        m.d.comb += port.addr.eq(addr)
         with m.If(issue):
             m.d.sync += [addr.eq(wrap_inc(addr, self.issues)), k.eq(wrap_inc(k, K))]
             with m.If(k == K - 1):
@@ -136,7 +152,7 @@ class FoldedRows:
             start += n_k
         is_first = Signal(name=f"{name}_x1")  # which matrix a chunk is of, known a cycle ahead
         m.d.sync += is_first.eq(k < self.k_counts[0])
-        psum = self._lanes(m, port.data, chunk_data, is_first, name)
+        psum = self._lanes(m, codes, chunk_data, is_first, name)
         for rank in range(tree_ranks(self.lanes)):  # tokens travel beside the sum
             nxt = {key: Signal.like(t1[key], name=f"{name}_{key}1_{rank}") for key in t1}
             m.d.sync += [nxt[key].eq(t1[key]) for key in t1]

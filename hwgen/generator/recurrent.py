@@ -18,6 +18,7 @@ from ..ir import RecurrentLayer
 from .control import step_control
 from .exact import Exact, fx_of, register_for
 from .gates import Write, act_unit, capture, gate_unit, serial_offset
+from .loader import code_port
 from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
 from .plan import chunks, unit_order
 from .rows import affine, row_constants
@@ -73,15 +74,23 @@ class RecurrentStage(wiring.Component):
     """A layer's step: ``i`` links the input vector (and ``first``), ``o`` publishes the new state ``h``."""
 
     def __init__(self, layer: RecurrentLayer, *, style: str, lanes: int, multipliers: int,
-                 baseline_width: int | None = None, out_lanes: int | None = None):
+                 baseline_width: int | None = None, out_lanes: int | None = None, loaded: bool = False):
         self.layer, self.style, self.lanes = layer, style, lanes
         self.out_lanes = out_lanes or lanes
         self.multipliers, self.baseline_width = multipliers, baseline_width
         f = layer.formats
-        super().__init__({
+        members = {
             "i": In(vector_link(fmt_shape(f.input), layer.input_size, lanes)),
             "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, self.out_lanes)),
-        })
+        }
+        self.rows = None
+        if style == "folded":
+            self.rows = FoldedRows([layer.w_ih, layer.w_hh], unit_order(layer.gates, layer.hidden_size),
+                                   layer.gates, lanes, baseline_width)
+        if loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
+            assert self.rows is not None, "loaded weight codes need the folded datapath"
+            members["codes"] = In(code_port(self.rows.issues, self.rows.width))
+        super().__init__(members)
 
     @property
     def issues(self) -> int:
@@ -119,9 +128,8 @@ class RecurrentStage(wiring.Component):
         x = Source(f.input.min_int, f.input.max_int, f.input.frac, read=lambda m, k: read_chunk(m, self.i, k))
         hs = Source(f.state.min_int, f.state.max_int, f.state.frac,
                     read=lambda m, k: h_chunks.read(m, 0, k, pub), zero=steps.fresh)
-        order = unit_order(L.gates, L.hidden_size)
-        eng = FoldedRows([L.w_ih, L.w_hh], [x, hs], order, L.gates, self.lanes, self.baseline_width)
-        t1, t2, (acc_x, acc_h) = eng.build(m, steps.issue, "mv")
+        order = self.rows.order
+        t1, t2, (acc_x, acc_h) = self.rows.build(m, steps.issue, [x, hs], "mv", getattr(self, "codes", None))
         ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih"))
         ah = affine(acc_h, L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, t1["p"], "hh"))
         # The row end in three cycles: scale and bias, their sum, then the requantize.

@@ -18,14 +18,18 @@ from amaranth.lib.wiring import In, Out
 from ..ir import EmbeddingInput, QModel
 from .dense import DenseStage
 from .interface import check_output, input_format, output_format
+from .loader import LOAD_WIDTH, WeightLoader, split
 from .recurrent import RecurrentStage, check_serial, recurrent_drain, recurrent_issues
 from .stages import ArgmaxStage, EmbeddingStage, VectorInputStage, VectorOutputStage
 
 STYLES = ("folded", "unrolled")
+#: where the recurrent layers' weight codes live: ``rom`` (memory contents in the bitstream) or
+#: ``spram`` (memories without contents, loaded through the ``load`` port: hwgen.generator.loader)
+WEIGHTS = ("rom", "spram")
 
 
 def design_params(qmodel: QModel, *, lanes: int = 4, style: str = "folded", output: str | None = None,
-                  multipliers: int = 1, baseline: bool = False) -> MappingProxyType:
+                  multipliers: int = 1, baseline: bool = False, weights: str = "rom") -> MappingProxyType:
     """The validated parameters (``output`` resolved to its default), read-only, for reports."""
     if not isinstance(qmodel, QModel):
         raise TypeError(f"build_design needs a hwgen QModel, not {type(qmodel).__name__}")
@@ -41,11 +45,16 @@ def design_params(qmodel: QModel, *, lanes: int = 4, style: str = "folded", outp
     if baseline and style != "folded":
         raise ValueError("baseline (multiplier lanes) applies to the folded datapath; an unrolled "
                          "datapath's weights are constants, which synthesis turns into shift-adds anyway")
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+    if weights == "spram" and style != "folded":
+        raise ValueError("weights='spram' (codes loaded into RAM at run time) needs the folded datapath; "
+                         "an unrolled datapath's weights are wiring")
     if multipliers == 0:
         for layer in qmodel.layers:
             check_serial(layer, style, int(lanes))
     return MappingProxyType({"lanes": int(lanes), "style": style, "output": check_output(qmodel, output),
-                             "multipliers": int(multipliers), "baseline": baseline})
+                             "multipliers": int(multipliers), "baseline": baseline, "weights": weights})
 
 
 def auto_multipliers(qmodel: QModel, **params) -> int:
@@ -101,7 +110,8 @@ class HwgenTop(wiring.Component):
             stages = [VectorInputStage(qmodel.input.fmt, qmodel.input.size, P)]
         for k, layer in enumerate(qmodel.layers):
             stages.append(RecurrentStage(layer, style=style, lanes=P, multipliers=p["multipliers"],
-                                         baseline_width=bw, out_lanes=in_lanes[k + 1]))
+                                         baseline_width=bw, out_lanes=in_lanes[k + 1],
+                                         loaded=p["weights"] == "spram"))
         if dense:
             stages.append(DenseStage(dense, last, style=style, lanes=dense_lanes, baseline_width=bw,
                                      out_lanes=out_lanes))
@@ -109,10 +119,14 @@ class HwgenTop(wiring.Component):
         for s in stages:  # elaborated by this top's elaborate()
             s._MustUse__silence = True
         self.stages = stages
-        super().__init__({
-            "i": In(stream.Signature(input_format(qmodel).layout)),
-            "o": Out(stream.Signature(output_format(qmodel, p["output"]).layout)),
-        })
+        self.loaded = [s for s in stages if "codes" in s.signature.members]
+        members = {"i": In(stream.Signature(input_format(qmodel).layout)),
+                   "o": Out(stream.Signature(output_format(qmodel, p["output"]).layout))}
+        if self.loaded:
+            self.loader = WeightLoader([(s.rows.issues, s.rows.width) for s in self.loaded])
+            self.loader._MustUse__silence = True
+            members["load"] = In(stream.Signature(LOAD_WIDTH))
+        super().__init__(members)
 
     @property
     def design_params(self) -> MappingProxyType:
@@ -124,6 +138,11 @@ class HwgenTop(wiring.Component):
         return max(s.interval for s in self.stages)
 
     @property
+    def load_words(self) -> list[int]:
+        """The image the ``load`` port takes after each reset (empty without one)."""
+        return [x for s in self.loaded for x in split(s.rows.image(), s.rows.width)]
+
+    @property
     def latency(self) -> int:
         """Cycles from an input beat offered to an idle design to its output beat being offered."""
         return sum(s.latency for s in self.stages)
@@ -132,7 +151,17 @@ class HwgenTop(wiring.Component):
         m = Module()
         for k, s in enumerate(self.stages):
             m.submodules[f"stage{k}_{type(s).__name__.removesuffix('Stage').lower()}"] = s
-        wiring.connect(m, wiring.flipped(self.i), self.stages[0].i)
+        if self.loaded:
+            # Inputs wait until every code is in: nothing starts a step before.
+            m.submodules.loader = loader = self.loader
+            wiring.connect(m, wiring.flipped(self.load), loader.load)
+            for k, s in enumerate(self.loaded):
+                wiring.connect(m, getattr(loader, f"w{k}"), s.codes)
+            first = self.stages[0].i
+            m.d.comb += [first.payload.eq(self.i.payload), first.valid.eq(self.i.valid & loader.done),
+                         self.i.ready.eq(first.ready & loader.done)]
+        else:
+            wiring.connect(m, wiring.flipped(self.i), self.stages[0].i)
         for a, b in zip(self.stages, self.stages[1:]):
             wiring.connect(m, a.o, b.i)
         wiring.connect(m, self.stages[-1].o, wiring.flipped(self.o))
@@ -140,12 +169,15 @@ class HwgenTop(wiring.Component):
 
 
 def build_design(qmodel: QModel, *, lanes: int = 4, style: str = "folded", output: str | None = None,
-                 multipliers: int = 1, baseline: bool = False) -> HwgenTop:
+                 multipliers: int = 1, baseline: bool = False, weights: str = "rom") -> HwgenTop:
     """The Amaranth top for ``qmodel``: stream ports ``i``/``o``, ``cycles_per_step``, ``latency``.
 
     ``lanes``: weight codes applied per cycle in each folded stage (ignored by ``unrolled``);
     ``style``: ``folded`` or ``unrolled``; ``output``: ``logits``/``hidden``/``argmax`` (default
     logits with a dense layer, else hidden); ``multipliers``: per gate unit (GRU uses up to 2, LSTM
-    up to 3); ``baseline``: multiply plain fixed-point weights instead (the cost reference).
+    up to 3); ``baseline``: multiply plain fixed-point weights instead (the cost reference);
+    ``weights``: ``rom`` or ``spram`` (the recurrent layers' codes loaded through a ``load`` port
+    after reset, :mod:`hwgen.generator.loader`).
     """
-    return HwgenTop(qmodel, lanes=lanes, style=style, output=output, multipliers=multipliers, baseline=baseline)
+    return HwgenTop(qmodel, lanes=lanes, style=style, output=output, multipliers=multipliers, baseline=baseline,
+                    weights=weights)

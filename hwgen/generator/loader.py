@@ -1,0 +1,113 @@
+"""Weight codes loaded at run time (``weights="spram"``): the recurrent layers' code memories have
+no initial contents, so synthesis can put them in RAM that a bitstream cannot initialise (the
+iCE40 UltraPlus's SPRAM: 1 Mbit, eight times the block RAM) and the design takes the codes
+through its ``load`` stream after every reset, before any input.
+
+The load image (:func:`load_words`) is 16-bit words: each layer's code memory in layer order,
+each memory word (``lanes`` codes, lane 0 in the lowest bits) as ``pieces`` 16-bit words, least
+significant first. docs/hardware-interface.md describes the port.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+LOAD_WIDTH = 16
+#: name suffix of memories without initial contents (hwgen.generator.emit strips their init)
+LOADED_SUFFIX = "_loaded"
+
+
+def pieces(width: int) -> int:
+    """Load words per memory word of ``width`` bits."""
+    return -(-width // LOAD_WIDTH)
+
+
+def code_port(depth: int, width: int) -> wiring.Signature:
+    """The loader's side of one code memory: a write per word, and ``busy`` until all are written."""
+    return wiring.Signature({"addr": Out(range(max(2, depth))), "data": Out(width), "en": Out(1),
+                             "busy": Out(1)})
+
+
+def split(words: list[int], width: int) -> list[int]:
+    """``words`` of ``width`` bits as 16-bit load words, least significant first."""
+    mask = (1 << LOAD_WIDTH) - 1
+    return [(w >> (LOAD_WIDTH * i)) & mask for w in words for i in range(pieces(width))]
+
+
+def image_text(words: list[int]) -> str:
+    """A load image as hwgen writes it (vectors/load.hex): one 16-bit hex word per line, for
+    ``$readmemh`` or a host program."""
+    return "".join(f"{w:04x}\n" for w in words)
+
+
+def loaded_memory(m: Module, port, depth: int, width: int, read_addr: Value, name: str) -> Value:
+    """A code memory written through ``port`` (a :func:`code_port`, flipped) and then read at
+    ``read_addr`` with one cycle of latency. One address for both, so it maps to single-port RAM;
+    the read is disabled during the load, as SPRAM's read-during-write behaviour asks."""
+    mem = Memory(shape=width, depth=depth, init=[], attrs={"ram_style": "huge"})
+    m.submodules[name + LOADED_SUFFIX] = mem
+    wr, rd = mem.write_port(), mem.read_port()
+    addr = Signal(range(max(2, depth)), name=f"{name}_ram_addr")
+    m.d.comb += [addr.eq(Mux(port.busy, port.addr, read_addr)), wr.addr.eq(addr), rd.addr.eq(addr),
+                 wr.data.eq(port.data), wr.en.eq(port.en & port.busy), rd.en.eq(~port.busy)]
+    return rd.data
+
+
+class WeightLoader(wiring.Component):
+    """Fills the code memories ``(depth, width)`` in turn from the ``load`` stream; ``done``
+    rises after the last write and stays high until reset."""
+
+    def __init__(self, memories: list[tuple[int, int]]):
+        self.memories = memories
+        super().__init__({"load": In(stream.Signature(LOAD_WIDTH)), "done": Out(1),
+                          **{f"w{k}": Out(code_port(d, w)) for k, (d, w) in enumerate(memories)}})
+
+    @property
+    def words(self) -> int:
+        """Load words in the image."""
+        return sum(d * pieces(w) for d, w in self.memories)
+
+    def elaborate(self, platform):
+        m = Module()
+        most = max(pieces(w) for _, w in self.memories)
+        n = len(self.memories)
+        word = Signal(LOAD_WIDTH * most)  # the newest piece at the top
+        piece = Signal(range(max(2, most)))
+        mem = Signal(range(max(2, n)))
+        addr = Signal(range(max(2, max(d for d, _ in self.memories))))
+        taken = Signal()  # every load word is in
+        m.d.comb += self.load.ready.eq(~taken)
+        m.d.sync += self.done.eq(taken)  # one cycle later: the last word has been written
+        ends = Signal()
+        m.d.comb += ends.eq(piece == _pick(mem, [pieces(w) - 1 for _, w in self.memories]))
+        writes = [Signal(name=f"en{k}") for k in range(n)]
+        at = Signal.like(addr)
+        with m.If(self.load.valid & ~taken):
+            m.d.sync += [word.eq(Cat(word[LOAD_WIDTH:], self.load.payload)), piece.eq(piece + 1)]
+            with m.If(ends):
+                m.d.sync += [piece.eq(0), at.eq(addr), addr.eq(addr + 1)]
+                m.d.sync += [w.eq(mem == k) for k, w in enumerate(writes)]
+                last_addr = _pick(mem, [d - 1 for d, _ in self.memories])
+                with m.If(addr == last_addr):
+                    m.d.sync += [addr.eq(0), mem.eq(mem + 1)]
+                    with m.If(mem == n - 1):
+                        m.d.sync += taken.eq(1)
+        with m.If(~(self.load.valid & ~taken & ends)):
+            m.d.sync += [w.eq(0) for w in writes]
+        for k, (d, w) in enumerate(self.memories):
+            port = getattr(self, f"w{k}")
+            top = LOAD_WIDTH * (most - pieces(w))
+            m.d.comb += [port.addr.eq(at), port.data.eq(word[top:top + w]), port.en.eq(writes[k]),
+                         port.busy.eq(~self.done)]
+        return m
+
+
+def _pick(index: Value, values: list[int]) -> Value:
+    """``values[index]`` as a multiplexer chain (``values`` are small constants)."""
+    out = values[-1]
+    for k in range(len(values) - 2, -1, -1):
+        out = Mux(index == k, values[k], out)
+    return out
