@@ -65,11 +65,6 @@ class WeightLoader(wiring.Component):
         super().__init__({"load": In(stream.Signature(LOAD_WIDTH)), "done": Out(1),
                           **{f"w{k}": Out(code_port(d, w)) for k, (d, w) in enumerate(memories)}})
 
-    @property
-    def words(self) -> int:
-        """Load words in the image."""
-        return sum(d * pieces(w) for d, w in self.memories)
-
     def elaborate(self, platform):
         m = Module()
         most = max(pieces(w) for _, w in self.memories)
@@ -81,26 +76,23 @@ class WeightLoader(wiring.Component):
         taken = Signal()  # every load word is in
         m.d.comb += self.load.ready.eq(~taken)
         m.d.sync += self.done.eq(taken)  # one cycle later: the last word has been written
-        ends = Signal()
+        ends = Signal()  # this load word completes a memory word
         m.d.comb += ends.eq(piece == _pick(mem, [pieces(w) - 1 for _, w in self.memories]))
-        writes = [Signal(name=f"en{k}") for k in range(n)]
-        at = Signal.like(addr)
-        with m.If(self.load.valid & ~taken):
+        accept = self.load.valid & ~taken
+        write, at, into = Signal(), Signal.like(addr), Signal.like(mem)  # the write, a cycle later
+        m.d.sync += write.eq(accept & ends)
+        with m.If(accept):
             m.d.sync += [word.eq(Cat(word[LOAD_WIDTH:], self.load.payload)), piece.eq(piece + 1)]
             with m.If(ends):
-                m.d.sync += [piece.eq(0), at.eq(addr), addr.eq(addr + 1)]
-                m.d.sync += [w.eq(mem == k) for k, w in enumerate(writes)]
-                last_addr = _pick(mem, [d - 1 for d, _ in self.memories])
-                with m.If(addr == last_addr):
+                m.d.sync += [piece.eq(0), at.eq(addr), into.eq(mem), addr.eq(addr + 1)]
+                with m.If(addr == _pick(mem, [d - 1 for d, _ in self.memories])):
                     m.d.sync += [addr.eq(0), mem.eq(mem + 1)]
                     with m.If(mem == n - 1):
                         m.d.sync += taken.eq(1)
-        with m.If(~(self.load.valid & ~taken & ends)):
-            m.d.sync += [w.eq(0) for w in writes]
         for k, (d, w) in enumerate(self.memories):
             port = getattr(self, f"w{k}")
             top = LOAD_WIDTH * (most - pieces(w))
-            m.d.comb += [port.addr.eq(at), port.data.eq(word[top:top + w]), port.en.eq(writes[k]),
+            m.d.comb += [port.addr.eq(at), port.data.eq(word[top:top + w]), port.en.eq(write & (into == k)),
                          port.busy.eq(~self.done)]
         return m
 
