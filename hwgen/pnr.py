@@ -39,8 +39,8 @@ def harness_script(design: Path, harness: Path, in_width: int, out_width: int, t
                    loaded: bool = False) -> str:
     return "\n".join([
         read_command(design),
-        f"read_verilog -sv {harness.name}",
-        f"chparam -set IN_W {in_width} -set OUT_W {out_width} -set LOADED {int(loaded)} {HARNESS}",
+        f"read_verilog -sv {'-DHWGEN_LOADED ' if loaded else ''}{harness.name}",
+        f"chparam -set IN_W {in_width} -set OUT_W {out_width} {HARNESS}",
         target.synth.format(top=HARNESS),
         "write_json pnr_netlist.json",
     ]) + "\n"

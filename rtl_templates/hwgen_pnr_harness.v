@@ -8,15 +8,15 @@
 
 module hwgen_pnr_harness #(
     parameter integer IN_W  = 9,   // input payload width
-    parameter integer OUT_W = 9,   // output payload width
-    parameter integer LOADED = 0   // 1: the design takes its weight codes through a load port
+    parameter integer OUT_W = 9    // output payload width
 ) (
     input  wire       clk,
     input  wire       rst,
     input  wire [7:0] din,
     input  wire       din_shift,   // shift din into the input payload register (low byte last)
     input  wire       din_commit,  // offer the assembled payload to the design
-    input  wire       din_load,    // offer the last two bytes shifted in as a weights word (LOADED)
+    input  wire       din_load,    // offer the last two bytes shifted in as a weights word
+                                   // (designs with a load port: read with -DHWGEN_LOADED)
     input  wire       dout_shift,  // shift the captured output payload down by one byte
     input  wire       dout_done,   // release the captured output, accept the next one
     output reg  [7:0] dout,
@@ -76,35 +76,25 @@ module hwgen_pnr_harness #(
         in_busy <= in_valid;
     end
 
-    generate
-        if (LOADED) begin : loaded
-            hwgen_top dut (
-                .clk           (clk),
-                .rst           (rst),
-                .i__valid      (in_valid),
-                .i__ready      (in_ready),
-                .i__payload    (in_sr[IN_W-1:0]),
-                .o__valid      (out_valid),
-                .o__ready      (!out_full),
-                .o__payload    (out_payload),
-                .load__valid   (load_valid),
-                .load__ready   (load_ready),
-                .load__payload (in_sr[15:0])
-            );
-        end else begin : rom
-            hwgen_top dut (
-                .clk        (clk),
-                .rst        (rst),
-                .i__valid   (in_valid),
-                .i__ready   (in_ready),
-                .i__payload (in_sr[IN_W-1:0]),
-                .o__valid   (out_valid),
-                .o__ready   (!out_full),
-                .o__payload (out_payload)
-            );
-            assign load_ready = 1'b0;
-        end
-    endgenerate
+    hwgen_top dut (
+        .clk        (clk),
+        .rst        (rst),
+        .i__valid   (in_valid),
+        .i__ready   (in_ready),
+        .i__payload (in_sr[IN_W-1:0]),
+        .o__valid   (out_valid),
+        .o__ready   (!out_full),
+        .o__payload (out_payload)
+`ifdef HWGEN_LOADED
+        ,
+        .load__valid   (load_valid),
+        .load__ready   (load_ready),
+        .load__payload (in_sr[15:0])
+`endif
+    );
+`ifndef HWGEN_LOADED
+    assign load_ready = 1'b0;
+`endif
 endmodule
 
 `default_nettype wire
