@@ -2,8 +2,10 @@
 //
 // The design's stream payloads are wide; an FPGA package has a few dozen pins, and timing measured
 // through unregistered pins is misleading. This harness gives the design registered, byte-wide
-// ports: payload bytes are shifted in and out, so every path nextpnr times starts and ends at a
-// flip-flop. It is for Fmax and utilisation, not for use on a board (the board wrapper is for that).
+// ports: input bytes are shifted in, output bytes are selected one at a time from the design's
+// own (held) output payload, so every path nextpnr times starts and ends at a flip-flop and the
+// harness adds little beside the design (no copy of a wide output). It is for Fmax and
+// utilisation, not for use on a board (the board wrapper is for that).
 `default_nettype none
 
 module hwgen_pnr_harness #(
@@ -17,14 +19,15 @@ module hwgen_pnr_harness #(
     input  wire       din_commit,  // offer the assembled payload to the design
     input  wire       din_load,    // offer the last two bytes shifted in as a weights word
                                    // (designs with a load port: read with -DHWGEN_LOADED)
-    input  wire       dout_shift,  // shift the captured output payload down by one byte
-    input  wire       dout_done,   // release the captured output, accept the next one
+    input  wire       dout_shift,  // select the output payload's next byte
+    input  wire       dout_done,   // take the output beat (the design offers the next one)
     output reg  [7:0] dout,
     output reg        in_busy,
     output reg        out_full
 );
     localparam integer IN_BYTES  = (IN_W + 7) / 8;
     localparam integer OUT_BYTES = (OUT_W + 7) / 8;
+    localparam integer IDX_W     = OUT_BYTES > 1 ? $clog2(OUT_BYTES) : 1;
 
     reg  [7:0]             din_r;
     reg                    din_shift_r, din_commit_r, din_load_r, dout_shift_r, dout_done_r;
@@ -33,11 +36,14 @@ module hwgen_pnr_harness #(
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [IN_BYTES*8+7:0]  in_sr;     // one spare byte keeps the shift well-formed for any width
     /* verilator lint_on UNUSEDSIGNAL */
-    reg  [OUT_BYTES*8-1:0] out_sr;
+    reg  [IDX_W-1:0]       out_idx;   // the output byte on dout
     reg                    in_valid;
     wire                   in_ready;
     wire                   out_valid;
     wire [OUT_W-1:0]       out_payload;
+    /* verilator lint_off WIDTHEXPAND */
+    wire [OUT_BYTES*8-1:0] out_bytes = out_payload;
+    /* verilator lint_on WIDTHEXPAND */
 
     always @(posedge clk) begin
         din_r        <= din;
@@ -51,7 +57,7 @@ module hwgen_pnr_harness #(
         if (rst) begin
             in_valid   <= 1'b0;
             load_valid <= 1'b0;
-            out_full   <= 1'b0;
+            out_idx    <= 0;
         end else begin
             if (din_load_r)
                 load_valid <= 1'b1;
@@ -61,19 +67,14 @@ module hwgen_pnr_harness #(
                 in_valid <= 1'b1;
             else if (in_ready)
                 in_valid <= 1'b0;
-            if (out_valid && !out_full) begin
-                out_sr              <= 0;
-                out_sr[OUT_W-1:0]   <= out_payload;
-                out_full <= 1'b1;
-            end else begin
-                if (dout_shift_r)
-                    out_sr <= out_sr >> 8;
-                if (dout_done_r)
-                    out_full <= 1'b0;
-            end
+            if (dout_done_r)
+                out_idx <= 0;
+            else if (dout_shift_r)
+                out_idx <= out_idx + 1'b1;
         end
-        dout    <= out_sr[7:0];
-        in_busy <= in_valid;
+        dout     <= out_bytes[out_idx*8 +: 8];
+        out_full <= out_valid;
+        in_busy  <= in_valid;
     end
 
     hwgen_top dut (
@@ -83,7 +84,7 @@ module hwgen_pnr_harness #(
         .i__ready   (in_ready),
         .i__payload (in_sr[IN_W-1:0]),
         .o__valid   (out_valid),
-        .o__ready   (!out_full),
+        .o__ready   (dout_done_r),
         .o__payload (out_payload)
 `ifdef HWGEN_LOADED
         ,
