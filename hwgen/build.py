@@ -73,10 +73,11 @@ EBR_BITS = 4096
 
 
 def code_bits(qmodel: QModel) -> int:
-    """Bits of the recurrent layers' weight codes, as the folded datapath stores them."""
+    """Bits of the layers' weight codes, as the folded datapath stores them."""
     from .generator.plan import common_format
 
-    return sum((L.w_ih.q.size + L.w_hh.q.size) * common_format([L.w_ih, L.w_hh]).width for L in qmodel.layers)
+    bits = sum((L.w_ih.q.size + L.w_hh.q.size) * common_format([L.w_ih, L.w_hh]).width for L in qmodel.layers)
+    return bits + (qmodel.output.w.q.size * common_format([qmodel.output.w]).width if qmodel.output else 0)
 
 
 def weight_count(qmodel: QModel) -> int:

@@ -30,7 +30,7 @@ def add_arguments(s) -> None:
                    help="gate-product multipliers; 0 forms the products on a serial shift-add unit; auto: 0 "
                         "where the datapath leaves the time, else 1 (default)")
     s.add_argument("--weights", choices=("auto", "rom", "spram"), default="auto",
-                   help="where the recurrent layers' weight codes live: rom (block RAM, in the bitstream) or "
+                   help="where the layers' weight codes live: rom (block RAM, in the bitstream) or "
                         "spram (UltraPlus SPRAM, sent through the design's load port after each reset); "
                         "auto: rom, or spram when the codes do not fit block RAM (default)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")

@@ -99,12 +99,15 @@ def test_load_image_is_every_memory_word_in_sixteen_bit_pieces():
     from hwgen.generator.loader import split
     from hwgen.generator.plan import memory_image, unit_order
 
-    q = random_qmodel("gru", hidden=(3, 2), inputs=2, code="pow2", seed=4)
+    q = random_qmodel("gru", hidden=(3, 2), inputs=2, outputs=3, code="pow2", seed=4)
     top = build_design(q, lanes=5, weights="spram")
     images = []
-    for L, stage in zip(q.layers, top.loaded):  # the plan's memory image of each layer
+    for L, stage in zip(q.layers, top.loaded):  # the plan's memory image of each layer, then the output's
         images.append(memory_image([L.w_ih, L.w_hh], unit_order(L.gates, L.hidden_size), 5, stage.rows.fmt))
-    words = split(images[0], 20) + split(images[1], 20)
+    dense = top.loaded[-1]
+    assert len(top.loaded) == 3 and dense.rows.ws == [q.output.w]
+    images.append(memory_image([q.output.w], list(range(3)), dense.lanes, dense.rows.fmt))
+    words = split(images[0], 20) + split(images[1], 20) + split(images[2], dense.rows.width)
     assert top.load_words == words
     assert split([0x12345], 20) == [0x2345, 0x1]
 

@@ -16,6 +16,7 @@ from ..fixedpoint import Fmt
 from ..ir import DenseLayer
 from .control import step_control
 from .exact import register_for
+from .loader import code_port
 from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
 from .plan import chunks
 from .rows import affine, row_constants
@@ -28,15 +29,20 @@ class DenseStage(wiring.Component):
 
 
     def __init__(self, dense: DenseLayer, in_fmt: Fmt, *, style: str, lanes: int,
-                 baseline_width: int | None = None, out_lanes: int | None = None):
+                 baseline_width: int | None = None, out_lanes: int | None = None, loaded: bool = False):
         self.dense, self.in_fmt, self.style, self.lanes = dense, in_fmt, style, lanes
         self.out_lanes = out_lanes or lanes
         self.baseline_width = baseline_width
         n_in, n_out = dense.w.shape[1], dense.out_size
-        super().__init__({
+        members = {
             "i": In(vector_link(fmt_shape(in_fmt), n_in, lanes)),
             "o": Out(vector_link(fmt_shape(dense.out), n_out, self.out_lanes)),
-        })
+        }
+        self.rows = FoldedRows([dense.w], list(range(n_out)), 1, lanes, baseline_width) if style == "folded" else None
+        if loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
+            assert self.rows is not None, "loaded weight codes need the folded datapath"
+            members["codes"] = In(code_port(self.rows.issues, self.rows.width))
+        super().__init__(members)
 
     @staticmethod
     def step(dense: DenseLayer, style: str, lanes: int) -> int:
@@ -73,9 +79,8 @@ class DenseStage(wiring.Component):
         y_chunks = BankedVector(m, fmt_shape(d.out), d.out_size, self.out_lanes, reads=1, name="y_chunks")
         m.d.comb += self.o.data.eq(y_chunks.read(m, 0, self.o.addr, pub))
         x = Source(f.min_int, f.max_int, f.frac, read=lambda m, k: read_chunk(m, self.i, k))
-        order = list(range(d.out_size))
-        t1, t2, (acc,) = FoldedRows([d.w], order, 1, self.lanes, self.baseline_width).build(
-            m, steps.issue, [x], "mv")
+        order = self.rows.order
+        t1, t2, (acc,) = self.rows.build(m, steps.issue, [x], "mv", getattr(self, "codes", None))
         y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).wire(m, "y_affine")
         y_sig, y3 = register_for(y.fx, "y_affine3")  # scale and bias, then the requantize
         v3, p3 = Signal(name="y_v3"), Signal.like(t2["p"], name="y_p3")

@@ -3,7 +3,8 @@ no initial contents, so synthesis can put them in RAM that a bitstream cannot in
 iCE40 UltraPlus's SPRAM: 1 Mbit, eight times the block RAM) and the design takes the codes
 through its ``load`` stream after every reset, before any input.
 
-The load image (:func:`load_words`) is 16-bit words: each layer's code memory in layer order,
+The load image (``HwgenTop.load_words``) is 16-bit words: each recurrent layer's code memory in
+layer order, then the output layer's,
 each memory word (``lanes`` codes, lane 0 in the lowest bits) as ``pieces`` 16-bit words, least
 significant first. docs/hardware-interface.md describes the port.
 """

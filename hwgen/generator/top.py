@@ -23,8 +23,8 @@ from .recurrent import RecurrentStage, check_serial, recurrent_drain, recurrent_
 from .stages import ArgmaxStage, EmbeddingStage, VectorInputStage, VectorOutputStage
 
 STYLES = ("folded", "unrolled")
-#: where the recurrent layers' weight codes live: ``rom`` (memory contents in the bitstream) or
-#: ``spram`` (memories without contents, loaded through the ``load`` port: hwgen.generator.loader)
+#: where the layers' weight codes live: ``rom`` (memory contents in the bitstream) or ``spram``
+#: (memories without contents, loaded through the ``load`` port: hwgen.generator.loader)
 WEIGHTS = ("rom", "spram")
 
 
@@ -114,7 +114,7 @@ class HwgenTop(wiring.Component):
                                          loaded=p["weights"] == "spram"))
         if dense:
             stages.append(DenseStage(dense, last, style=style, lanes=dense_lanes, baseline_width=bw,
-                                     out_lanes=out_lanes))
+                                     out_lanes=out_lanes, loaded=p["weights"] == "spram"))
         stages.append(reader(out_fmt, out_n, out_lanes))
         for s in stages:  # elaborated by this top's elaborate()
             s._MustUse__silence = True
@@ -176,7 +176,7 @@ def build_design(qmodel: QModel, *, lanes: int = 4, style: str = "folded", outpu
     ``style``: ``folded`` or ``unrolled``; ``output``: ``logits``/``hidden``/``argmax`` (default
     logits with a dense layer, else hidden); ``multipliers``: per gate unit (GRU uses up to 2, LSTM
     up to 3); ``baseline``: multiply plain fixed-point weights instead (the cost reference);
-    ``weights``: ``rom`` or ``spram`` (the recurrent layers' codes loaded through a ``load`` port
+    ``weights``: ``rom`` or ``spram`` (the layers' codes loaded through a ``load`` port
     after reset, :mod:`hwgen.generator.loader`).
     """
     return HwgenTop(qmodel, lanes=lanes, style=style, output=output, multipliers=multipliers, baseline=baseline,
