@@ -4,7 +4,10 @@ For each hidden size, `hwgen build --lanes auto --pnr` on a random ternary GRU (
 50-token one-hot input, 50 logits out): the datapath chosen, its LUTs, RAM, DSPs, Fmax and time
 steps per second. Writes docs/results/fit_up5k.md.
 
-    .venv/bin/python bench/fit.py [--hidden 64 96 128] [--target ice40-up5k]
+    .venv/bin/python bench/fit.py [--hidden 64 96 128] [--target ice40-up5k] [--lanes N]
+
+``--lanes N`` skips the search (one synthesis per size instead of several). Weight codes go to
+SPRAM where they do not fit block RAM (``--weights auto``).
 """
 
 from __future__ import annotations
@@ -36,16 +39,17 @@ def char_gru(hidden: int) -> QModel:
     return dataclasses.replace(qm, input=dataclasses.replace(qm.input, table=one_hot))
 
 
-def one(hidden: int, target: str, work: Path) -> dict:
+def one(hidden: int, target: str, work: Path, lanes: int | None) -> dict:
     qm = char_gru(hidden)
     t0 = time.time()
     try:
-        result = build(qm, work / f"h{hidden}", BuildOptions(target=target, pnr=True), say=lambda m: None)
+        result = build(qm, work / f"h{hidden}", BuildOptions(target=target, pnr=True, lanes=lanes), say=lambda m: None)
     except FitError as e:
         return {"hidden": hidden, "fits": False, "why": str(e).splitlines()[0], "seconds": time.time() - t0}
     r = result.report
     c = r["synthesis"]["counts"]
     return {"hidden": hidden, "fits": True, "style": r["design"]["style"], "lanes": r["design"]["lanes"],
+            "weights": r["design"]["weights"],
             "cycles": r["design"]["cycles_per_step"], "lut4": c["lut4"], "dff": c["dff"], "ebr": c["ebr"],
             "spram": c["spram"], "dsp": c["dsp"], "lc_packed": r["pnr"]["utilization"]["lc"]["used"],
             "fmax": r["pnr"]["fmax_mhz"], "steps_s": r["pnr"]["steps_per_second"], "seconds": time.time() - t0}
@@ -55,26 +59,28 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, nargs="+", default=[64, 96, 128])
     p.add_argument("--target", default="ice40-up5k")
+    p.add_argument("--lanes", type=int, default=None, help="fixed lane count (default: the fitter's choice)")
     args = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for h in args.hidden:
-            row = one(h, args.target, Path(tmp))
+            row = one(h, args.target, Path(tmp), args.lanes)
             print(row, flush=True)
             rows.append(row)
     lines = [f"# Largest ternary GRU on {args.target}", "",
              f"Command: `.venv/bin/python bench/fit.py {' '.join(sys.argv[1:])}`", "",
              "Random ternary GRU, 50-character one-hot input, 50 logits, 16-bit formats, hard activations; "
-             "`hwgen build --lanes auto --pnr` (nextpnr goal 48 MHz, seed 1).", "",
-             "| hidden | fits | datapath | cycles/step | LUT4 | DFF | EBR | SPRAM | DSP | LCs packed | Fmax MHz | steps/s | build s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"`hwgen build --lanes {args.lanes or 'auto'} --pnr` (weights auto: SPRAM when the codes do not fit "
+             "block RAM; nextpnr goal 48 MHz, seed 1).", "",
+             "| hidden | fits | datapath | weights | cycles/step | LUT4 | DFF | EBR | SPRAM | DSP | LCs packed | Fmax MHz | steps/s | build s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["fits"]:
-            lines.append(f"| {r['hidden']} | yes | {r['style']} P={r['lanes']} | {r['cycles']:,} | {r['lut4']:,} | "
+            lines.append(f"| {r['hidden']} | yes | {r['style']} P={r['lanes']} | {r['weights']} | {r['cycles']:,} | {r['lut4']:,} | "
                          f"{r['dff']:,} | {r['ebr']} | {r['spram']} | {r['dsp']} | {r['lc_packed']:,} | "
                          f"{r['fmax']:.1f} | {r['steps_s']:,.0f} | {r['seconds']:.0f} |")
         else:
-            lines.append(f"| {r['hidden']} | no: {r['why']} | | | | | | | | | | | {r['seconds']:.0f} |")
+            lines.append(f"| {r['hidden']} | no: {r['why']} | | | | | | | | | | | | {r['seconds']:.0f} |")
     dest = ROOT / "docs" / "results" / f"fit_{args.target.replace('ice40-', '')}.md"
     dest.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
