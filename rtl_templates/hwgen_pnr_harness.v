@@ -27,7 +27,7 @@ module hwgen_pnr_harness #(
 );
     localparam integer IN_BYTES  = (IN_W + 7) / 8;
     localparam integer OUT_BYTES = (OUT_W + 7) / 8;
-    localparam integer IDX_W     = OUT_BYTES > 1 ? $clog2(OUT_BYTES) : 1;
+    localparam integer GROUPS    = (OUT_BYTES + 7) / 8;  // the output in groups of 8 bytes
 
     reg  [7:0]             din_r;
     reg                    din_shift_r, din_commit_r, din_load_r, dout_shift_r, dout_done_r;
@@ -36,13 +36,15 @@ module hwgen_pnr_harness #(
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [IN_BYTES*8+7:0]  in_sr;     // one spare byte keeps the shift well-formed for any width
     /* verilator lint_on UNUSEDSIGNAL */
-    reg  [IDX_W-1:0]       out_idx;   // the output byte on dout
+    reg  [15:0]            out_idx;   // the output byte on dout (two cycles later)
+    reg  [63:0]            out_group; // the group holding it: the byte select in two short steps
+    reg  [2:0]             out_sub;
     reg                    in_valid;
     wire                   in_ready;
     wire                   out_valid;
     wire [OUT_W-1:0]       out_payload;
     /* verilator lint_off WIDTHEXPAND */
-    wire [OUT_BYTES*8-1:0] out_bytes = out_payload;
+    wire [GROUPS*64-1:0]   out_bytes = out_payload;
     /* verilator lint_on WIDTHEXPAND */
 
     always @(posedge clk) begin
@@ -72,7 +74,9 @@ module hwgen_pnr_harness #(
             else if (dout_shift_r)
                 out_idx <= out_idx + 1'b1;
         end
-        dout     <= out_bytes[out_idx*8 +: 8];
+        out_group <= out_bytes[out_idx[15:3]*64 +: 64];
+        out_sub   <= out_idx[2:0];
+        dout      <= out_group[out_sub*8 +: 8];
         out_full <= out_valid;
         in_busy  <= in_valid;
     end

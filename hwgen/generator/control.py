@@ -39,7 +39,12 @@ def step_control(m: Module, i, o, issues: int, drain: int, *, wait_output: bool 
     first_in, seen = Signal(name=f"{name}_first_in"), Signal(name=f"{name}_seen")
     first_out = Signal(name=f"{name}_first_out")
     swap = Signal(name=f"{name}_swap")
-    m.d.comb += [i.ready.eq((state == DRAIN) & (cnt == 0)), first_of(o).eq(first_out)]
+    # ``i.ready`` is high in the first DRAIN cycle, from a register: the count's comparison
+    # would otherwise sit in front of the previous stage's handshake logic (the example's
+    # critical path).
+    ready = Signal(name=f"{name}_ready")
+    m.d.sync += ready.eq((state == RUN) & (cnt == issues - 1))
+    m.d.comb += [i.ready.eq(ready), first_of(o).eq(first_out)]
     with m.If(o.valid & o.ready):
         m.d.sync += o.valid.eq(0)
     free = ~o.valid | o.ready
