@@ -97,8 +97,12 @@ TRAIN_QUANTIZERS = ("float", "binary", "binary_stochastic", "ternary", "ternary_
                     "pow2_ternary", "exponential", "exponential_stochastic")
 TRAIN_DATASETS = ("ptb-char", "wiki-char", "japanese-vowels", "mnist-seq", "synthetic-text", "synthetic-seq")
 _MODEL_OPTIONS = ("cell", "hidden", "embed", "activation", "quantizer", "int_bits", "frac_bits",
-                  "k_min", "k_max", "batch_norm", "nonlinearity", "init")
-_NO_QUANTIZE = ("no_quantize_input", "no_quantize_recurrent", "no_quantize_bias", "no_quantize_output")
+                  "k_min", "k_max", "batch_norm", "nonlinearity", "init", "preset", "bn_gamma", "bias",
+                  "quantize_output")
+_NO_QUANTIZE = ("no_quantize_input", "no_quantize_recurrent", "no_quantize_bias")
+#: preset setting -> the flag that sets it (for messages)
+_PRESET_FLAGS = {"activation": "--activation", "batch_norm": "--batch-norm", "bn_gamma": "--bn-gamma",
+                 "bias": "--bias", "quantize_output": "--quantize-output / --no-quantize-output"}
 
 
 def _option(name: str) -> str:
@@ -144,11 +148,16 @@ def _quantizer_spec(args):
     return spec
 
 
+def _batch_norm(value: str):
+    return False if value == "off" else value
+
+
 def cmd_train(args) -> None:
     from pathlib import Path
 
     from train import trainer
     from train.model import ConfigError
+    from train.presets import PresetConflict, apply_preset
 
     try:
         from train.datasets import DatasetUnavailable
@@ -157,11 +166,14 @@ def cmd_train(args) -> None:
 
     out = Path(args.out)
     explicit = {k: getattr(args, k) for k in ("dataset", "limit", "epochs", "steps", "batch", "bptt",
-                                              "lr", "clip", "eval_every", "seed", "reset_every")
+                                              "lr", "clip", "eval_every", "seed", "reset_every",
+                                              "schedule", "lr_factor", "lr_patience", "patience",
+                                              "weight_decay", "decay_quantized", "lr_scale",
+                                              "eval_batch", "device")
                 if getattr(args, k) is not None}
     try:
         if args.resume:
-            given = [_option(k) for k in _MODEL_OPTIONS if getattr(args, k) not in (None, False)]
+            given = [_option(k) for k in _MODEL_OPTIONS if getattr(args, k) is not None]
             given += [_option(k) for k in _NO_QUANTIZE if getattr(args, k)]
             if given:
                 raise CliError(f"--resume continues the saved model; drop {', '.join(given)} "
@@ -173,11 +185,14 @@ def cmd_train(args) -> None:
                 raise CliError("--dataset is required (one of " + ", ".join(TRAIN_DATASETS) + ")")
             if args.dataset not in TRAIN_DATASETS:
                 raise CliError(f"--dataset: unknown dataset {args.dataset!r}; one of {', '.join(TRAIN_DATASETS)}")
-            for name, allowed in (("cell", ("rnn", "gru", "lstm")), ("activation", ("hard", "smooth"))):
-                v = getattr(args, name)
-                if v is not None and v not in allowed:
-                    raise CliError(f"--{name}: {v!r} is not one of {', '.join(allowed)}")
             hidden = _hidden_sizes(args.hidden)
+            try:
+                model_settings = apply_preset(args.preset, {
+                    "activation": args.activation, "bn_gamma": args.bn_gamma, "bias": args.bias,
+                    "batch_norm": None if args.batch_norm is None else _batch_norm(args.batch_norm),
+                    "quantize_output": args.quantize_output}, _PRESET_FLAGS)
+            except PresetConflict as e:
+                raise CliError(str(e)) from None
             qspec = _quantizer_spec(args)
             if args.embed is not None and args.embed < 0:
                 raise CliError(f"--embed: {args.embed} is negative (0 means one-hot input)")
@@ -195,10 +210,11 @@ def cmd_train(args) -> None:
                 raise CliError(f"--embed applies to text datasets; {settings.dataset} has feature input")
             config = trainer.model_config_for(
                 data, cell=args.cell or "gru", hidden=hidden, embed=args.embed or 0,
-                activation=args.activation or "hard", quantizer=qspec,
+                activation=model_settings["activation"], quantizer=qspec,
                 quantize={"input": not args.no_quantize_input, "recurrent": not args.no_quantize_recurrent,
-                          "bias": not args.no_quantize_bias, "output": not args.no_quantize_output},
-                batch_norm=args.batch_norm or False,
+                          "bias": not args.no_quantize_bias, "output": model_settings["quantize_output"]},
+                batch_norm=model_settings["batch_norm"], bn_gamma=model_settings["bn_gamma"],
+                bias=model_settings["bias"],
                 nonlinearity=args.nonlinearity or "tanh", init=args.init or "glorot")
         trainer.train(config, settings, out, data=data, resume=args.resume,
                       console=None if args.quiet else console)
@@ -284,13 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dataset", metavar="NAME", help="one of: " + ", ".join(TRAIN_DATASETS))
     g.add_argument("--limit", type=int, metavar="N", help="truncate the dataset (for quick runs)")
     g = s.add_argument_group("model")
-    g.add_argument("--cell", metavar="KIND", help="rnn, gru or lstm (default gru)")
+    g.add_argument("--preset", choices=("ott2016", "hard"),
+                   help="ott2016: the reference implementation's set-up (smooth units, BatchNorm on "
+                        "the input with gamma 0.1, one bias per gate, float output layer; also the "
+                        "defaults when no preset is named); hard: the hardware's clamp units, no "
+                        "BatchNorm, everything quantized. A flag contradicting a named preset is refused")
+    g.add_argument("--cell", choices=("rnn", "gru", "lstm"), help="default gru")
     g.add_argument("--hidden", action="append", metavar="N[,N...]",
                    help="hidden size; repeat it or give a comma list for a stack (default 128)")
     g.add_argument("--embed", type=int, metavar="DIM",
                    help="token embedding size for text; 0 = one-hot into the first layer (default 0)")
-    g.add_argument("--activation", metavar="STYLE",
-                   help="hard (the hardware's clamp units) or smooth (sigmoid/tanh) (default hard)")
+    g.add_argument("--activation", choices=("hard", "smooth"),
+                   help="smooth (sigmoid/tanh, table units in hardware; default) or hard (the "
+                        "hardware's clamp units)")
     g.add_argument("--nonlinearity", choices=("tanh", "relu"), help="vanilla RNN only (default tanh)")
     g.add_argument("--quantizer", metavar="NAME", help="weight quantizer: " + ", ".join(TRAIN_QUANTIZERS)
                    + " (default float)")
@@ -299,12 +321,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--k-min", type=int, metavar="K", help="exponential: smallest exponent (default -22)")
     g.add_argument("--k-max", type=int, metavar="K", help="exponential: largest exponent (default 9)")
     for what, doc in (("input", "input weights W_ih"), ("recurrent", "recurrent weights W_hh"),
-                      ("bias", "biases"), ("output", "the output layer")):
+                      ("bias", "biases")):
         g.add_argument(f"--no-quantize-{what}", action="store_true", help=f"keep {doc} full precision")
-    g.add_argument("--batch-norm", nargs="?", const="input", choices=("input", "input_product"),
+    q = g.add_mutually_exclusive_group()
+    q.add_argument("--quantize-output", dest="quantize_output", action="store_const", const=True,
+                   help="quantize the output layer too (default: full precision, exported as "
+                        "fixed-point codes)")
+    q.add_argument("--no-quantize-output", dest="quantize_output", action="store_const", const=False,
+                   help="keep the output layer full precision (the default)")
+    g.add_argument("--batch-norm", nargs="?", const="input", choices=("input", "input_product", "off"),
                    help="BatchNorm on each layer's input path, not the recurrent one: 'input' (the "
-                        "paper's; the default when no value is given) normalises x, 'input_product' "
-                        "normalises W_ih x per row")
+                        "reference's, the default) normalises x, 'input_product' normalises W_ih x "
+                        "per row, 'off'")
+    g.add_argument("--bn-gamma", type=float, metavar="G",
+                   help="BatchNorm's initial scale (default 0.1, the reference's)")
+    g.add_argument("--bias", choices=("per_gate", "pair"),
+                   help="per_gate: one bias per gate on the input side (the reference's; default); "
+                        "pair: torch's b_ih and b_hh")
     g.add_argument("--init", choices=("glorot", "torch"),
                    help="weight initialisation: glorot (U(±W0), ternary's W0; biases 0) or torch's (default glorot)")
     g = s.add_argument_group("training")
@@ -313,11 +346,30 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch", type=int, metavar="N", help="batch size (default 32)")
     g.add_argument("--bptt", type=int, metavar="T", help="truncated-BPTT length for text (default 50)")
     g.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    g.add_argument("--lr-scale", choices=("none", "glorot"),
+                   help="glorot: each quantized tensor's rate times 1/sqrt(1.5/(fan_in+fan_out)), "
+                        "the reference's W_LR_scale (default none)")
+    g.add_argument("--schedule", choices=("plateau", "cosine", "none"),
+                   help="learning-rate schedule: plateau (halve after --lr-patience evaluations "
+                        "without improvement; default), cosine over the step budget, none")
+    g.add_argument("--lr-factor", type=float, metavar="F", help="plateau: factor per cut (default 0.5)")
+    g.add_argument("--lr-patience", type=int, metavar="N",
+                   help="plateau: evaluations without improvement before a cut (default 1)")
+    g.add_argument("--patience", type=int, metavar="N",
+                   help="early stopping: stop after N evaluations without a better valid metric, "
+                        "0 = never (default 4)")
+    g.add_argument("--weight-decay", type=float, metavar="W",
+                   help="Adam weight decay of the full-precision tensors (default 0)")
+    g.add_argument("--decay-quantized", action="store_const", const=True,
+                   help="apply --weight-decay to the quantized tensors' shadow weights too")
     g.add_argument("--clip", type=float, help="gradient-norm clipping, 0 = off (default 1.0)")
     g.add_argument("--eval-every", type=int, metavar="N", help="evaluate every N steps (default: each epoch)")
+    g.add_argument("--eval-batch", type=int, metavar="N",
+                   help="lanes (text) or sequences per call when evaluating (default 128)")
     g.add_argument("--reset-every", type=int, metavar="N",
                    help="text: reset the carried state to zero every N chunks, 0 = each epoch only (default 20)")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
+    g.add_argument("--device", metavar="DEV", help="cpu (default) or cuda[:N]")
     g = s.add_argument_group("output")
     g.add_argument("--out", default="model.pt", metavar="PATH", help="best checkpoint (default model.pt)")
     g.add_argument("--resume", action="store_true", help="continue from OUT.last.pt (budget may grow)")

@@ -135,11 +135,12 @@ def test_resume_equals_uninterrupted(tmp_path, task, text_data, seq_data):
         data = text_data
         cfg = model_config_for(data, cell="lstm", hidden=[12], embed=4, quantizer="exponential_stochastic")
         s = _settings("synthetic-text", limit=3000, batch=8, bptt=10, eval_every=5, reset_every=4,
-                      steps=23)
+                      steps=23, patience=0)
     else:
         data = seq_data
         cfg = model_config_for(data, cell="gru", hidden=[8], quantizer="ternary_stochastic")
-        s = _settings("synthetic-seq", limit=96, batch=10, eval_every=5, steps=23)  # 10 per epoch
+        s = _settings("synthetic-seq", limit=96, batch=10, eval_every=5, steps=23,  # 10 per epoch
+                      patience=0)
     full = trainer.train(cfg, s, tmp_path / "full.pt", data=data, plot=False)
     part = trainer.train(cfg, dataclasses.replace(s, steps=10), tmp_path / "part.pt", data=data, plot=False)
     assert part.steps == 10
@@ -178,7 +179,7 @@ def test_cli_resume_and_its_errors(tmp_path, capsys):
 @pytest.mark.parametrize("quantizer", QUANTIZERS)
 def test_every_quantizer_and_cell_trains(tmp_path, seq_data, cell, quantizer):
     cfg = model_config_for(seq_data, cell=cell, hidden=[6, 5], quantizer=_qspec(quantizer),
-                           activation="hard")
+                           preset="hard")
     s = _settings("synthetic-seq", steps=4, batch=24, eval_every=4)
     r = trainer.train(cfg, s, tmp_path / "m.pt", data=seq_data, plot=False)
     assert len(r.losses) == 4 and all(math.isfinite(v) for v in r.losses)
@@ -198,7 +199,7 @@ def test_every_quantizer_and_cell_trains(tmp_path, seq_data, cell, quantizer):
 
 
 def test_quantize_switches(seq_data):
-    cfg = model_config_for(seq_data, hidden=[6], quantizer="ternary",
+    cfg = model_config_for(seq_data, hidden=[6], quantizer="ternary", bias="pair",
                            quantize={"recurrent": False, "output": False})
     model = RecurrentModel.from_config(cfg)
     assert set(model.codes()) == {"stack.layers.0.weight_ih", "stack.layers.0.bias_ih",
@@ -309,7 +310,6 @@ def _one_error_line(capsys) -> str:
     (["--dataset", "synthetic-seq", "--quantizer", "quinary"], "unknown quantizer 'quinary'"),
     (["--dataset", "synthetic-seq", "--hidden", "8,0"], "0 is not a positive layer size"),
     (["--dataset", "synthetic-seq", "--hidden", "x"], "'x' is not a layer size"),
-    (["--dataset", "synthetic-seq", "--cell", "tcn"], "--cell: 'tcn' is not one of"),
     (["--dataset", "synthetic-seq", "--quantizer", "ternary", "--k-min", "-3"], "--k-min applies to"),
     (["--dataset", "synthetic-seq", "--quantizer", "pow2_ternary", "--int-bits", "-1"], "i + f >= 1"),
     (["--dataset", "synthetic-seq", "--embed", "8"], "--embed applies to text datasets"),
@@ -321,6 +321,18 @@ def _one_error_line(capsys) -> str:
 def test_cli_bad_arguments(tmp_path, capsys, args, message):
     assert main(["train", *args, "--out", str(tmp_path / "m.pt"), "--quiet"]) == 1
     assert message in _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cell", "tcn"], "argument --cell: invalid choice: 'tcn'"),
+    (["--preset", "fast"], "argument --preset: invalid choice: 'fast'"),
+    (["--schedule", "step"], "argument --schedule: invalid choice: 'step'"),
+])
+def test_cli_choices_are_argparse_checks(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--dataset", "synthetic-seq", *args, "--out", str(tmp_path / "m.pt")])
+    assert e.value.code == 2 and message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

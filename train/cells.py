@@ -7,16 +7,27 @@ LSTM i, f, g, o) and its GRU candidate ``n = tanh(W_in x + b_in + r * (W_hn h + 
 ``*_l0`` tensors without the suffix (:meth:`QuantCell.from_torch` copies them over).
 
 Each forward pass quantizes the shadow weights once (stochastically only in training mode) with a
-straight-through gradient, then runs a Python loop over time. Activations and state stay full
-precision. ``activation="hard"`` uses the hardware's units (hwgen/activation.py):
-``hard_sigmoid(x) = clamp(x/4 + 1/2, 0, 1)`` and ``hard_tanh(x) = clamp(x, -1, 1)``; note that
-torch's own Hardsigmoid is x/6 + 1/2 and is not used.
+straight-through gradient, then runs the sequence. Activations and state stay full precision.
+``activation="smooth"`` (sigmoid/tanh) runs the whole sequence through PyTorch's own recurrent
+kernels (``torch._VF.rnn_tanh / rnn_relu / gru / lstm``, what torch.nn.RNN/GRU/LSTM call), given the
+quantized tensors as explicit weights, so autograd still carries the straight-through gradient to
+the shadow weights; those kernels are 2-3x faster than a Python loop over time on a CPU. The
+Python loop over time (:meth:`QuantCell.forward_steps`) remains where the kernels cannot follow:
+``activation="hard"`` (the hardware's units, hwgen/activation.py:
+``hard_sigmoid(x) = clamp(x/4 + 1/2, 0, 1)`` and ``hard_tanh(x) = clamp(x, -1, 1)``; torch's own
+Hardsigmoid is x/6 + 1/2 and is not used) and ``batch_norm="input_product"``, which normalises
+``W_ih x`` between the product and the recurrence. Both paths compute the same function (tested).
+
+``bias="input"`` keeps one bias per gate, on the input side (``bias_hh`` is a frozen zero tensor),
+as the reference implementation of Ott et al. does (Lasagne's GRU: ``n = tanh(W_in x + b_n +
+r * (W_hn h))``); ``bias=True`` is torch's pair of biases.
 
 Input is batch-first ``(B, T, input_size)``; a state is ``h`` of shape ``(B, hidden)`` (LSTM:
 the pair ``(h, c)``); ``forward`` returns ``(outputs (B, T, hidden), final_state)``.
 
 Optional BatchNorm1d (statistics over batch and time) sits on the input path only, never on the
-recurrent path: ``batch_norm="input"`` (or True) normalises the layer input x;
+recurrent path: ``batch_norm="input"`` (or True) normalises the layer input x (the reference's
+choice; ``bn_gamma`` sets the initial scale, 0.1 there);
 ``batch_norm="input_product"`` normalises ``W_ih x`` per row (Laurent et al. 2016), which folds
 into a per-row scale and bias of the input weights at export without disturbing their codes.
 """
@@ -59,6 +70,7 @@ _ACTIVATIONS = {
 }
 _BATCH_NORM = {False: None, None: None, True: "input", "input": "input", "input_product": "input_product"}
 _TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_BIAS = (True, False, "input")
 
 State = Any  # a (B, H) tensor, or (h, c) for an LSTM
 
@@ -70,7 +82,8 @@ class QuantCell(nn.Module):
     to the weight matrices, ``bias_quantizer`` to the biases (``"same"``: the weights' quantizer;
     a ternary bias uses the ``W0`` of the matrix it is added to). ``quantize_ih``,
     ``quantize_hh`` and ``quantize_bias`` switch each group off. ``generator`` feeds the
-    stochastic quantizers.
+    stochastic quantizers. ``bias``: True (torch's ``b_ih`` and ``b_hh``), ``"input"`` (one bias
+    per gate: ``b_ih``; ``b_hh`` stays a frozen zero so the parameter layout is torch's) or False.
     """
 
     gates: int = 1
@@ -79,8 +92,8 @@ class QuantCell(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True,
                  activation: str = "smooth", quantizer: Any = None, bias_quantizer: Any = "same",
                  quantize_ih: bool = True, quantize_hh: bool = True, quantize_bias: bool = True,
-                 batch_norm: bool | str = False, generator: torch.Generator | None = None,
-                 device=None, dtype=None):
+                 batch_norm: bool | str = False, bn_gamma: float = 1.0,
+                 generator: torch.Generator | None = None, device=None, dtype=None):
         super().__init__()
         for what, v in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(v, int) or v < 1:
@@ -91,7 +104,10 @@ class QuantCell(nn.Module):
         if batch_norm not in _BATCH_NORM:
             raise ValueError(f"{type(self).__name__}: batch_norm must be False, True, 'input' or "
                              f"'input_product', not {batch_norm!r}")
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        if not any(bias is b for b in _BIAS) and bias != "input":
+            raise ValueError(f"{type(self).__name__}: bias must be True, False or 'input', not {bias!r}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.bias, self.one_bias = bool(bias), bias == "input"
         self.activation = activation
         self._sigmoid, self._tanh = _ACTIVATIONS[activation]
         self.generator = generator
@@ -101,7 +117,9 @@ class QuantCell(nn.Module):
         self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size, **kw))
         if bias:
             self.bias_ih = nn.Parameter(torch.empty(rows, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(rows, **kw))
+            # One bias per gate: b_hh is a frozen zero (no gradient, never quantized), so the
+            # state_dict and every reader of it keep torch's layout.
+            self.bias_hh = nn.Parameter(torch.zeros(rows, **kw), requires_grad=not self.one_bias)
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -112,6 +130,9 @@ class QuantCell(nn.Module):
             self.bn = nn.BatchNorm1d(rows, **kw)
         else:
             self.bn = None
+        if self.bn is not None:
+            with torch.no_grad():
+                self.bn.weight.fill_(bn_gamma)
 
         wq = make_quantizer(quantizer)
         bq = wq if isinstance(bias_quantizer, str) and bias_quantizer == "same" else make_quantizer(bias_quantizer)
@@ -121,7 +142,8 @@ class QuantCell(nn.Module):
             "weight_ih": wq.bind(*fans["ih"]) if wq is not None and quantize_ih else None,
             "weight_hh": wq.bind(*fans["hh"]) if wq is not None and quantize_hh else None,
             "bias_ih": bq.bind(*fans["ih"]) if bq is not None and quantize_bias and bias else None,
-            "bias_hh": bq.bind(*fans["hh"]) if bq is not None and quantize_bias and bias else None,
+            "bias_hh": (bq.bind(*fans["hh"]) if bq is not None and quantize_bias and bias
+                        and not self.one_bias else None),
         }
         self.quantizers = q
         self.reset_parameters()
@@ -134,7 +156,7 @@ class QuantCell(nn.Module):
         with torch.no_grad():
             for name in _TENSORS:
                 p = getattr(self, name)
-                if p is not None:
+                if p is not None and p.requires_grad:
                     p.uniform_(-bound, bound)
         self.clip_weights_()
 
@@ -172,6 +194,9 @@ class QuantCell(nn.Module):
         if (module.input_size if layer == 0 else module.hidden_size) != self.input_size \
                 or module.hidden_size != self.hidden_size or module.bias != self.bias:
             raise ValueError(f"size or bias mismatch loading layer {layer} of {module}")
+        if self.one_bias:
+            raise ValueError("a cell with one bias per gate (bias='input') cannot hold torch's two; "
+                             "load into a cell with bias=True")
         for name in _TENSORS:
             if getattr(self, name) is not None:
                 getattr(self, name).copy_(getattr(module, f"{name}_l{layer}"))
@@ -206,20 +231,37 @@ class QuantCell(nn.Module):
             return t
         return fix(state, "state")
 
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`forward` runs torch's recurrent kernel (smooth units, no BN inside)."""
+        return self.activation == "smooth" and self.batch_norm != "input_product"
+
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """``(outputs (B, T, hidden), final state)``; torch's kernel where :attr:`fused`."""
+        return self._forward(x, state, fused=self.fused)
+
+    def forward_steps(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """The same function as :meth:`forward` as a Python loop over time (any activation)."""
+        return self._forward(x, state, fused=False)
+
+    def _forward(self, x: torch.Tensor, state: State | None, fused: bool) -> tuple[torch.Tensor, State]:
         if x.dim() != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{type(self).__name__}: input must be (batch, time, {self.input_size}), "
                              f"got {tuple(x.shape)}")
         B, T, _ = x.shape
-        w = self.effective_parameters()
+        w = self.effective_parameters()  # quantized once per call: once per optimizer step
         if self.batch_norm == "input":
             x = self.bn(x.reshape(B * T, -1)).reshape(B, T, -1)
+        state = self.init_state(B, x) if state is None else self._check_state(state, B)
+        if T == 0:
+            return x.new_zeros(B, 0, self.hidden_size), state
+        if fused:
+            return self._kernel(x, state, w)
         gi = torch.matmul(x, w["weight_ih"].t())
         if self.batch_norm == "input_product":
             gi = self.bn(gi.reshape(B * T, -1)).reshape(B, T, -1)
         if w["bias_ih"] is not None:
             gi = gi + w["bias_ih"]
-        state = self.init_state(B, x) if state is None else self._check_state(state, B)
         outs = []
         for t in range(T):
             gh = torch.matmul(self._h(state), w["weight_hh"].t())
@@ -227,8 +269,18 @@ class QuantCell(nn.Module):
                 gh = gh + w["bias_hh"]
             state = self._step(gi[:, t], gh, state)
             outs.append(self._h(state))
-        out = torch.stack(outs, 1) if outs else x.new_zeros(B, 0, self.hidden_size)
-        return out, state
+        return torch.stack(outs, 1), state
+
+    def _kernel(self, x: torch.Tensor, state: State, w: dict[str, torch.Tensor | None]):
+        """torch's own recurrent kernel with explicit (quantized) weights; batch-first."""
+        params = [w["weight_ih"], w["weight_hh"]]
+        if self.bias:
+            params += [w["bias_ih"], w["bias_hh"]]
+        out, h = self._vf(x, state[None], params)
+        return out, h[0]
+
+    def _vf(self, x, hx, params):
+        raise NotImplementedError
 
     @staticmethod
     def _h(state: State) -> torch.Tensor:
@@ -239,7 +291,8 @@ class QuantCell(nn.Module):
 
     def extra_repr(self) -> str:
         q = {k: (v.spec() if v is not None else None) for k, v in self.quantizers.items()}
-        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, activation={self.activation!r}, "
+        bias = "'input'" if self.one_bias else self.bias
+        return (f"{self.input_size}, {self.hidden_size}, bias={bias}, activation={self.activation!r}, "
                 f"batch_norm={self.batch_norm!r}, quantizers={q}")
 
 
@@ -258,6 +311,10 @@ class QuantRNN(QuantCell):
         z = gi + gh
         return self._tanh(z) if self.nonlinearity == "tanh" else torch.relu(z)
 
+    def _vf(self, x, hx, params):
+        op = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
+        return op(x, hx, params, self.bias, 1, 0.0, self.training, False, True)
+
     def extra_repr(self):
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
 
@@ -274,6 +331,9 @@ class QuantGRU(QuantCell):
         z = self._sigmoid(i_z + h_z)
         n = self._tanh(i_n + r * h_n)
         return (1 - z) * n + z * h
+
+    def _vf(self, x, hx, params):
+        return torch._VF.gru(x, hx, params, self.bias, 1, 0.0, self.training, False, True)
 
 
 class QuantLSTM(QuantCell):
@@ -300,6 +360,15 @@ class QuantLSTM(QuantCell):
         i, f, cand, o = g.chunk(4, 1)
         c = self._sigmoid(f) * c + self._sigmoid(i) * self._tanh(cand)
         return (self._sigmoid(o) * self._tanh(c), c)
+
+    def _kernel(self, x, state, w):
+        params = [w["weight_ih"], w["weight_hh"]]
+        if self.bias:
+            params += [w["bias_ih"], w["bias_hh"]]
+        h0, c0 = state
+        out, h, c = torch._VF.lstm(x, (h0[None], c0[None]), params, self.bias, 1, 0.0,
+                                   self.training, False, True)
+        return out, (h[0], c[0])
 
 
 CELLS: dict[str, type[QuantCell]] = {"rnn": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}

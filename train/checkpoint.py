@@ -44,7 +44,7 @@ def make_checkpoint(model: RecurrentModel, *, task: str, vocab=None, metrics: Ma
         "format": FORMAT,
         "version": VERSION,
         "config": normalize_config(model.config),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
         "quantized": model.quantized_tensors(),
         "vocab": None if vocab is None else [str(t) for t in vocab],
         "task": task,

@@ -13,6 +13,8 @@ model.pt, docs/model-pt-format.md)::
       "quantizer": {"name": "ternary", "w0": null} | null,   # Quantizer.spec(); null = float
       "quantize": {"input": true, "recurrent": true, "bias": true, "output": true},
       "batch_norm": false,                # false | "input" | "input_product" (cells' batch_norm)
+      "bn_gamma": 1.0,                    # BatchNorm's initial scale (the reference: 0.1)
+      "bias": "pair",                     # pair: torch's b_ih and b_hh | per_gate: one, input side
       "init": "glorot",                   # glorot | torch (see below)
       "output_size": 50,
     }
@@ -47,9 +49,12 @@ from torch import nn
 from .cells import CELLS, QuantStack, clip_shadow_weights_
 from .quantizers import Codes, Quantizer, glorot_bound, make_quantizer
 
-__all__ = ["QuantLinear", "RecurrentModel", "normalize_config", "detach_state", "CELL_KINDS"]
+__all__ = ["QuantLinear", "RecurrentModel", "normalize_config", "detach_state", "CELL_KINDS",
+           "BIAS_MODES"]
 
 CELL_KINDS = tuple(sorted(CELLS))
+#: ``pair``: torch's ``b_ih`` and ``b_hh``; ``per_gate``: one bias per gate on the input side.
+BIAS_MODES = ("pair", "per_gate")
 _QUANTIZE_KEYS = ("input", "recurrent", "bias", "output")
 
 
@@ -69,7 +74,7 @@ def normalize_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"a model config is a dict, not {type(config).__name__}")
     c = copy.deepcopy(dict(config))
     known = {"input", "cell", "hidden", "activation", "nonlinearity", "quantizer", "quantize",
-             "batch_norm", "init", "output_size"}
+             "batch_norm", "bn_gamma", "bias", "init", "output_size"}
     extra = sorted(set(c) - known)
     if extra:
         raise ConfigError(f"unknown model config keys {extra}; known: {sorted(known)}")
@@ -118,6 +123,13 @@ def normalize_config(config: Mapping[str, Any]) -> dict[str, Any]:
             c["batch_norm"] = "input"
         else:
             raise ConfigError(f"batch_norm must be false, 'input' or 'input_product', not {bn!r}")
+    gamma = c.setdefault("bn_gamma", 1.0)
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma) \
+            or gamma <= 0:
+        raise ConfigError(f"bn_gamma must be a positive number, not {gamma!r}")
+    c["bn_gamma"] = float(gamma)
+    if c.setdefault("bias", "pair") not in BIAS_MODES:
+        raise ConfigError(f"bias must be one of {list(BIAS_MODES)}, not {c['bias']!r}")
     c.setdefault("init", "glorot")
     if c["init"] not in ("glorot", "torch"):
         raise ConfigError(f"init must be 'glorot' or 'torch', not {c['init']!r}")
@@ -230,7 +242,8 @@ class RecurrentModel(nn.Module):
         cell_kw: dict[str, Any] = dict(
             activation=c["activation"], quantizer=qspec, quantize_ih=flags["input"],
             quantize_hh=flags["recurrent"], quantize_bias=flags["bias"],
-            batch_norm=c["batch_norm"], generator=self.generator,
+            batch_norm=c["batch_norm"], bn_gamma=c["bn_gamma"], generator=self.generator,
+            bias="input" if c["bias"] == "per_gate" else True,
         )
         if c["cell"] == "rnn":
             cell_kw["nonlinearity"] = c["nonlinearity"]
@@ -254,7 +267,7 @@ class RecurrentModel(nn.Module):
                 _uniform_init(layer, name, fan_in, h)
             for name in ("bias_ih", "bias_hh"):
                 if getattr(layer, name) is not None:
-                    getattr(layer, name).zero_()
+                    getattr(layer, name).zero_()  # b_hh of a per-gate layer is zero anyway
         _uniform_init(self.output, "weight", self.output.in_features, self.output.out_features)
         self.output.bias.zero_()
         self.clip_weights_()
@@ -262,6 +275,13 @@ class RecurrentModel(nn.Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "RecurrentModel":
         return cls(config)
+
+    def use_generator(self, generator: torch.Generator) -> None:
+        """Make every stochastic quantizer draw from ``generator`` (one on the model's device)."""
+        self.generator = generator
+        for m in self.modules():
+            if m is not self and hasattr(m, "generator"):
+                m.generator = generator
 
     @property
     def is_token_model(self) -> bool:

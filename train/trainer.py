@@ -35,7 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -46,11 +46,17 @@ from .model import ConfigError, RecurrentModel, detach_state, normalize_config
 
 __all__ = ["TrainSettings", "TrainResult", "TrainingError", "train", "evaluate", "model_config_for",
            "last_path", "curve_path", "load_data", "task_of", "resume_settings",
-           "check_writable"]
+           "check_writable", "check_device", "param_groups", "SCHEDULES", "LR_SCALES"]
 
 LN2 = math.log(2.0)
-EVAL_BATCH_CLASSIFY = 256
+EVAL_CHUNK = 256  # characters per evaluation call: long, since nothing is back-propagated
 PLOT_EVERY_S = 60.0
+#: plateau: halve (``lr_factor``) the learning rate after ``lr_patience`` evaluations without a
+#: better valid metric; cosine: cosine decay to zero over the run's step budget; none: constant.
+SCHEDULES = ("plateau", "cosine", "none")
+#: none: one learning rate; glorot: each quantized tensor's rate times ``1/sqrt(1.5/(fan_in +
+#: fan_out))``, the reference's ``W_LR_scale`` (BinaryConnect's): steps in units of the clip range.
+LR_SCALES = ("none", "glorot")
 
 
 class TrainingError(Exception):
@@ -75,9 +81,20 @@ class TrainSettings:
     eval_every: int | None = None
     seed: int = 0
     reset_every: int = 20
+    schedule: str = "plateau"
+    lr_factor: float = 0.5
+    lr_patience: int = 1
+    patience: int = 4
+    weight_decay: float = 0.0
+    decay_quantized: bool = False
+    lr_scale: str = "none"
+    eval_batch: int = 128
+    device: str = "cpu"
 
-    #: settings a resumed run must share with the saved one (the others set the budget).
-    FIXED = ("dataset", "limit", "batch", "bptt", "lr", "clip", "seed", "reset_every")
+    #: settings a resumed run must share with the saved one (the others set the budget, or where
+    #: it runs: epochs, steps, eval_every, patience, device).
+    FIXED = ("dataset", "limit", "batch", "bptt", "lr", "clip", "seed", "reset_every", "schedule",
+             "lr_factor", "lr_patience", "weight_decay", "decay_quantized", "lr_scale", "eval_batch")
 
     def validate(self) -> None:
         for name in ("epochs", "steps", "eval_every", "limit"):
@@ -94,6 +111,22 @@ class TrainSettings:
             raise TrainingError(f"lr must be a positive number, not {self.lr!r}")
         if not (isinstance(self.clip, (int, float)) and math.isfinite(self.clip) and self.clip >= 0):
             raise TrainingError(f"clip must be a number >= 0 (0: no clipping), not {self.clip!r}")
+        if self.schedule not in SCHEDULES:
+            raise TrainingError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.lr_scale not in LR_SCALES:
+            raise TrainingError(f"lr_scale must be one of {', '.join(LR_SCALES)}, not {self.lr_scale!r}")
+        if not (isinstance(self.lr_factor, (int, float)) and 0 < self.lr_factor < 1):
+            raise TrainingError(f"lr_factor must lie strictly between 0 and 1, not {self.lr_factor!r}")
+        for name in ("lr_patience", "patience"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise TrainingError(f"{name} must be an integer >= 0, not {v!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)
+                and self.weight_decay >= 0):
+            raise TrainingError(f"weight_decay must be a number >= 0, not {self.weight_decay!r}")
+        if isinstance(self.eval_batch, bool) or not isinstance(self.eval_batch, int) or self.eval_batch < 1:
+            raise TrainingError(f"eval_batch must be a positive integer, not {self.eval_batch!r}")
+        check_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -151,6 +184,25 @@ def check_writable(out: Path) -> None:
         raise TrainingError(f"--out {out}: cannot write in {parent} ({e.strerror or e})") from None
 
 
+def check_device(device: str) -> torch.device:
+    """``device`` as a torch.device: ``cpu`` or ``cuda[:N]`` of a GPU torch can see."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise TrainingError(f"device {device!r} is not a device; use cpu or cuda (cuda:N)") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise TrainingError(f"device {device!r}: hwgen trains on cpu or cuda, not {dev.type}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise TrainingError(f"--device {device}: torch sees no CUDA GPU here (torch "
+                                f"{torch.__version__}, {build}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise TrainingError(f"--device {device}: only {torch.cuda.device_count()} CUDA "
+                                f"device(s) are visible")
+    return dev
+
+
 # ------------------------------------------------------------------------------------------------
 # Data
 # ------------------------------------------------------------------------------------------------
@@ -174,10 +226,26 @@ def task_of(data) -> str:
 
 
 def model_config_for(data, *, cell: str = "gru", hidden=(128,), embed: int = 0,
-                     activation: str = "hard", quantizer=None, quantize: Mapping[str, bool] | None = None,
-                     batch_norm: bool | str = False, nonlinearity: str = "tanh",
-                     init: str = "glorot") -> dict[str, Any]:
-    """A model config whose input and output sizes fit ``data`` (raises ConfigError otherwise)."""
+                     preset: str | None = None, activation: str | None = None, quantizer=None,
+                     quantize: Mapping[str, bool] | None = None, batch_norm: bool | str | None = None,
+                     bn_gamma: float | None = None, bias: str | None = None,
+                     nonlinearity: str = "tanh", init: str = "glorot") -> dict[str, Any]:
+    """A model config whose input and output sizes fit ``data`` (raises ConfigError otherwise).
+
+    Settings left None come from ``preset`` (train/presets.py; None: the default preset, whose
+    settings the others may change; a named preset refuses contradicting ones). ``quantize``'s
+    ``"output"`` entry is the preset's unless given.
+    """
+    from .presets import PresetConflict, apply_preset
+
+    quantize = dict(quantize or {})
+    try:
+        s = apply_preset(preset, {"activation": activation, "batch_norm": batch_norm,
+                                  "bn_gamma": bn_gamma, "bias": bias,
+                                  "quantize_output": quantize.get("output")})
+    except PresetConflict as e:
+        raise ConfigError(str(e)) from None
+    quantize["output"] = s["quantize_output"]
     if task_of(data) == "lm":
         inp = {"kind": "embedding", "vocab_size": len(data.vocab), "dim": embed}
         out = len(data.vocab)
@@ -186,8 +254,9 @@ def model_config_for(data, *, cell: str = "gru", hidden=(128,), embed: int = 0,
         out = int(data.n_classes)
     return normalize_config({
         "input": inp, "cell": cell, "hidden": list(hidden) if not isinstance(hidden, int) else [hidden],
-        "activation": activation, "nonlinearity": nonlinearity, "quantizer": quantizer,
-        "quantize": dict(quantize or {}), "batch_norm": batch_norm, "init": init, "output_size": out,
+        "activation": s["activation"], "nonlinearity": nonlinearity, "quantizer": quantizer,
+        "quantize": quantize, "batch_norm": s["batch_norm"], "bn_gamma": s["bn_gamma"],
+        "bias": s["bias"], "init": init, "output_size": out,
     })
 
 
@@ -248,46 +317,67 @@ def _classify_batch(split, idx: torch.Tensor):
     return xb, ln, yb
 
 
-@torch.no_grad()
-def evaluate(model: RecurrentModel, data, split: str, settings: TrainSettings) -> dict[str, float]:
+def evaluate(model: RecurrentModel, data, split: str, settings: TrainSettings,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """``{"loss": mean cross-entropy (nats), metric: value}`` on ``split`` ("valid" / "test"),
-    in evaluation mode (deterministic quantization, BatchNorm running statistics)."""
+    in evaluation mode (deterministic quantization, BatchNorm running statistics).
+
+    Text: the split is cut into ``settings.eval_batch`` lanes (fewer where a lane would be shorter
+    than ``bptt``), each read from a zero state with the state carried along it, in calls of
+    :data:`EVAL_CHUNK` characters; every token but each lane's first is a target. Sequences:
+    batches of ``eval_batch``. ``progress(done, total)`` is called after each call of the model.
+    """
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     try:
-        if task_of(data) == "lm":
-            ids = np.asarray(getattr(data, split))
-            if len(ids) < 2:
-                raise TrainingError(f"the {split} split of {data.name!r} is too short to evaluate "
-                                    f"({len(ids)} tokens)")
-            # As many lanes as --batch, but each at least bptt long; every token but each lane's
-            # first is a target (drop_last=False), the state carried along the lane from zero.
-            lanes = max(1, min(settings.batch, len(ids) // max(2, settings.bptt)))
-            total, count, state = 0.0, 0, None
-            for x, y in _lm_batches(ids, lanes, settings.bptt, drop_last=False):
-                logits, state = model(x, state)
-                total += float(nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
-                count += y.numel()
-            if count == 0:
-                raise TrainingError(f"the {split} split of {data.name!r} is too short to evaluate "
-                                    f"({len(ids)} tokens)")
-            loss = total / count
-            return {"loss": loss, "bpc": loss / LN2}
-        x, lengths, y = getattr(data, split)
-        n = len(y)
-        if n == 0:
-            raise TrainingError(f"the {split} split of {data.name!r} is empty")
-        total, correct = 0.0, 0
-        for s in range(0, n, EVAL_BATCH_CLASSIFY):
-            xb, ln, yb = _classify_batch(getattr(data, split), torch.arange(s, min(n, s + EVAL_BATCH_CLASSIFY)))
-            logits, _ = model(xb)
-            last = _last_step_logits(logits, ln)
-            total += float(nn.functional.cross_entropy(last, yb, reduction="sum"))
-            correct += int((last.argmax(-1) == yb).sum())
-        return {"loss": total / n, "accuracy": correct / n}
+        with torch.inference_mode():
+            if task_of(data) == "lm":
+                return _evaluate_lm(model, data, split, settings, device, progress)
+            return _evaluate_classify(model, data, split, settings, device, progress)
     finally:
         model.train(was_training)
+
+
+def _evaluate_lm(model, data, split, settings, device, progress) -> dict[str, float]:
+    ids = np.asarray(getattr(data, split))
+    too_short = TrainingError(f"the {split} split of {data.name!r} is too short to evaluate "
+                              f"({len(ids)} tokens)")
+    if len(ids) < 2:
+        raise too_short
+    lanes = max(1, min(settings.eval_batch, len(ids) // max(2, settings.bptt)))
+    chunk = max(settings.bptt, EVAL_CHUNK)
+    calls = math.ceil((len(ids) // lanes - 1) / chunk)
+    total, count, state = 0.0, 0, None
+    for k, (x, y) in enumerate(_lm_batches(ids, lanes, chunk, drop_last=False)):
+        logits, state = model(x.to(device), state)
+        total += float(nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1), reduction="sum"))
+        count += y.numel()
+        if progress is not None:
+            progress(k + 1, calls)
+    if count == 0:
+        raise too_short
+    loss = total / count
+    return {"loss": loss, "bpc": loss / LN2}
+
+
+def _evaluate_classify(model, data, split, settings, device, progress) -> dict[str, float]:
+    x, lengths, y = getattr(data, split)
+    n = len(y)
+    if n == 0:
+        raise TrainingError(f"the {split} split of {data.name!r} is empty")
+    total, correct, size = 0.0, 0, settings.eval_batch
+    for s in range(0, n, size):
+        xb, ln, yb = _classify_batch(getattr(data, split), torch.arange(s, min(n, s + size)))
+        logits, _ = model(xb.to(device))
+        last = _last_step_logits(logits, ln.to(device))
+        yb = yb.to(device)
+        total += float(nn.functional.cross_entropy(last, yb, reduction="sum"))
+        correct += int((last.argmax(-1) == yb).sum())
+        if progress is not None:
+            progress(min(n, s + size) // size + (min(n, s + size) % size > 0), math.ceil(n / size))
+    return {"loss": total / n, "accuracy": correct / n}
 
 
 def _better(metric: str, new: float, old: float | None) -> bool:
@@ -307,6 +397,7 @@ class _Progress:
     def __init__(self, console, total: int, done: int, label: str):
         self.console = console
         self.bar = None
+        self.eval_task = None
         if console is None:
             return
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
@@ -334,9 +425,110 @@ class _Progress:
         if self.console is not None:
             self.console.print(text)
 
+    def evaluating(self, done: int, total: int) -> None:
+        """Progress of a validation pass, as a second bar that goes away when it is done."""
+        if self.bar is None:
+            return
+        if getattr(self, "eval_task", None) is None:
+            self.eval_task = self.bar.add_task("  validating", total=total, info="")
+        self.bar.update(self.eval_task, completed=done, total=total)
+        if done >= total:
+            self.bar.remove_task(self.eval_task)
+            self.eval_task = None
+
 
 def _metric_name(task: str) -> str:
     return "bpc" if task == "lm" else "accuracy"
+
+
+def param_groups(model: RecurrentModel, settings: TrainSettings) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups.
+
+    Quantized tensors (the shadow weights) take no weight decay unless ``decay_quantized``: decay
+    pulls shadow weights towards zero, which for ternary and pow2-ternary codes means towards the
+    zero code, a sparsity prior nobody asked for. With ``lr_scale="glorot"`` each quantized
+    tensor's rate is scaled by ``1/sqrt(1.5/(fan_in + fan_out))`` (the reference's ``W_LR_scale``).
+    Frozen tensors (a per-gate layer's zero ``b_hh``) are left out.
+    """
+    scaled: dict[int, float] = {}
+    for module in model.modules():
+        for name, fans in _quantized_fans(module).items():
+            p, q = getattr(module, name, None), module.quantizers.get(name)
+            if p is not None and q is not None and p.requires_grad:
+                scaled[id(p)] = (1.0 / math.sqrt(1.5 / sum(fans))) if settings.lr_scale == "glorot" else 1.0
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        quantized = id(p) in scaled
+        groups.setdefault((quantized, scaled.get(id(p), 1.0)), []).append(p)
+    out = []
+    for (quantized, scale), params in sorted(groups.items()):
+        decay = settings.weight_decay if (settings.decay_quantized or not quantized) else 0.0
+        out.append({"params": params, "lr": settings.lr * scale, "weight_decay": decay})
+    return out
+
+
+def _quantized_fans(module: nn.Module) -> dict[str, tuple[int, int]]:
+    """``{tensor name: (fan_in, fan_out)}`` of a cell's or the output layer's tensors."""
+    from .cells import QuantCell
+    from .model import QuantLinear
+
+    if isinstance(module, QuantCell):
+        ih, hh = (module.input_size, module.hidden_size), (module.hidden_size, module.hidden_size)
+        return {"weight_ih": ih, "bias_ih": ih, "weight_hh": hh, "bias_hh": hh}
+    if isinstance(module, QuantLinear):
+        return {"weight": (module.in_features, module.out_features),
+                "bias": (module.in_features, module.out_features)}
+    return {}
+
+
+def _scheduler(optimizer, settings: TrainSettings, metric: str, total: int):
+    if settings.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min" if metric == "bpc" else "max", factor=settings.lr_factor,
+            patience=settings.lr_patience, threshold=1e-3)
+    if settings.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total))
+    return None
+
+
+def _place(model: RecurrentModel, device: torch.device) -> RecurrentModel:
+    """``model`` on ``device``, its stochastic quantizers' generator there too (same seed state)."""
+    model.to(device)
+    if device.type != "cpu":
+        state = model.generator.get_state()
+        g = torch.Generator(device=device)
+        g.set_state(state)
+        model.use_generator(g)
+    return model
+
+
+def _saved_setting(prev: Mapping[str, Any], name: str) -> Any:
+    """A setting of a saved run; settings added since it was written have their defaults."""
+    if name in prev:
+        return prev[name]
+    return next(f.default for f in dataclasses.fields(TrainSettings) if f.name == name)
+
+
+def _load_resume(last: Path, settings: TrainSettings) -> dict[str, Any]:
+    if not last.exists():
+        raise TrainingError(f"--resume: no saved state at {last} (written by an earlier run "
+                            f"with --out {last.with_name(last.name.replace('.last.pt', '.pt'))})")
+    try:
+        saved = load_checkpoint(last)
+    except CheckpointError as e:
+        raise TrainingError(f"--resume: {e}") from None
+    ts = saved.get("train_state")
+    if not isinstance(ts, dict) or "settings" not in ts:
+        raise TrainingError(f"--resume: {last} holds no training state to resume from")
+    for name in TrainSettings.FIXED:
+        if _saved_setting(ts["settings"], name) != getattr(settings, name):
+            raise TrainingError(
+                f"--resume: {name} is {getattr(settings, name)!r} but the saved run used "
+                f"{_saved_setting(ts['settings'], name)!r}; a resumed run keeps its settings (only "
+                f"the budget, --epochs/--steps/--eval-every/--patience, and --device may change)")
+    return saved
 
 
 def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | os.PathLike, *,
@@ -347,31 +539,17 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
     ``data`` is a loaded dataset (else ``settings.dataset`` is loaded). ``console`` (a rich
     Console) shows a progress bar and one line per evaluation; None is quiet. Raises
     :class:`TrainingError` (and ``train.datasets.DatasetUnavailable``) with one-line messages.
+    Training ends at the step budget, or earlier when the valid metric has not improved for
+    ``settings.patience`` evaluations (early stopping; 0 turns it off).
     """
     settings.validate()
+    device = check_device(settings.device)
     out = Path(out)
     last, curve = last_path(out), curve_path(out)
     check_writable(out)
 
-    saved = None
-    if resume:
-        if not last.exists():
-            raise TrainingError(f"--resume: no saved state at {last} (written by an earlier run "
-                                f"with --out {out})")
-        try:
-            saved = load_checkpoint(last)
-        except CheckpointError as e:
-            raise TrainingError(f"--resume: {e}") from None
-        ts = saved.get("train_state")
-        if not isinstance(ts, dict) or "settings" not in ts:
-            raise TrainingError(f"--resume: {last} holds no training state to resume from")
-        prev = ts["settings"]
-        for name in TrainSettings.FIXED:
-            if prev.get(name) != getattr(settings, name):
-                raise TrainingError(
-                    f"--resume: {name} is {getattr(settings, name)!r} but the saved run used "
-                    f"{prev.get(name)!r}; a resumed run keeps its settings (only the budget, "
-                    f"--epochs/--steps/--eval-every, may change)")
+    saved = _load_resume(last, settings) if resume else None
+    if saved is not None:
         config = saved["config"]
     if config is None:
         raise TrainingError("a model config is needed unless resuming")
@@ -404,7 +582,8 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
     model = RecurrentModel.from_config(config)
     model.generator.manual_seed(settings.seed)
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    optimizer = torch.optim.Adam(param_groups(model, settings))
+    scheduler = _scheduler(optimizer, settings, metric, total)
 
     step, epoch, batch_in_epoch = 0, 0, 0
     hidden = None
@@ -417,6 +596,8 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
         ts = saved["train_state"]
         model.load_state_dict(saved["state_dict"])
         optimizer.load_state_dict(ts["optimizer"])
+        if scheduler is not None and ts.get("scheduler") is not None:
+            scheduler.load_state_dict(ts["scheduler"])
         model.generator.set_state(ts["generator"])
         torch.set_rng_state(ts["torch_rng"])
         step, epoch, batch_in_epoch = ts["step"], ts["epoch"], ts["batch_in_epoch"]
@@ -435,6 +616,8 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
                 best_ckpt = None
         if best_ckpt is None or (best_ckpt.get("train_state") or {}).get("step") != ts.get("best_step"):
             best_ckpt, best_value = None, None  # the best file is gone or from another run
+    _place(model, device)
+    hidden = _to_device(hidden, device)
 
     t0 = time.perf_counter()
     last_plot = [time.perf_counter()]
@@ -448,11 +631,12 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
         return {
             "settings": settings.to_dict(),
             "optimizer": optimizer.state_dict(),
+            "scheduler": None if scheduler is None else scheduler.state_dict(),
             "generator": model.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
             "batches_per_epoch": n_batches,
-            "hidden": detach_state(hidden),
+            "hidden": _to_device(detach_state(hidden), torch.device("cpu")),
             "losses": list(losses),
             "best": best_value,
             "best_step": best_step,
@@ -474,13 +658,16 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
 
     def evaluate_and_save(bar: _Progress) -> None:
         nonlocal best_value, best_ckpt, best_step
-        r = evaluate(model, data, "valid", settings)
+        r = evaluate(model, data, "valid", settings, progress=bar.evaluating)
         since = history[-1]["step"] if history else 0
         window = losses[since:step]
         rec = {"step": step, "epoch": round(step / n_batches, 4),
                "train_loss": (sum(window) / len(window)) if window else None,
-               "valid_loss": r["loss"], f"valid_{metric}": r[metric], "seconds": round(seconds(), 3)}
+               "valid_loss": r["loss"], f"valid_{metric}": r[metric], "seconds": round(seconds(), 3),
+               "lr": optimizer.param_groups[0]["lr"]}
         history.append(rec)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and step > 0:
+            scheduler.step(r[metric])
         improved = _better(metric, r[metric], best_value)
         if improved:
             best_value, best_step = r[metric], step
@@ -493,10 +680,16 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
         save_checkpoint(last, ckpt)
         tl = "" if rec["train_loss"] is None else f"train loss {rec['train_loss']:.4f}  "
         bar.print(f"step {step:>6}  epoch {rec['epoch']:.2f}  {tl}valid {metric} {r[metric]:.4f}"
-                  f"{'  (best)' if improved else ''}")
+                  f"  lr {rec['lr']:.2g}{'  (best)' if improved else ''}")
         if time.perf_counter() - last_plot[0] > PLOT_EVERY_S:
             do_plot()
             last_plot[0] = time.perf_counter()
+
+    def stalled() -> bool:
+        """Early stopping: ``patience`` evaluations in a row without a better valid metric."""
+        if not settings.patience or best_step is None:
+            return False
+        return sum(1 for h in history if h["step"] > best_step) >= settings.patience
 
     def stop_nan(what: str, value: float) -> None:
         do_plot()
@@ -506,16 +699,19 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
                             f"{where}; try a lower --lr or a --clip")
 
     params = [p for p in model.parameters() if p.requires_grad]
+    stopped_early = False
     if console is not None:
         n_params = sum(p.numel() for p in params)
+        path = "torch's fused kernels" if all(c.fused for c in model.stack.layers) else "a per-step loop"
         console.print(f"[bold]hwgen train[/bold] {data.name} ({'language model' if task == 'lm' else 'classification'}): "
-                      f"{label}, {n_params:,} parameters; {'resuming at step ' + str(step) + ', ' if step else ''}"
+                      f"{label}, {n_params:,} parameters, {path} on {device}; "
+                      f"{'resuming at step ' + str(step) + ', ' if step else ''}"
                       f"{total} steps, {n_batches} per epoch")
     with _Progress(console, total, step, label) as bar:
         if not history:  # a fresh run: the untrained model is the first point of the curve
             evaluate_and_save(bar)
         latest = history[-1][f"valid_{metric}"] if history else float("nan")
-        while step < total:
+        while step < total and not stopped_early:
             if task == "lm":
                 if batch_in_epoch == 0:
                     hidden = None
@@ -530,12 +726,12 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
                 if task == "lm":
                     if settings.reset_every and batch_in_epoch % settings.reset_every == 0:
                         hidden = None  # hardware starts from zero: train from zero starts often
-                    x, y = batch
+                    x, y = (t.to(device) for t in batch)
                     logits, hidden = model(x, hidden)
                     hidden = detach_state(hidden)
                     loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
                 else:
-                    xb, ln, yb = _classify_batch(data.train, batch)
+                    xb, ln, yb = (t.to(device) for t in _classify_batch(data.train, batch))
                     logits, _ = model(xb)
                     loss = nn.functional.cross_entropy(_last_step_logits(logits, ln), yb)
                 value = float(loss.detach())
@@ -547,6 +743,8 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
                 if not math.isfinite(float(norm)):
                     stop_nan("gradient norm", float(norm))
                 optimizer.step()
+                if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+                    scheduler.step()
                 model.clip_weights_()
                 losses.append(value)
                 step += 1
@@ -556,12 +754,17 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
                 if due or step == total:
                     evaluate_and_save(bar)
                     latest = history[-1][f"valid_{metric}"]
+                    if stalled():
+                        stopped_early = True
+                        bar.print(f"early stop at step {step}: valid {metric} has not improved "
+                                  f"since step {best_step} ({settings.patience} evaluations)")
+                        break
                 if bar.bar is not None:
                     recent = losses[-50:]
                     bar.update(step, f"loss {sum(recent) / len(recent):.4f}  valid {metric} {latest:.4f}")
                 if step >= total:
                     break
-            if step >= total and batch_in_epoch < n_batches:
+            if stopped_early or (step >= total and batch_in_epoch < n_batches):
                 break
             epoch += 1
             batch_in_epoch = 0
@@ -570,14 +773,14 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
     if best_ckpt is None:  # resumed after the best file vanished: the latest state is the best we have
         best_ckpt = make_checkpoint(model, task=task, vocab=vocab, history=history,
                                     train_state=train_state(), extra=_extra(data, settings))
-    best_model = RecurrentModel.from_config(config)
+    best_model = _place(RecurrentModel.from_config(config), device)
     best_model.load_state_dict(best_ckpt["state_dict"])
     rv = evaluate(best_model, data, "valid", settings)
     rt = evaluate(best_model, data, "test", settings)
     metrics = {"metric": metric, f"valid_{metric}": rv[metric], "valid_loss": rv["loss"],
                f"test_{metric}": rt[metric], "test_loss": rt["loss"],
                "step": best_ckpt["train_state"]["step"], "steps_trained": step,
-               "seconds": round(seconds(), 3)}
+               "stopped_early": stopped_early, "seconds": round(seconds(), 3)}
     best_ckpt = dict(best_ckpt, metrics=metrics, history=history)
     save_checkpoint(out, best_ckpt)
     png = do_plot()
@@ -587,6 +790,15 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
                       f"{', curve ' + png.name if png else ''})")
     return TrainResult(out=out, last=last, curve=png, task=task, metric=metric, metrics=metrics,
                        history=history, steps=step, seconds=seconds(), losses=losses)
+
+
+def _to_device(state, device: torch.device):
+    """A carried hidden state (tensor, pair or list, or None) on ``device``."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.to(device)
+    return type(state)(_to_device(s, device) for s in state)
 
 
 def _extra(data, settings: TrainSettings) -> dict[str, Any]:
