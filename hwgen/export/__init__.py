@@ -22,7 +22,7 @@ import numpy as np
 from ..evaluate import Data, EvalError, float_metric, golden_metric, lanes_of, load_split
 from ..ir import QModel
 from . import floatnet
-from .assemble import build_qmodel, choose_formats, format_rows, signal_names
+from .assemble import TABLE_BITS, build_qmodel, choose_formats, format_rows, signal_names
 from .calibrate import collect, parse_overrides
 from .codes import SCALE_MODES, Mapped, map_weights, needs_scale_choice
 from .source import ExportError, Source, float_net, load_source
@@ -41,6 +41,7 @@ class ExportOptions:
     scale_bits: int = 8  # significant bits of a fixed per-row scale
     exp_window: tuple[int, int] | None = None  # pow2 codes: exponents kept (None: those in use)
     weight_bits: int = 8  # mantissa bits of tensors trained without a quantizer
+    act_table_bits: int = TABLE_BITS  # smooth activations: a table of 2**bits entries per unit
     quantize: str | None = None  # plain torch models: ternary | pow2-ternary | exponential | fixed:I.F
     dataset: str | None = None  # calibration / accuracy data (default: the one the model trained on)
     calibration: str | None = None  # a file of calibration inputs instead (.txt or .npy)
@@ -59,6 +60,9 @@ class ExportOptions:
             raise ExportError("--scale-bits must lie in [2, 16] and --weight-bits in [2, 17]")
         if self.exp_window is not None and self.exp_window[0] > self.exp_window[1]:
             raise ExportError(f"--exp-window {self.exp_window[0]}:{self.exp_window[1]}: the low end is above the high end")
+        if not 4 <= self.act_table_bits <= 14:
+            raise ExportError(f"--act-table-bits {self.act_table_bits}: choose a table of 2**4 to "
+                              f"2**14 entries (each unit's table is 2**bits words of block RAM)")
         if self.calib_limit < 1:
             raise ExportError("--calib-limit must be positive")
 
@@ -187,7 +191,8 @@ def export_source(src: Source, o: ExportOptions, out_path=None, progress: Progre
     stats = collect(net, batches)
     formats = choose_formats(net, stats, o.width, o.headroom, parse_overrides(o.formats, signal_names(net)))
     name = o.name or src.path.name.split(".")[0]
-    qm = build_qmodel(mapped, net, formats, src.vocab, name, _meta(src, o, out_path, scale, mapped, calib))
+    qm = build_qmodel(mapped, net, formats, src.vocab, name, _meta(src, o, out_path, scale, mapped, calib),
+                      o.act_table_bits)
     acc = None
     dataset = o.dataset or src.dataset
     if o.eval_limit != 0 and dataset is not None:

@@ -66,10 +66,10 @@ def choose_formats(net: FloatNet, stats: dict[str, SignalStats], width: int, hea
     return out
 
 
-def _act(func: str, style: str, out: Fmt):
+def _act(func: str, style: str, out: Fmt, table_bits: int):
     if func == "relu" or style == "hard":
         return hard_activation(func, out)
-    return table_activation(func, out, TABLE_RANGE[func], TABLE_BITS)
+    return table_activation(func, out, TABLE_RANGE[func], table_bits)
 
 
 def _acc_frac(x: Fmt, w: WeightCodes) -> int:
@@ -78,8 +78,9 @@ def _acc_frac(x: Fmt, w: WeightCodes) -> int:
 
 
 def build_qmodel(mapped: Mapped, net: FloatNet, formats: dict[str, Choice], vocab, name: str,
-                 meta: dict) -> QModel:
-    """The QModel; IR refusals (e.g. an accumulator beyond 62 bits) become ExportError."""
+                 meta: dict, table_bits: int = TABLE_BITS) -> QModel:
+    """The QModel; IR refusals (e.g. an accumulator beyond 62 bits) become ExportError.
+    Smooth activations become tables of ``2**table_bits`` entries."""
     f = {k: c.fmt for k, c in formats.items()}
     try:
         if mapped.table is not None:
@@ -92,12 +93,12 @@ def build_qmodel(mapped: Mapped, net: FloatNet, formats: dict[str, Choice], voca
             s = f[f"L{i}.state"]
             fm = LayerFormats(x, s, f[f"L{i}.preact"], f.get(f"L{i}.cell"))
             if L.kind == "rnn":
-                acts = {"cand_act": _act(L.nonlinearity, L.activation, s)}
+                acts = {"cand_act": _act(L.nonlinearity, L.activation, s, table_bits)}
             else:
-                acts = {"gate_act": _act("sigmoid", L.activation, f[f"L{i}.gate_act"]),
-                        "cand_act": _act("tanh", L.activation, f[f"L{i}.cand_act"])}
+                acts = {"gate_act": _act("sigmoid", L.activation, f[f"L{i}.gate_act"], table_bits),
+                        "cand_act": _act("tanh", L.activation, f[f"L{i}.cand_act"], table_bits)}
                 if L.kind == "lstm":
-                    acts["cell_act"] = _act("tanh", L.activation, f[f"L{i}.cell_act"])
+                    acts["cell_act"] = _act("tanh", L.activation, f[f"L{i}.cell_act"], table_bits)
             layers.append(RecurrentLayer(
                 L.kind, L.w_ih.shape[1], L.w_hh.shape[1], m["w_ih"], m["w_hh"],
                 bias_fixed(m["b_ih"], _acc_frac(x, m["w_ih"])), bias_fixed(m["b_hh"], _acc_frac(s, m["w_hh"])),

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..evaluate import EvalError, load_split
 from . import ExportError, ExportOptions, accuracy, export_model
+from .assemble import TABLE_BITS
 from .report import print_accuracy, print_report, save_json
 from .source import load_source
 
@@ -63,6 +64,9 @@ def add_export_arguments(parser) -> None:
                                                          "(default: those in use)")
     g.add_argument("--weight-bits", type=int, default=8,
                    help="mantissa bits for tensors trained without a quantizer (default 8)")
+    g.add_argument("--act-table-bits", type=int, default=TABLE_BITS, metavar="B",
+                   help=f"smooth sigmoid/tanh: tables of 2**B entries, each unit's own block RAM; the "
+                        f"report gives their error and cost (default {TABLE_BITS})")
     g.add_argument("--quantize", metavar="Q", help="plain torch models: post-training quantizer, one of "
                                                    "ternary, pow2-ternary, exponential, fixed:I.F")
     g.add_argument("--dataset", help="calibration/accuracy dataset (default: the model's own)")
@@ -77,6 +81,7 @@ def export_options(args) -> ExportOptions:
     return ExportOptions(
         width=args.width, headroom=args.headroom, formats=args.format or [], scale=args.scale,
         scale_bits=args.scale_bits, exp_window=parse_window(args.exp_window), weight_bits=args.weight_bits,
+        act_table_bits=args.act_table_bits,
         quantize=args.quantize, dataset=args.dataset, calibration=args.calibration,
         calib_limit=args.calib_limit, eval_limit=args.eval_limit, name=getattr(args, "name", None))
 

@@ -50,11 +50,46 @@ def build_report(qm: QModel, src: Source, mapped: Mapped, scale: dict, formats: 
         "source": dict(qm.meta["source"]), "calibration": calib,
         "scale": scale, "weights": weights,
         "weight_memory_bits": sum(w["memory_bits"] for w in weights.values()),
+        "activations": activation_rows(qm),
         "formats": formats, "accuracy": acc, "warnings": warnings,
     }
     if acc is not None and src.kind == "torch":
         acc["ptq_drop"] = acc["float_quantized"] - acc["float_full_precision"]
     return report
+
+
+EBR_BITS = 4096  # one iCE40 block RAM; a table of N words of w bits takes ceil(N / (4096 // w')) blocks
+
+
+def _ebr_blocks(entries: int, width: int) -> int:
+    """iCE40 SB_RAM40_4K blocks for a ROM of ``entries`` x ``width`` bits (256x16, 512x8, 1024x4 or
+    2048x2 per block: the narrowest mode that holds ``width``, several side by side)."""
+    for per_block, bits in ((2048, 2), (1024, 4), (512, 8), (256, 16)):
+        if width <= bits:
+            return -(-entries // per_block)
+    return -(-entries // 256) * -(-width // 16)
+
+
+def activation_rows(qm: QModel) -> list[dict]:
+    """Per activation unit: how it is built, its error against the real function (in output
+    LSBs; :func:`hwgen.activation.error_bound`) and, for tables, the ROM's bits and block RAMs."""
+    from ..activation import error_bound
+
+    rows = []
+    for i, layer in enumerate(qm.layers):
+        for unit, act in layer.activations.items():
+            lsb = 2.0 ** -act.out.frac
+            entries = len(act.values) if act.values is not None else 0
+            err = error_bound(act)
+            rows.append({
+                "unit": f"L{i}.{unit}", "func": act.func.value, "impl": act.impl.value,
+                "out": str(act.out), "entries": entries,
+                "input_range": None if act.range_log2 is None else 2.0 ** act.range_log2,
+                "rom_bits": entries * act.out.width,
+                "ebr_blocks": _ebr_blocks(entries, act.out.width) if entries else 0,
+                "error_bound": err, "error_lsb": err / lsb,
+            })
+    return rows
 
 
 def save_json(data: dict, path) -> Path:
@@ -102,6 +137,16 @@ def print_report(r: dict, console: Console | None = None) -> None:
             if m.get("clamped_high") or m.get("flushed") else ""
         console.print(f"  {name}: " + "  ".join(f"{k}: {v}" for k, v in w["histogram"].items()) + clamp)
     console.print(f"total weight memory: {r['weight_memory_bits']:,} bits")
+    if r.get("activations"):
+        t = Table(title="activation units", title_justify="left")
+        for col in ("unit", "function", "built as", "output", "error bound", "ROM", "block RAM"):
+            t.add_column(col, no_wrap=True)
+        for a in r["activations"]:
+            built = f"table of {a['entries']} over ±{a['input_range']:g}" if a["impl"] == "table" else a["impl"]
+            t.add_row(a["unit"], a["func"], built, a["out"], f"{a['error_lsb']:.1f} LSB ({_g(a['error_bound'])})",
+                      f"{a['rom_bits']:,} bits" if a["rom_bits"] else "-",
+                      str(a["ebr_blocks"]) if a["ebr_blocks"] else "-")
+        console.print(t)
     t = Table(title=f"formats (calibration: {r['calibration']})", title_justify="left")
     for col in ("signal", "seen min", "seen max", "format", "range", "saturating"):
         t.add_column(col, no_wrap=True)
