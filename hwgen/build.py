@@ -1,7 +1,9 @@
 """`hwgen build`: a model to Verilog, reports, test vectors and (optionally) Fmax and a bitstream.
 
-Every file is written into a fresh staging folder next to OUTDIR; only a build that succeeds
-replaces OUTDIR, so a failed build never leaves half-written output behind.
+Every file is written into a fresh staging folder next to OUTDIR; only a build that succeeds is
+installed into OUTDIR (hwgen/outdir.py: a user's files there are never removed or overwritten),
+so a failed build never leaves half-written output behind. A build that fails in a tool keeps its
+staging folder, whose log the message names, until the next build into the same place.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,8 @@ import numpy as np
 
 from .fit import FitError, choose
 from .ir import EmbeddingInput, QModel
+from .outdir import OutdirError, clean_stale, install, make_staging
+from .outdir import check_outdir as _check_outdir
 from .qmodel_file import digest, save
 from .synth import SynthReport, synthesize
 from .targets import RESOURCES, Target, get_target
@@ -50,6 +52,7 @@ class BuildOptions:
     vector_sequences: int = 4
     vector_steps: int = 32
     seed: int = 0
+    force: bool = False  # build into a non-empty folder that is not an earlier build (files kept)
     export: object | None = None  # hwgen.export.ExportOptions for model.pt inputs
 
 
@@ -198,49 +201,42 @@ def resource_rows(target: Target, synth: SynthReport) -> list[dict]:
     return rows
 
 
-def replace_outdir(staging: Path, outdir: Path) -> None:
-    """Move the finished build into place; the old OUTDIR goes only once the new one is ready."""
-    old = None
-    if outdir.exists():
-        old = outdir.with_name(f".{outdir.name}.old-{int(time.time() * 1000)}")
-        outdir.rename(old)
-    staging.rename(outdir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+REPORT = "build_report.json"
 
 
-def check_outdir(outdir: Path) -> Path:
-    """OUTDIR resolved, its parent folders created; refuses a path that cannot hold a build."""
-    outdir = Path(outdir).resolve()
-    if outdir.exists() and not outdir.is_dir():
-        raise BuildError(f"output folder {outdir} exists and is not a folder; choose another -o")
-    parent = outdir.parent
+def check_outdir(outdir: Path, force: bool = False) -> Path:
+    """OUTDIR resolved and its parents created; refuses a folder a build may not write into."""
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=parent, prefix=".hwgen-write-probe-")
-        probe.close()
-    except (FileExistsError, NotADirectoryError):
-        raise BuildError(f"cannot create the output folder {outdir}: a file is in the way; choose another -o") from None
-    except OSError:
-        raise BuildError(f"the folder {parent} is not writable; choose another -o") from None
-    return outdir
+        return _check_outdir(Path(outdir), kind="build", report=REPORT, force=force)
+    except OutdirError as e:
+        raise BuildError(str(e)) from None
 
 
 def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = print,
           export_report: dict | None = None) -> BuildResult:
     """Everything `hwgen build` does after the model is a QModel."""
+    from .toolchain import ToolError
+
     target = get_target(options.target)
     if options.pnr and not target.has_pnr:
         raise BuildError(f"--pnr needs an FPGA target; {target.name} is synthesis only")
     board = _board(options, target)
-    outdir = check_outdir(Path(outdir))
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.building-", dir=outdir.parent))
+    outdir = check_outdir(Path(outdir), options.force)
+    clean_stale(outdir, say)
+    staging = make_staging(outdir)
     try:
         report = _build_into(qmodel, staging, options, target, board, say, export_report)
         shutil.rmtree(staging / "fit", ignore_errors=True)
-        (staging / "build_report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-        files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
-        replace_outdir(staging, outdir)
+        (staging / REPORT).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        files = install(staging, outdir, kind="build", report=REPORT)
+    except (ToolError, BuildError) as e:
+        if f"{staging}" in str(e):  # the message names a log in the staging folder: keep it
+            raise type(e)(f"{e}\n  (the failed build's files stay in {staging} until the next "
+                          f"build into {outdir.parent})") from None
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except OutdirError as e:
+        raise BuildError(str(e)) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

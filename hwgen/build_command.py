@@ -20,7 +20,12 @@ BUILD_ERRORS = (BuildError, FitError, TargetError, ToolError)
 def add_arguments(s) -> None:
     s.add_argument("model", help="model.pt (exported on the fly) or a QModel file (.qmodel.json)")
     s.add_argument("--target", default="ice40", help="device target (`hwgen targets`; default ice40 = ice40-up5k)")
-    s.add_argument("-o", "--outdir", default="build", help="output folder, replaced only by a build that succeeds (default build)")
+    s.add_argument("-o", "--outdir", default="build",
+                   help="output folder: new, empty or an earlier build's (whose files a build that "
+                        "succeeds replaces; nothing else in it is touched) (default build)")
+    s.add_argument("--force", action="store_true",
+                   help="build into a non-empty folder that is not an earlier build, beside its "
+                        "files (none of them is removed or overwritten)")
     s.add_argument("--lanes", default="auto", help="parallel weight lanes, or auto: the most that fit (default)")
     s.add_argument("--style", choices=("auto", "folded", "unrolled"), default="auto",
                    help="datapath style; auto unrolls small models when that fits (default)")
@@ -65,7 +70,7 @@ def options_from(args) -> BuildOptions:
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
                         multipliers=multipliers, weights=args.weights, pnr=args.pnr, freq_mhz=args.freq,
                         bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
-                        seed=args.seed)
+                        seed=args.seed, force=args.force)
 
 
 def load_model(path: str, console: Console, say, export_options=None):
@@ -97,7 +102,7 @@ def run_build(args, console: Console) -> None:
     from .export.commands import export_options
 
     options = options_from(args)
-    check_outdir(Path(args.outdir))  # before the slow steps
+    check_outdir(Path(args.outdir), args.force)  # before the slow steps
     qmodel, export_report = load_model(args.model, console, say, export_options(args))
     result = build(qmodel, Path(args.outdir), options, say=say, export_report=export_report)
     print_report(result.report, console)

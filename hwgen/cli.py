@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 
 import numpy as np
@@ -422,17 +423,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every cleanup on the way out runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The command line. Ctrl-C and SIGTERM unwind like an error: each command's cleanup runs
+    (staging folders removed, child tools and simulators ended), then exit 130 / 143."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _terminate) \
+        if threading.current_thread() is threading.main_thread() else None
     try:
+        args = build_parser().parse_args(argv)
         args.func(args)
     except CliError as e:
         print(f"hwgen: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("hwgen: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as e:
+        _stop_children()
+        print("hwgen: " + ("terminated" if isinstance(e, Terminated) else "interrupted"), file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _stop_children() -> None:
+    """End tools still running (in case a command's own cleanup did not get to them)."""
+    if "hwgen.toolchain" in sys.modules:
+        sys.modules["hwgen.toolchain"].stop_tools()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -45,10 +46,23 @@ def is_warm(name: str) -> bool:
 _RUNNING: set[subprocess.Popen] = set()
 
 
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill a tool and everything it started (it runs in its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def stop_tools() -> None:
-    """Stop every tool process still running (a build that ends early does not wait for them)."""
+    """Stop every tool process still running (a build that ends early does not wait for them;
+    Ctrl-C and SIGTERM end here too, see hwgen.cli)."""
     for proc in list(_RUNNING):
-        proc.kill()
+        _kill(proc)
 
 
 def run_tool(name: str, args: list[str], log: Path, cwd: Path, announce: Callable[[str], None] = print,
@@ -59,13 +73,19 @@ def run_tool(name: str, args: list[str], log: Path, cwd: Path, announce: Callabl
         announce(f"{name}: first use on this machine, compiling it once (about a minute)...")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen([exe, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        # Its own process group: a terminal's Ctrl-C reaches hwgen alone, which then ends the
+        # whole group (the tool and anything it started), so nothing is left orphaned.
+        proc = subprocess.Popen([exe, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         _RUNNING.add(proc)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill(proc)
             raise ToolError(f"{name} ran for more than {timeout:.0f} s and was stopped; log: {log}") from None
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) or the build stopped: take it down
+            _kill(proc)
+            raise
         finally:
             _RUNNING.discard(proc)
     if proc.returncode != 0:

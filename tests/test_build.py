@@ -91,7 +91,7 @@ def test_too_big_is_refused_and_old_output_kept(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("an earlier build")
     with pytest.raises(FitError, match=r"does not fit ice40-hx1k even with 1 lane[\s\S]*logic cells"):
-        build(big, out, BuildOptions(target="ice40-hx1k"), say=lambda m: None)
+        build(big, out, BuildOptions(target="ice40-hx1k", force=True), say=lambda m: None)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "no staging folder left behind"
 

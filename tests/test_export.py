@@ -219,7 +219,7 @@ def test_cli_export_then_eval(tmp_path, capsys):
     assert "formats" in text and "golden model" in text and "total weight memory" in text
     report = json.loads((tmp_path / "m.export.json").read_text())
     assert report["weights"]["L0.w_hh"]["histogram"] and report["accuracy"]["metric"] == "bpc"
-    assert load(out).meta["source"]["path"] == "m.pt"
+    assert load(out).meta["source"]["file"] == "m.pt"
     js = tmp_path / "eval.json"
     assert main(["eval", str(out), "--limit", "300", "--quiet", "--json", str(js)]) == 0
     figures = json.loads(js.read_text())

@@ -26,7 +26,11 @@ Decisions beyond the table (each one tested in tests/test_quantizers.py):
   hwgen.fixedpoint uses), never ``torch.round``'s half-to-even.
 * Deterministic binary is evaluated as ``W >= 0``, which equals ``round(p)`` in exact arithmetic;
   evaluating ``p`` in float32 would send negative weights smaller than half an ulp of 1 to ``+H``.
-* Exponential quantization has no zero level: an exact 0 maps to ``+2^k_min``. ``k + 1`` may pass
+* Exponential quantization has no zero level in training (the paper's quantizer): an exact 0 maps
+  to ``+2^k_min``. ``zero=True`` (post-training quantization of a float model, ``hwgen export
+  --quantize exponential``) adds the zero level the hardware's pow2 codes have: an exact zero, and
+  any weight nearer zero than ``2^k_min`` (``|W| < 2^(k_min - 1)``; the tie goes away from zero),
+  becomes 0. ``k + 1`` may pass
   ``k_max``; the final exponent is clipped to the window, so every output is ``±2^k`` with
   ``k_min <= k <= k_max``. Below ``2^k_min`` the stochastic rule is no longer unbiased (``p < 0``
   is clipped to 0): that is the price of a narrow window and is what the window's report measures.
@@ -145,10 +149,11 @@ def _pow2(k: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def exponential_quantize(w: torch.Tensor, k_min: int = -22, k_max: int = 9, stochastic: bool = False,
-                         generator: torch.Generator | None = None) -> torch.Tensor:
+                         generator: torch.Generator | None = None, zero: bool = False) -> torch.Tensor:
     """Exponential (power-of-two) quantization: ``sign(W) * 2^k`` with ``k`` in ``[k_min, k_max]``.
 
-    Exact zeros map to ``+2^k_min`` (there is no zero level).
+    Exact zeros map to ``+2^k_min`` (there is no zero level), unless ``zero``: then weights with
+    ``|W| < 2^(k_min - 1)`` (nearer 0 than ``2^k_min``), exact zeros among them, become 0.
     """
     a = torch.abs(w)
     k = torch.clamp(_exponent_floor(a), k_min, k_max)
@@ -160,7 +165,10 @@ def exponential_quantize(w: torch.Tensor, k_min: int = -22, k_max: int = 9, stoc
         up = p > 0.5
     kq = torch.clamp(k + up.to(torch.int64), k_min, k_max)
     sign = torch.where(w < 0, -torch.ones_like(w), torch.ones_like(w))
-    return sign * _pow2(kq, w)
+    out = sign * _pow2(kq, w)
+    if zero:
+        out = torch.where(a < math.ldexp(1.0, k_min - 1), torch.zeros_like(out), out)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -209,13 +217,13 @@ class Pow2TernaryFn(_StraightThrough):
 
 
 class ExponentialFn(_StraightThrough):
-    """``ExponentialFn.apply(w, k_min, k_max, stochastic, generator)``."""
+    """``ExponentialFn.apply(w, k_min, k_max, stochastic, generator, zero)``."""
 
-    n_args = 5
+    n_args = 6
 
     @staticmethod
-    def forward(ctx, w, k_min, k_max, stochastic, generator):
-        return exponential_quantize(w, k_min, k_max, stochastic, generator)
+    def forward(ctx, w, k_min, k_max, stochastic, generator, zero=False):
+        return exponential_quantize(w, k_min, k_max, stochastic, generator, zero)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -444,11 +452,13 @@ class Pow2Ternary(Quantizer):
 
 @dataclass(frozen=True)
 class Exponential(Quantizer):
-    """``±2^k``, ``k`` in ``[k_min, k_max]`` (the reference used [-22, 9]; hardware wants narrower)."""
+    """``±2^k``, ``k`` in ``[k_min, k_max]`` (the reference used [-22, 9]; hardware wants narrower).
+    ``zero``: also 0, for weights nearer zero than ``2^k_min`` (post-training quantization)."""
 
     k_min: int = -22
     k_max: int = 9
     stochastic: bool = False
+    zero: bool = False
     name: ClassVar[str] = "exponential"
 
     def __post_init__(self):
@@ -458,11 +468,13 @@ class Exponential(Quantizer):
             )
 
     def spec(self):
-        return {"name": "exponential_stochastic" if self.stochastic else "exponential",
+        spec = {"name": "exponential_stochastic" if self.stochastic else "exponential",
                 "k_min": self.k_min, "k_max": self.k_max}
+        return {**spec, "zero": True} if self.zero else spec
 
     def quantize(self, w, training=False, generator=None):
-        return ExponentialFn.apply(w, self.k_min, self.k_max, self.stochastic and training, generator)
+        return ExponentialFn.apply(w, self.k_min, self.k_max, self.stochastic and training, generator,
+                                   self.zero)
 
     def bounds(self, like=None):
         m = math.ldexp(1.0, self.k_max)
@@ -470,13 +482,16 @@ class Exponential(Quantizer):
 
     def levels(self, like=None):
         pos = torch.exp2(torch.arange(self.k_min, self.k_max + 1, dtype=torch.float64))
-        return torch.cat([-pos.flip(0), pos]).to(_dtype_of(like))
+        zero = torch.zeros(1 if self.zero else 0, dtype=torch.float64)
+        return torch.cat([-pos.flip(0), zero, pos]).to(_dtype_of(like))
 
     def codes(self, w_q):
         a = torch.abs(w_q)
         k = torch.clamp(_exponent_floor(a), self.k_min, self.k_max)
         sign = torch.where(w_q < 0, -1, 1).to(torch.int64)
         q = sign * torch.bitwise_left_shift(torch.ones_like(k), k - self.k_min)
+        if self.zero:
+            q = torch.where(a > 0, q, torch.zeros_like(q))
         codes = Codes("pow2", q, self.k_min, 1.0, self.k_max - self.k_min)
         return _check_codes(codes, w_q, "Exponential")
 

@@ -12,6 +12,7 @@ outputs to integer codes), :mod:`.calibrate` and :mod:`.assemble` (formats and t
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,8 +79,8 @@ def export_model(path, options: ExportOptions | None = None, out_path=None,
                  progress: Progress | None = None) -> ExportResult:
     """Read ``path`` and export it (the library call behind `hwgen export` and `hwgen build`).
 
-    ``out_path``, if given, is where the QModel will be written: the source path is recorded
-    relative to its folder, so that the pair can move together.
+    ``out_path`` (where the QModel will be written) is accepted for compatibility; the QModel
+    records the source's file name and SHA-256, never its folder.
     """
     options = options or ExportOptions()
     options.check()
@@ -90,7 +91,7 @@ def export_model(path, options: ExportOptions | None = None, out_path=None,
 def _calibration(src: Source, o: ExportOptions) -> tuple[list, str]:
     """Batches ``(x, lengths | None)`` and a description."""
     if o.calibration:
-        return _calibration_file(src, Path(o.calibration)), f"file {o.calibration}"
+        return _calibration_file(src, Path(o.calibration)), f"file {Path(o.calibration).name}"
     dataset = o.dataset or src.dataset
     if dataset is None:
         raise ExportError(f"{src.path}: no calibration data: the checkpoint does not name its dataset; "
@@ -99,7 +100,19 @@ def _calibration(src: Source, o: ExportOptions) -> tuple[list, str]:
         data = load_split(dataset, "train", o.calib_limit, src.vocab)
     except EvalError as e:
         raise ExportError(str(e)) from None
+    _check_fits(src, data, dataset)
     return _batches(data), f"{dataset}/train[:{o.calib_limit}]"
+
+
+def _check_fits(src: Source, data: Data, dataset: str) -> None:
+    """The data's kind and width must be the model's input (else torch fails deep inside)."""
+    model = src.model
+    if model.is_token_model != (data.ids is not None):
+        want = "text (token ids)" if model.is_token_model else "feature sequences"
+        raise ExportError(f"--dataset {dataset}: the model takes {want}; choose a dataset of that kind")
+    if data.x is not None and data.x.shape[2] != model.input_size:
+        raise ExportError(f"--dataset {dataset} has {data.x.shape[2]} features per step, the model takes "
+                          f"{model.input_size}; choose the dataset it was trained on")
 
 
 def _batches(data: Data) -> list:
@@ -153,13 +166,15 @@ def _choose_scale(src: Source, o: ExportOptions, batches, ref) -> tuple[Mapped, 
                           "chosen_by": "smaller error" if len(modes) > 1 else "option"}
 
 
-def _meta(src: Source, o: ExportOptions, out_path, scale: dict, mapped: Mapped, calib: str) -> dict:
-    path = src.path.resolve()
-    if out_path is not None:
-        path = Path(os.path.relpath(path, Path(out_path).resolve().parent))
+def _meta(src: Source, o: ExportOptions, scale: dict, mapped: Mapped, calib: str) -> dict:
+    """The QModel's provenance: file names and content digests, never a folder, so the same inputs
+    give the same QModel (and Verilog) wherever they lie."""
     opts = {k: v for k, v in asdict(o).items() if k not in ("name",)}
     opts["exp_window"] = list(o.exp_window) if o.exp_window else None
-    meta = {"source": {"path": str(path), "sha256": src.sha256, "kind": src.kind, "quantize": src.quantize},
+    if o.calibration:
+        opts["calibration"] = Path(o.calibration).name
+        opts["calibration_sha256"] = hashlib.sha256(Path(o.calibration).read_bytes()).hexdigest()
+    meta = {"source": {"file": src.path.name, "sha256": src.sha256, "kind": src.kind, "quantize": src.quantize},
             "task": src.task, "dataset": o.dataset or src.dataset, "calibration": calib,
             "scale_mode": scale["mode"], "export": opts}
     if mapped.input_affine is not None:
@@ -191,7 +206,7 @@ def export_source(src: Source, o: ExportOptions, out_path=None, progress: Progre
     stats = collect(net, batches)
     formats = choose_formats(net, stats, o.width, o.headroom, parse_overrides(o.formats, signal_names(net)))
     name = o.name or src.path.name.split(".")[0]
-    qm = build_qmodel(mapped, net, formats, src.vocab, name, _meta(src, o, out_path, scale, mapped, calib),
+    qm = build_qmodel(mapped, net, formats, src.vocab, name, _meta(src, o, scale, mapped, calib),
                       o.act_table_bits)
     acc = None
     dataset = o.dataset or src.dataset

@@ -30,8 +30,15 @@ class MatrixInfo:
     source: str  # quantizer spec name, or "float" (fixed-point mantissas chosen by export)
     scale: float | None = None  # binary H / ternary W0 as trained
     scale_used: str | None = None  # "2^k" or "s/2^f" as exported
-    clamped_high: int = 0  # pow2 exponents above the window, saturated to its top
-    flushed: int = 0  # pow2 exponents below the window, set to zero
+    clamped_high: int = 0  # pow2 weights above the window, saturated to its top
+    flushed: int = 0  # pow2 weights below the window set to zero (nonzero before)
+    raised_low: int = 0  # pow2 weights below the window raised to its bottom, 2^lo
+    zeros: int = 0  # exact zeros of the trained weights that stay zero (post-training rule)
+
+    @property
+    def changed(self) -> int:
+        """Weights a window moved beyond their rounding: saturated, flushed or raised."""
+        return self.clamped_high + self.flushed + self.raised_low
 
 
 @dataclass
@@ -86,7 +93,8 @@ def window_clamp(w: WeightCodes, window: tuple[int, int] | None, info: MatrixInf
         window = (int(e[nz].min()), int(e[nz].max()))
     lo, hi = window
     high, low = nz & (e > hi), nz & (e < lo)
-    info.clamped_high, info.flushed = int(high.sum()), int(low.sum())
+    info.clamped_high += int(high.sum())
+    info.flushed += int(low.sum())
     if nz.any() and low.sum() == nz.sum():
         raise ExportError(f"{where}: the exponent window [{lo}, {hi}] sets every weight of this matrix to "
                           f"zero (its exponents lie in [{int(e[nz].min())}, {int(e[nz].max())}]); "
@@ -130,6 +138,26 @@ def _bias(c_bias, w_used: float, w_codes, fallback: np.ndarray) -> np.ndarray:
     return v * (w_used if float(c_bias.scale) != 1.0 else 1.0)
 
 
+def count_window(w: np.ndarray, quantizer, info: MatrixInfo) -> None:
+    """What an exponential quantizer's window did to the trained (shadow) weights ``w``: counted
+    into ``info`` (saturated at ``2^k_max``, raised to ``2^k_min``, flushed to zero, zeros kept)."""
+    from train.quantizers import Exponential
+
+    if not isinstance(quantizer, Exponential):
+        return
+    a = np.abs(np.asarray(w, np.float64))
+    lo, hi = quantizer.k_min, quantizer.k_max
+    info.clamped_high += int((a >= 1.5 * math.ldexp(1.0, hi)).sum())  # would round to 2^(hi+1)
+    below = a < math.ldexp(1.0, lo)
+    if quantizer.zero:
+        tiny = a < math.ldexp(1.0, lo - 1)
+        info.zeros += int((a == 0).sum())
+        info.flushed += int((tiny & (a > 0)).sum())
+        info.raised_low += int((below & ~tiny).sum())
+    else:  # training's rule: no zero level, everything below the window becomes 2^lo
+        info.raised_low += int(below.sum())
+
+
 def map_weights(src: Source, mode: str, scale_bits: int = 8, window=None, weight_bits: int = 8) -> Mapped:
     """Every matrix of ``src`` as exported codes, with ``mode`` "fixed" or "pow2" for scales."""
     from .source import float_net
@@ -153,6 +181,7 @@ def map_weights(src: Source, mode: str, scale_bits: int = 8, window=None, weight
             spec = cell.quantizers[key]
             mi = info[f"L{i}.{name}"] = MatrixInfo(spec.spec()["name"] if spec else "float")
             g = gain if name == "w_ih" else None
+            count_window(getattr(cell, key).detach().numpy(), spec, mi)
             if key in codes:
                 m[name], used[name] = _map_codes(codes[key], L.w_hh.shape[0], mode, scale_bits, window, mi, where, g)
             else:
@@ -169,6 +198,7 @@ def map_weights(src: Source, mode: str, scale_bits: int = 8, window=None, weight
         codes = model.output.codes()
         spec = model.output.quantizers["weight"]
         mi = info["out.w"] = MatrixInfo(spec.spec()["name"] if spec else "float")
+        count_window(model.output.weight.detach().numpy(), spec, mi)
         if "weight" in codes:
             w, used = _map_codes(codes["weight"], ref.out_w.shape[0], mode, scale_bits, window, mi, "output weight")
         else:

@@ -105,11 +105,13 @@ def run_export(args, console: Console) -> None:
 
 
 def _checkpoint_for(qm, qpath: Path, given: str | None, console: Console):
-    """The source model of ``qm`` (``--checkpoint`` or the path recorded at export), or None."""
+    """The source model of ``qm``: ``--checkpoint``, else the file of the name recorded at export
+    beside the QModel file (files exported before names replaced paths: that path), or None."""
     src_meta = dict(qm.meta.get("source") or {})
-    if given is None and not src_meta.get("path"):
+    recorded = src_meta.get("file") or src_meta.get("path")
+    if given is None and not recorded:
         return None
-    path = Path(given) if given else (qpath.parent / src_meta["path"])
+    path = Path(given) if given else (qpath.parent / recorded)
     if given is None and not path.exists():
         console.print(f"[yellow]warning:[/yellow] the model this QModel came from, {path}, is not there; "
                       f"the float figures need it: pass --checkpoint model.pt")

@@ -42,9 +42,16 @@ def build_report(qm: QModel, src: Source, mapped: Mapped, scale: dict, formats: 
     sat = [f["signal"] for f in formats if (f["saturating"] or 0) > 0]
     if sat:
         warnings.append(f"calibration values saturate in {', '.join(sat)} (see formats)")
-    clamped = sum(i.clamped_high + i.flushed for i in mapped.info.values())
-    if clamped:
-        warnings.append(f"the exponent window changed {clamped} weights (see weights.*.mapping)")
+    changed = sum(i.changed for i in mapped.info.values())
+    if changed:
+        parts = [(sum(getattr(i, k) for i in mapped.info.values()), what) for k, what in (
+            ("flushed", "set to zero"), ("raised_low", "raised to the window's smallest power of two"),
+            ("clamped_high", "saturated at its largest"))]
+        warnings.append(f"the exponent window changed {changed} weights beyond rounding: "
+                        + ", ".join(f"{n} {what}" for n, what in parts if n) + " (see weights.*.mapping)")
+    for name, w in weights.items():
+        if w["sparsity"] == 1.0:
+            warnings.append(f"every weight of {name} is zero: that matrix contributes nothing")
     report = {
         "model": qm.name, "digest": digest(qm),
         "source": dict(qm.meta["source"]), "calibration": calib,
@@ -117,7 +124,7 @@ def _g(x: float) -> str:
 def print_report(r: dict, console: Console | None = None) -> None:
     console = console or Console()
     s = r["source"]
-    console.print(f"[bold]{r['model']}[/bold] from {s['path']} ({s['kind']}"
+    console.print(f"[bold]{r['model']}[/bold] from {s.get('file') or s.get('path')} ({s['kind']}"
                   f"{', --quantize ' + s['quantize'] if s.get('quantize') else ''}), QModel sha256 {r['digest'][:16]}…")
     sc = r["scale"]
     if sc["mode"] != "none":
@@ -133,8 +140,10 @@ def print_report(r: dict, console: Console | None = None) -> None:
     console.print(t)
     for name, w in r["weights"].items():
         m = w.get("mapping") or {}
-        clamp = f"  (window clamp: {m['clamped_high']} saturated, {m['flushed']} to zero)" \
-            if m.get("clamped_high") or m.get("flushed") else ""
+        moved = [(m.get(k), what) for k, what in (("clamped_high", "saturated"), ("flushed", "to zero"),
+                                                   ("raised_low", "raised to 2^lo"))]
+        clamp = "  (window: " + ", ".join(f"{n} {what}" for n, what in moved if n) + ")" \
+            if any(n for n, _ in moved) else ""
         console.print(f"  {name}: " + "  ".join(f"{k}: {v}" for k, v in w["histogram"].items()) + clamp)
     console.print(f"total weight memory: {r['weight_memory_bits']:,} bits")
     if r.get("activations"):

@@ -54,7 +54,8 @@ def quantizer_spec(text: str, window: tuple[int, int] | None = None) -> dict:
         return {"name": "pow2_ternary", "i": 0, "f": 1}
     if text == "exponential":
         lo, hi = window or PTQ_EXP_WINDOW
-        return {"name": "exponential", "k_min": lo, "k_max": hi}
+        # post-training: exact zeros (and weights nearer zero than 2^lo) stay 0, unlike training
+        return {"name": "exponential", "k_min": lo, "k_max": hi, "zero": True}
     m = re.fullmatch(r"fixed:(\d+)\.(\d+)", text or "")
     if m and int(m.group(1)) + int(m.group(2)) >= 1 and int(m.group(1)) + int(m.group(2)) <= 16:
         return {"name": "pow2_ternary", "i": int(m.group(1)), "f": int(m.group(2))}

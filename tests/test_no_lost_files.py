@@ -1,0 +1,275 @@
+"""Never lose a user's files, never report a false result (output folders, signals, limits,
+writes, provenance). Each test names the failure it guards against; the CLI ones run the real
+`hwgen` command in a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwgen.build import BuildError, BuildOptions, build
+from hwgen.outdir import MANIFEST
+from hwgen.qmodel_file import save
+from hwgen.random_qmodel import random_qmodel
+
+HWGEN = [sys.executable, "-m", "hwgen.cli"]
+QUIET = lambda m: None  # noqa: E731
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return random_qmodel("rnn", hidden=3, inputs=2, code="ternary", act="hard", width=8, seed=1)
+
+
+def _build(q, out, **kw):
+    return build(q, out, BuildOptions(target="generic", style="unrolled", **kw), say=QUIET)
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. Output folders
+# ------------------------------------------------------------------------------------------------
+
+
+def test_a_users_folder_is_refused_and_survives(tiny, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    with pytest.raises(BuildError, match=r"is not empty and is not an earlier hwgen build .*notes\.txt.*--force"):
+        _build(tiny, out)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def test_force_builds_beside_a_users_files_and_a_rebuild_keeps_them(tiny, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    first = _build(tiny, out, force=True)
+    assert (out / "notes.txt").read_text() == "my notes" and (out / "hwgen_top.v").is_file()
+    assert json.loads((out / MANIFEST).read_text())["files"] == sorted(first.files)
+    (out / "later.txt").write_text("added after the build")
+    other = random_qmodel("rnn", hidden=2, inputs=2, code="binary", act="hard", width=8, seed=2)
+    _build(other, out, output="hidden")  # an earlier build: no --force needed
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert (out / "later.txt").read_text() == "added after the build"
+    assert (out / "hwgen_top.v").is_file()
+
+
+def test_a_rebuild_removes_only_files_its_predecessor_wrote(tiny, tmp_path):
+    out = tmp_path / "b"
+    _build(tiny, out)
+    stale = out / "vectors" / "old-extra.hex"  # as if an earlier build had written it
+    stale.write_text("x")
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"].append("vectors/old-extra.hex")
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    (out / "vectors" / "mine.txt").write_text("user's")
+    _build(tiny, out)
+    assert not stale.exists() and (out / "vectors" / "mine.txt").read_text() == "user's"
+
+
+def test_a_clash_with_a_users_file_is_refused_before_anything_moves(tiny, tmp_path):
+    out = tmp_path / "c"
+    out.mkdir()
+    (out / "hwgen_top.v").write_text("// my own design")
+    with pytest.raises(BuildError, match="hwgen_top.v, not written by hwgen"):
+        _build(tiny, out, force=True)
+    assert (out / "hwgen_top.v").read_text() == "// my own design"
+    assert sorted(p.name for p in out.iterdir()) == ["hwgen_top.v"]
+
+
+def test_dot_is_refused_in_a_non_empty_working_folder(tiny, tmp_path):
+    (tmp_path / "model.qmodel.json").write_text("{}")
+    save(tiny, tmp_path / "m.qmodel.json")
+    r = subprocess.run([*HWGEN, "build", "m.qmodel.json", "-o", ".", "--target", "generic"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "is not an earlier hwgen build" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.qmodel.json", "model.qmodel.json"]
+
+
+def test_output_has_ordinary_permissions(tiny, tmp_path):
+    old = os.umask(0o022)
+    try:
+        _build(tiny, tmp_path / "p")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_failed_tool_keeps_the_log_its_message_names(tiny, tmp_path, monkeypatch):
+    import hwgen.synth as synth
+
+    real = synth.run_tool
+
+    def failing(name, args, log, cwd, *rest, **kw):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("ERROR: a synthesis failure\n")
+        from hwgen.toolchain import ToolError
+        raise ToolError(f"{name} failed (exit 1):\n  ERROR: a synthesis failure\n  full log: {log}")
+
+    monkeypatch.setattr(synth, "run_tool", failing)
+    from hwgen.toolchain import ToolError
+    with pytest.raises(ToolError) as e:
+        _build(tiny, tmp_path / "f")
+    log = Path(str(e.value).split("full log: ")[1].split("\n")[0])
+    assert log.read_text() == "ERROR: a synthesis failure\n", "the log the message names is there"
+    assert "stay in" in str(e.value) and not (tmp_path / "f").exists()
+    assert log.is_relative_to(tmp_path) and log.parts[len(tmp_path.parts)].startswith(".f.building-")
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Signals
+# ------------------------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_the_tools_and_removes_the_staging_folder(tmp_path, sig, code):
+    q = random_qmodel("gru", hidden=16, inputs=8, outputs=8, code="fixed", act="table", seed=3)
+    save(q, tmp_path / "m.qmodel.json")
+    proc = subprocess.Popen([*HWGEN, "build", "m.qmodel.json", "-o", "out", "--target", "ice40",
+                             "--lanes", "4", "--style", "folded"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        kids = []
+        while time.monotonic() < deadline and not kids:
+            time.sleep(0.2)
+            kids = [k for k in _children(proc.pid) if "yowasp" in Path(f"/proc/{k}/cmdline").read_text(errors="replace")] \
+                if proc.poll() is None else []
+        assert kids, "the build started a synthesis tool"
+        assert any(p.name.startswith(".out.building-") for p in tmp_path.iterdir())
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert all(_gone(k) for k in kids), "a tool outlived the build"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.qmodel.json"], "no staging folder left"
+    assert "Traceback" not in err
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tiny, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".out.building-{dead.pid}-abc"
+    stale.mkdir()
+    (stale / "half.v").write_text("")
+    said = []
+    build(tiny, tmp_path / "out", BuildOptions(target="generic", style="unrolled"), say=said.append)
+    assert not stale.exists() and any(f"process {dead.pid} is gone" in m for m in said)
+
+
+# ------------------------------------------------------------------------------------------------
+# 6. What post-training quantization changed
+# ------------------------------------------------------------------------------------------------
+
+
+def test_ptq_exponential_keeps_zeros_and_counts_every_changed_weight(tmp_path):
+    import torch
+    from torch import nn
+
+    from hwgen.export import ExportOptions, export_model
+
+    torch.manual_seed(0)
+    gru = nn.GRU(4, 2, batch_first=True)
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.fill_(0.25)
+        w = gru.weight_hh_l0
+        w[0, 0], w[0, 1] = 0.0, 2.0 ** -10        # exact zero; below the window -8:1, nearer 0
+        w[1, 0], w[1, 1] = -2.0 ** -10, 4.0       # below; above the window (saturates to 2)
+        w[2, 0] = 2.0 ** -8 * 0.75                # below the window but nearer 2^-8 than 0
+    pt = tmp_path / "plain.pt"
+    torch.save({"state_dict": gru.state_dict(), "config": {"input": "features"}}, pt)
+    r = export_model(pt, ExportOptions(quantize="exponential", calibration=None, eval_limit=0,
+                                       dataset="synthetic-seq", calib_limit=50))
+    codes = r.qmodel.layers[0].w_hh.to_float()
+    assert codes[0, 0] == 0 and codes[0, 1] == 0 and codes[1, 0] == 0, "zeros and what rounds to zero stay zero"
+    assert codes[1, 1] == 2.0 and codes[2, 0] == 2.0 ** -8
+    m = r.report["weights"]["L0.w_hh"]["mapping"]
+    assert (m["zeros"], m["flushed"], m["raised_low"], m["clamped_high"]) == (1, 2, 1, 1)
+    assert any("changed 4 weights beyond rounding: 2 set to zero, 1 raised" in w and "1 saturated" in w
+               for w in r.report["warnings"]), r.report["warnings"]
+
+
+def test_an_all_zero_matrix_is_a_warning(tmp_path):
+    import torch
+    from torch import nn
+
+    from hwgen.export import ExportOptions, export_model
+
+    gru = nn.GRU(4, 2, batch_first=True)
+    with torch.no_grad():
+        gru.weight_hh_l0.fill_(0.01)  # far inside ternary's zero band
+    pt = tmp_path / "plain.pt"
+    torch.save({"state_dict": gru.state_dict(), "config": {"input": "features"}}, pt)
+    r = export_model(pt, ExportOptions(quantize="ternary", eval_limit=0, dataset="synthetic-seq", calib_limit=50))
+    assert any("every weight of L0.w_hh is zero" in w for w in r.report["warnings"])
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. Output does not depend on where the input lives
+# ------------------------------------------------------------------------------------------------
+
+
+def test_the_same_model_in_two_folders_builds_to_the_same_bytes(tmp_path):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(5)
+    vocab = list("abcdefgh ")
+    model = nn.ModuleDict({"emb": nn.Embedding(len(vocab), 4), "rnn": nn.GRU(4, 5, batch_first=True),
+                           "head": nn.Linear(5, len(vocab))})
+    sd = {"emb.weight": model["emb"].weight, **{f"rnn.{k}": v for k, v in model["rnn"].state_dict().items()},
+          "head.weight": model["head"].weight, "head.bias": model["head"].bias}
+    outs = []
+    for where in ("one", "two/deeper"):
+        folder = tmp_path / where
+        folder.mkdir(parents=True)
+        torch.save({"state_dict": sd, "config": {"vocab": vocab}}, folder / "model.pt")
+        (folder / "calib.txt").write_text("abc defg hab cde " * 40)
+        r = subprocess.run([*HWGEN, "build", "model.pt", "-o", "out", "--target", "generic", "--style",
+                            "unrolled", "--quantize", "pow2-ternary", "--calibration", "calib.txt",
+                            "--eval-limit", "0", "--quiet"], cwd=folder, capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        outs.append(folder / "out")
+    files = sorted(str(p.relative_to(outs[0])) for p in outs[0].rglob("*") if p.is_file())
+    assert "model.qmodel.json" in files and "hwgen_top.v" in files and "export_report.json" in files
+    differ = [f for f in files if not f.startswith("logs/")
+              and (outs[0] / f).read_bytes() != (outs[1] / f).read_bytes()]
+    assert differ == []
+    meta = json.loads((outs[0] / "model.qmodel.json").read_text())["meta"]
+    assert meta["source"]["file"] == "model.pt" and "path" not in meta["source"]
+    assert meta["export"]["calibration"] == "calib.txt" and len(meta["export"]["calibration_sha256"]) == 64
+    assert str(tmp_path) not in (outs[0] / "model.qmodel.json").read_text()
