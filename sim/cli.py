@@ -30,8 +30,9 @@ def add_arguments(s) -> None:
                    help="chance the output refuses a beat in a cycle (default 0.2)")
     s.add_argument("--waves", default="on-failure", choices=("on-failure", "always", "never"),
                    help="waveform (FST under Icarus, VCD under Verilator): kept for a failing run only by default")
-    s.add_argument("--build-dir", metavar="DIR", help="build folders (default: sim_build/ in the repository, "
-                                                      "or HWGEN_SIM_BUILD)")
+    s.add_argument("--build-dir", metavar="DIR",
+                   help="build folders and the compiled-runtime cache (default: HWGEN_SIM_BUILD, else "
+                        "~/.cache/hwgen/sim_build); runs sharing it do not disturb each other")
 
 
 def load_qmodel(path: str, say=print):
@@ -73,6 +74,23 @@ def _text_tokens(qmodel, text: str) -> list[list[int]]:
     return [[index[ch] for ch in text]]
 
 
+def _writable_root(root: Path) -> Path:
+    """The build folder, created; one clear message when it cannot be (before any work)."""
+    import os
+    import tempfile
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".hwgen-write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except (FileExistsError, NotADirectoryError):
+        raise SimCliError(f"--build-dir {root}: a file is in the way of that folder; choose another") from None
+    except OSError as e:
+        raise SimCliError(f"--build-dir {root}: cannot write there ({e.strerror or e}); choose another") from None
+    return root.resolve()
+
+
 def run(args, console) -> int:
     """Build, simulate, print the summary; returns the exit status (1 on any mismatch)."""
     from . import runner
@@ -88,7 +106,7 @@ def run(args, console) -> int:
         raise SimCliError(str(e)) from None
     qmodel = load_qmodel(args.model, say=console.print)
     params = DesignParams(args.style, args.lanes, args.output, args.multipliers)
-    root = Path(args.build_dir) if args.build_dir else runner.build_root()
+    root = _writable_root(Path(args.build_dir) if args.build_dir else runner.build_root())
     try:
         design, qpath = qmodel_design(qmodel, params, root / "designs")
     except GeneratorMissing as e:

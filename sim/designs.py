@@ -85,10 +85,9 @@ def write_load_image(words: list[int], path: Path) -> Path:
     """A weights image as the bench (and ``$readmemh``) reads it: one 16-bit hex word per line."""
     from hwgen.generator.loader import image_text
 
-    text = image_text(words)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return path
+    from .runner import write_if_changed
+
+    return write_if_changed(path, image_text(words))
 
 
 def golden_spec(qpath: Path, output: str | None, *, sequences: int, seed: int, min_len: int = 1,

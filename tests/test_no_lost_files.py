@@ -273,3 +273,37 @@ def test_the_same_model_in_two_folders_builds_to_the_same_bytes(tmp_path):
     assert meta["source"]["file"] == "model.pt" and "path" not in meta["source"]
     assert meta["export"]["calibration"] == "calib.txt" and len(meta["export"]["calibration_sha256"]) == 64
     assert str(tmp_path) not in (outs[0] / "model.qmodel.json").read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. Simulation folders shared by concurrent runs
+# ------------------------------------------------------------------------------------------------
+
+
+def test_two_concurrent_sims_on_one_folder_both_pass(need_simulator, tmp_path):
+    need_simulator("icarus")
+    q = random_qmodel("gru", hidden=3, inputs=2, outputs=2, code="pow2", act="hard", width=8, seed=7)
+    save(q, tmp_path / "m.qmodel.json")
+    argv = [*HWGEN, "sim", "m.qmodel.json", "--sim", "icarus", "--sequences", "2", "--max-len", "6",
+            "--seed", "3", "--build-dir", "shared"]
+    procs = [subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0 and "PASS" in out, out
+    results = sorted((tmp_path / "shared").rglob("result.json"))
+    assert len(results) == 2, "each run has a folder of its own"
+    for r in results:
+        assert json.loads(r.read_text())["mismatches"] == 0
+    assert not any(p.name.startswith(".") and "building" in p.name for p in (tmp_path / "shared").rglob("*"))
+
+
+@pytest.mark.parametrize("where, message", [("file/sub", "a file is in the way"),
+                                            ("/proc/hwgen-sim", "cannot write there")])
+def test_sim_build_dir_that_cannot_be_written_is_one_line(need_simulator, tmp_path, where, message):
+    need_simulator("icarus")
+    (tmp_path / "file").write_text("")
+    save(random_qmodel("rnn", hidden=2, inputs=2, code="binary", act="hard", width=8, seed=1), tmp_path / "m.qmodel.json")
+    r = subprocess.run([*HWGEN, "sim", "m.qmodel.json", "--build-dir", where], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
