@@ -20,6 +20,7 @@ import numpy as np
 
 from .fit import FitError, choose
 from .ir import EmbeddingInput, QModel
+from .limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
 from .outdir import check_outdir as _check_outdir
 from .qmodel_file import digest, save
@@ -221,6 +222,10 @@ def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = pri
     if options.pnr and not target.has_pnr:
         raise BuildError(f"--pnr needs an FPGA target; {target.name} is synthesis only")
     board = _board(options, target)
+    try:
+        check_onchip(code_bits(qmodel), target, exact=True)
+    except LimitError as e:
+        raise BuildError(str(e)) from None
     outdir = check_outdir(Path(outdir), options.force)
     clean_stale(outdir, say)
     staging = make_staging(outdir)

@@ -73,7 +73,39 @@ def options_from(args) -> BuildOptions:
                         seed=args.seed, force=args.force)
 
 
-def load_model(path: str, console: Console, say, export_options=None):
+def _refuse_oversized(path: Path, target: str) -> None:
+    """Before the export (minutes for a big model): refuse weights no device memory can hold,
+    counting each weight matrix's entries at one bit, from the checkpoint's tensor shapes."""
+    import torch
+
+    from .limits import LimitError, check_onchip
+    from .targets import get_target
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return  # not a readable checkpoint: the export says why
+    sd = obj.get("state_dict", obj) if isinstance(obj, dict) else {}
+    weights = sum(t.numel() for k, t in sd.items()
+                  if isinstance(t, torch.Tensor) and t.dim() == 2 and "weight" in k and "embedding" not in k)
+    try:
+        check_onchip(weights, get_target(target), exact=False)
+    except LimitError as e:
+        raise BuildError(f"{path}: {e}") from None
+
+
+def _stage_reporter(say):
+    """An export progress callback that says each stage once, when it starts."""
+    seen = set()
+
+    def progress(what: str, done: int, total: int) -> None:
+        if what not in seen:
+            seen.add(what)
+            say(f"  export: {what} ({total} part{'s' if total != 1 else ''})")
+    return progress
+
+
+def load_model(path: str, console: Console, say, export_options=None, target: str = "ice40"):
     """A QModel file as is, a model.pt through export; returns (qmodel, export report or None)."""
     from .qmodel_file import QModelFileError, load
 
@@ -87,10 +119,11 @@ def load_model(path: str, console: Console, say, export_options=None):
             raise BuildError(str(e)) from None
     from .export import ExportError, export_model
 
-    say(f"exporting {path} (weights to codes, formats from calibration)")
+    _refuse_oversized(p, target)
+    say(f"exporting {path} (weights to codes, formats from calibration, accuracy on the valid split)")
     try:
         export_options.check()
-        result = export_model(p, export_options)
+        result = export_model(p, export_options, progress=_stage_reporter(say))
     except ExportError as e:
         raise BuildError(str(e)) from None
     return result.qmodel, result.report
@@ -103,7 +136,7 @@ def run_build(args, console: Console) -> None:
 
     options = options_from(args)
     check_outdir(Path(args.outdir), args.force)  # before the slow steps
-    qmodel, export_report = load_model(args.model, console, say, export_options(args))
+    qmodel, export_report = load_model(args.model, console, say, export_options(args), args.target)
     result = build(qmodel, Path(args.outdir), options, say=say, export_report=export_report)
     print_report(result.report, console)
     console.print(f"wrote {result.outdir}/ ({len(result.files)} files) in {time.monotonic() - t0:.1f} s")

@@ -48,11 +48,12 @@ def _inputs(qmodel, args):
     if args.text is not None:
         if not isinstance(stage, EmbeddingInput) or stage.vocab is None:
             raise CliError("--text needs a model with an embedding input and a vocabulary")
-        index = {tok: i for i, tok in enumerate(stage.vocab)}
-        unknown = sorted({ch for ch in args.text if ch not in index})
-        if unknown:
-            raise CliError(f"--text has characters outside the model's vocabulary: {unknown!r}")
-        return np.array([[index[ch] for ch in args.text]], dtype=np.int64)
+        from .tokens import text_to_ids
+
+        try:
+            return np.array([text_to_ids(stage.vocab, args.text)], dtype=np.int64)
+        except ValueError as e:
+            raise CliError(f"--text has {e}") from None
     if isinstance(stage, EmbeddingInput):
         return rng.integers(0, stage.vocab_size, (args.batch, args.steps))
     lo, hi = stage.fmt.min_int, stage.fmt.max_int
@@ -63,9 +64,20 @@ def cmd_golden(args) -> None:
     from . import golden
     from .ir import EmbeddingInput
 
+    from .limits import LimitError, check_memory, golden_bytes
+
     if args.batch < 1 or args.steps < 1:
         raise CliError("--batch and --steps must be positive")
     qmodel = _load(args.model)
+    batch, steps = (1, len(args.text)) if args.text is not None else (args.batch, args.steps)
+    try:
+        check_memory(golden_bytes(qmodel, batch, steps), f"{batch:,} x {steps:,} golden-model steps",
+                     "ask for fewer --batch or --steps")
+    except LimitError as e:
+        raise CliError(str(e)) from None
+    if args.save_outputs and not args.save_outputs.endswith(".npz"):
+        args.save_outputs += ".npz"  # numpy's own convention for savez
+    _check_writable_file(args.save_outputs, "--save-outputs")
     x = _inputs(qmodel, args)
     t0 = time.perf_counter()
     result = golden.run(qmodel, x)
@@ -86,8 +98,28 @@ def cmd_golden(args) -> None:
         console.print(f"last step of sequence 0: {result.fmt.to_float(out[0, -1])[:8].round(4).tolist()}"
                       f"{' …' if out.shape[-1] > 8 else ''}")
     if args.save_outputs:
-        np.savez_compressed(args.save_outputs, inputs=x, outputs=out)
+        _save_npz(args.save_outputs, inputs=x, outputs=out)
         console.print(f"wrote {args.save_outputs}")
+
+
+def _check_writable_file(path: str | None, flag: str) -> None:
+    """Fail before the work if ``path`` cannot be written (its folder missing, not a folder, or
+    not writable; or ``path`` itself a folder)."""
+    from .files import FileWriteError, check_writable
+
+    try:
+        check_writable(path, flag)
+    except FileWriteError as e:
+        raise CliError(str(e)) from None
+
+
+def _save_npz(path: str, **arrays) -> None:
+    from .files import FileWriteError, write_atomic
+
+    try:
+        write_atomic(path, lambda f: np.savez_compressed(f, **arrays), binary=True)
+    except FileWriteError as e:
+        raise CliError(str(e)) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -200,6 +232,9 @@ def cmd_train(args) -> None:
             settings = trainer.TrainSettings(**explicit)
             settings.validate()
         trainer.check_writable(out)
+        if not args.resume and out.exists() and not args.force:
+            raise CliError(f"--out {out} exists; --resume continues that run, --force replaces it "
+                           f"(and its {trainer.last_path(out).name}), or choose another --out")
         try:
             data = trainer.load_data(settings.dataset, settings.limit)
         except DatasetUnavailable as e:
@@ -374,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_argument_group("output")
     g.add_argument("--out", default="model.pt", metavar="PATH", help="best checkpoint (default model.pt)")
     g.add_argument("--resume", action="store_true", help="continue from OUT.last.pt (budget may grow)")
+    g.add_argument("--force", action="store_true", help="replace an existing OUT (and OUT.last.pt)")
     g.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation lines")
     s.set_defaults(func=cmd_train)
 

@@ -59,11 +59,27 @@ def load_split(dataset: str, split: str, limit: int | None = None, vocab=None) -
     part = getattr(d, split)
     if hasattr(d, "vocab"):
         if vocab is not None and tuple(vocab) != tuple(d.vocab):
-            raise EvalError(f"dataset {dataset!r} has another vocabulary than the model "
-                            f"({len(d.vocab)} vs {len(vocab)} symbols); evaluate on the dataset it was trained on")
+            raise EvalError(f"dataset {dataset!r} has another vocabulary than the model: "
+                            f"{_vocab_difference(tuple(d.vocab), tuple(vocab))}; evaluate on the "
+                            f"dataset it was trained on")
         return Data(f"{dataset}/{split}", ids=np.asarray(part, np.int64))
     x, lengths, y = part
     return Data(f"{dataset}/{split}", x=np.asarray(x, np.float32), lengths=np.asarray(lengths), y=np.asarray(y))
+
+
+def _vocab_difference(data: tuple, model: tuple) -> str:
+    """What differs between two vocabularies, in a few words (sizes, missing symbols, order)."""
+    only_data, only_model = sorted(set(data) - set(model)), sorted(set(model) - set(data))
+    if only_data or only_model:
+        parts = [f"{len(data)} vs {len(model)} symbols"]
+        if only_data:
+            parts.append(f"only the data has {only_data[:8]!r}")
+        if only_model:
+            parts.append(f"only the model has {only_model[:8]!r}")
+        return ", ".join(parts)
+    k = next(i for i, (a, b) in enumerate(zip(data, model)) if a != b)
+    return (f"the same {len(data)} symbols in another order (token {k} is {data[k]!r} in the data, "
+            f"{model[k]!r} in the model)")
 
 
 def lanes_of(ids: np.ndarray, lanes: int = LANES) -> np.ndarray:

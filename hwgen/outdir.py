@@ -32,7 +32,9 @@ __all__ = ["MANIFEST", "OutdirError", "check_outdir", "make_staging", "install",
 MANIFEST = ".hwgen-outputs.json"
 #: Files a build wrote before the manifest existed (recognised by its report, ``build_report.json``).
 _LEGACY_BUILD = ("build_report.json", "export_report.json", "model.qmodel.json", "hwgen_top.v",
-                 "hwgen_top.il", "synth.ys", "synth_stat.json", "logs", "vectors", "pnr", "bitstream")
+                 "hwgen_top.il", "synth.ys", "synth_stat.json", "logs", "vectors", "pnr.ys",
+                 "hwgen_pnr_harness.v", "pnr_report.json", "design.asc", "hwgen_board.v",
+                 "hwgen_board.il", "icebreaker.pcf", "netlist.json")
 
 
 class OutdirError(Exception):
@@ -55,7 +57,8 @@ def previous_outputs(outdir: Path, kind: str, report: str) -> set[str] | None:
             pass
         return None
     if (outdir / report).is_file():  # written by an hwgen from before the manifest
-        return {f for f in _files(outdir) if f.split("/")[0] in _LEGACY_BUILD}
+        return {f for f in _files(outdir) if f.split("/")[0] in _LEGACY_BUILD
+                or ("/" not in f and f.endswith(".bin"))}
     return None
 
 

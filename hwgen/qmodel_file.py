@@ -232,23 +232,39 @@ def from_dict(data) -> QModel:
     return _built("qmodel", lambda: QModel(stage, tuple(built), output, r("name", str), r("meta", dict)))
 
 
+#: first bytes of the files people pass by mistake: torch's zip checkpoints and raw pickles
+_BINARY_MAGIC = {b"PK\x03\x04": "a torch checkpoint", b"\x80": "a torch checkpoint (pickle)"}
+
+
 def load(path: str | os.PathLike) -> QModel:
     """Read a QModel file; any problem raises :class:`QModelFileError` naming the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise QModelFileError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise QModelFileError(f"{path}: cannot read ({e})") from None
+    except IsADirectoryError:
+        raise QModelFileError(f"{path}: is a folder, not a QModel file") from None
+    except OSError as e:
+        raise QModelFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    for magic, what in _BINARY_MAGIC.items():
+        if raw.startswith(magic):
+            raise QModelFileError(f"{path}: is {what}, not a QModel file: run `hwgen export {path} -o "
+                                  f"model.qmodel.json` first (or give it to `hwgen build`, which exports it)")
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise QModelFileError(f"{path}: not a QModel file (not UTF-8 text)") from None
     except json.JSONDecodeError as e:
         raise QModelFileError(f"{path}: not a QModel file (invalid JSON at line {e.lineno}: {e.msg})") from None
+    except RecursionError:
+        raise QModelFileError(f"{path}: not a QModel file (its JSON is nested too deeply)") from None
     try:
         return from_dict(data)
     except QModelFileError as e:
         raise QModelFileError(f"{path}: {e}") from None
+    except RecursionError:
+        raise QModelFileError(f"{path}: not a QModel file (a value is nested too deeply)") from None
 
 
 __all__ = ["QModelFileError", "digest", "from_dict", "load", "save", "to_dict", "to_text"]

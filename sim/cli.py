@@ -65,13 +65,12 @@ def _text_tokens(qmodel, text: str) -> list[list[int]]:
     stage = qmodel.input
     if not isinstance(stage, EmbeddingInput) or stage.vocab is None:
         raise SimCliError("--text needs a model with an embedding input and a vocabulary")
-    index = {tok: i for i, tok in enumerate(stage.vocab)}
-    if "_" in index and " " not in index:  # PTB characters: spaces are written '_'
-        text = text.replace(" ", "_")
-    unknown = sorted({ch for ch in text if ch not in index})
-    if unknown:
-        raise SimCliError(f"--text has characters outside the model's vocabulary: {unknown!r}")
-    return [[index[ch] for ch in text]]
+    from hwgen.tokens import text_to_ids
+
+    try:
+        return [text_to_ids(stage.vocab, text)]
+    except ValueError as e:
+        raise SimCliError(f"--text has {e}") from None
 
 
 def _writable_root(root: Path) -> Path:
@@ -117,6 +116,8 @@ def run(args, console) -> int:
     ref = golden_spec(qpath, args.output, sequences=args.sequences, seed=args.seed, min_len=args.min_len,
                       max_len=args.max_len, tokens=tokens, cycles_per_step=design.cycles_per_step)
     console.print(f"hwgen sim: {qmodel.name} ({params.tag()}) on {args.sim}, seed {args.seed}")
+    console.print(f"  compiling (reused when unchanged) and simulating {len(tokens) if tokens else args.sequences} "
+                  f"sequence(s), {design.cycles_per_step or '?'} cycles per step ...")
     t0 = time.perf_counter()
     try:
         result = runner.run(design, args.sim, ref, seed=args.seed, idle=args.idle,

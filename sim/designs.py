@@ -174,15 +174,7 @@ def ptb_text(chars: int, split: str = "valid") -> str:
 
 
 def text_to_tokens(qmodel, text: str) -> list[int]:
-    """Token ids of ``text`` in the model's vocabulary; a vocabulary without '_' / '\\n' (the
-    untrained example's) reads them as spaces."""
-    vocab = qmodel.input.vocab
-    index = {tok: i for i, tok in enumerate(vocab)}
-    out = []
-    for ch in text:
-        if ch not in index and ch in "_\n" and " " in index:
-            ch = " "
-        if ch not in index:
-            raise ValueError(f"character {ch!r} is not in the model's vocabulary")
-        out.append(index[ch])
-    return out
+    """Token ids of ``text`` in the model's vocabulary (hwgen.tokens's rule)."""
+    from hwgen.tokens import text_to_ids
+
+    return text_to_ids(qmodel.input.vocab, text)

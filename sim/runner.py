@@ -325,9 +325,10 @@ def build(design: Design, sim: str, *, root: Path | None = None, waves: bool = F
     """Compile ``design`` for ``sim`` into ``root/sim/<name>-<digest>[-waves]`` unless that
     folder already holds a build of the same sources.
 
-    Safe for processes sharing ``root``: each compiles in a folder of its own and renames it into
-    place when complete (a folder that holds a finished build is never changed), so a concurrent
-    run sees either no build or a whole one."""
+    Safe for processes sharing ``root``: the folder is built under an exclusive lock
+    (:func:`build_lock`); a process that waits for it then finds the finished build and reuses it.
+    (Building elsewhere and renaming would break Icarus's waveform builds, whose dump path is
+    compiled in.)"""
     find_simulator(sim)
     root = Path(root or build_root()).resolve()  # the simulators run in other folders
     digest = design.digest()
@@ -336,16 +337,30 @@ def build(design: Design, sim: str, *, root: Path | None = None, waves: bool = F
            "args": list(VERILATOR_ARGS + VERILATOR_MAKE) if sim == "verilator" else []}
     if _built(folder, key):
         return Build(sim, design, folder, waves, 0.0, True)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-{os.getpid()}-", dir=folder.parent))
-    t0 = time.perf_counter()
-    try:
-        _compile(design, sim, work, waves, root)
-        (work / "hwgen-build.json").write_text(json.dumps(key))
-        _install(work, folder, key)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with build_lock(folder):
+        if _built(folder, key):  # another process built it while this one waited
+            return Build(sim, design, folder, waves, 0.0, True)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        t0 = time.perf_counter()
+        _compile(design, sim, folder, waves, root)
+        (folder / "hwgen-build.json").write_text(json.dumps(key))
     return Build(sim, design, folder, waves, time.perf_counter() - t0, False)
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path):
+    """An exclusive lock on ``folder`` (a ``.lock`` file beside it), held across processes."""
+    import fcntl
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _built(folder: Path, key: dict) -> bool:
@@ -370,28 +385,9 @@ def _compile(design: Design, sim: str, work: Path, waves: bool, root: Path) -> N
         except (RuntimeError, SystemExit) as e:
             log = work / "build.log"
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
-            raise RuntimeError(f"{sim} could not build {design.name} ({e}); log tail:\n{tail}") from None
+            raise RuntimeError(f"{sim} could not build {design.name} ({e}); log {log}:\n{tail}") from None
     if sim == "verilator":
         _save_runtime(work, waves, root)
-
-
-def _install(work: Path, folder: Path, key: dict) -> None:
-    """Rename the finished build into place; if another process got there first with the same
-    build, keep theirs; a stale build of other settings is moved aside and removed."""
-    for _ in range(3):
-        try:
-            work.rename(folder)
-            return
-        except OSError:
-            if _built(folder, key):
-                return  # a concurrent run finished the same build first
-            aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-            try:
-                folder.rename(aside / "build")
-            except OSError:
-                pass
-            shutil.rmtree(aside, ignore_errors=True)
-    raise RuntimeError(f"could not put the build in place at {folder} (another process keeps replacing it)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -484,16 +480,19 @@ def run(design: Design, sim: str, reference: dict, *, seed: int = 1, idle: float
     if design.load_image is not None:
         extra["load"] = str(Path(design.load_image).resolve())
     tag = f"seed{seed}"
-    summary, runs, log, wall = _run_once(b, reference, seed=seed, idle=idle, backpressure=backpressure,
-                                         tag=tag, extra=extra)
-    result = _result(b, seed, summary, log, wall)
+    # A traced run writes its waveform into the build folder (Icarus): one such run at a time.
+    with build_lock(b.folder) if b.waves else contextlib.nullcontext():
+        summary, runs, log, wall = _run_once(b, reference, seed=seed, idle=idle, backpressure=backpressure,
+                                             tag=tag, extra=extra)
+        result = _result(b, seed, summary, log, wall)
+        if b.waves:
+            result.waveform = _keep_waveform(b, runs, runs)
     if not result.ok and waves == "on-failure":
         wb = build(design, sim, root=root, waves=True)
-        _, wruns, _, _ = _run_once(wb, reference, seed=seed, idle=idle, backpressure=backpressure,
-                                   tag=tag, extra=extra)
-        result.waveform = _keep_waveform(wb, wruns, runs)
-    elif waves == "always":
-        result.waveform = _keep_waveform(b, runs, runs)
+        with build_lock(wb.folder):
+            _, wruns, _, _ = _run_once(wb, reference, seed=seed, idle=idle, backpressure=backpressure,
+                                       tag=tag, extra=extra)
+            result.waveform = _keep_waveform(wb, wruns, runs)
     return result
 
 

@@ -86,7 +86,7 @@ def test_bitstream_for_icebreaker(tiny, tmp_path):
 
 
 def test_too_big_is_refused_and_old_output_kept(tmp_path):
-    big = random_qmodel("lstm", hidden=48, inputs=32, outputs=32, code="fixed", act="table", seed=1)
+    big = random_qmodel("lstm", hidden=48, inputs=32, outputs=32, code="ternary", act="table", seed=1)
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("an earlier build")

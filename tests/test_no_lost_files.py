@@ -307,3 +307,216 @@ def test_sim_build_dir_that_cannot_be_written_is_one_line(need_simulator, tmp_pa
     r = subprocess.run([*HWGEN, "sim", "m.qmodel.json", "--build-dir", where], cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. Size limits, before the long work
+# ------------------------------------------------------------------------------------------------
+
+
+def test_an_oversized_model_is_refused_in_seconds_with_numbers(tmp_path):
+    import torch
+    from torch import nn
+
+    gru = nn.GRU(50, 1024, batch_first=True)  # 3.3 M weights: over a megabit even at 1 bit each
+    torch.save({"state_dict": gru.state_dict(), "config": {"input": "onehot"}}, tmp_path / "big.pt")
+    t0 = time.monotonic()
+    r = subprocess.run([*HWGEN, "build", "big.pt", "-o", "out", "--quantize", "ternary"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "Kbit, but ice40-up5k holds at most 1,024 Kbit" in r.stderr and "no datapath fits" in r.stderr
+    assert time.monotonic() - t0 < 60 and not (tmp_path / "out").exists()
+
+
+def test_a_qmodel_whose_codes_exceed_the_device_is_refused_before_synthesis(tmp_path):
+    q = random_qmodel("gru", hidden=96, inputs=32, outputs=8, code="fixed", act="hard", seed=1)
+    with pytest.raises(BuildError, match=r"the weight codes need [\d,]+ Kbit, but ice40-hx1k holds at most 64 Kbit"):
+        build(q, tmp_path / "o", BuildOptions(target="ice40-hx1k"), say=QUIET)
+
+
+def test_golden_and_export_refuse_runs_that_would_exhaust_memory(tmp_path, monkeypatch):
+    from hwgen import limits
+    from hwgen.cli import main
+
+    q = random_qmodel("rnn", hidden=4, inputs=2, code="binary", act="hard", width=8, seed=1)
+    save(q, tmp_path / "m.qmodel.json")
+    r = subprocess.run([*HWGEN, "golden", "m.qmodel.json", "--batch", "1000000", "--steps", "1000000"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "would need about" in r.stderr and "GiB are free" in r.stderr
+    assert "--batch or --steps" in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.setattr(limits, "available_memory", lambda: 1000)  # as if the machine were full
+    import torch
+    from torch import nn
+    torch.save({"state_dict": nn.GRU(4, 3, batch_first=True).state_dict(), "config": {"input": "features"}},
+               tmp_path / "p.pt")
+    assert main(["export", str(tmp_path / "p.pt"), "-o", str(tmp_path / "p.qmodel.json"),
+                 "--quantize", "ternary", "--quiet"]) == 1
+    assert not (tmp_path / "p.qmodel.json").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. Writes: checked first, atomic, pairs all or nothing, one line on failure
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plain_pt(tmp_path):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    path = tmp_path / "p.pt"
+    torch.save({"state_dict": nn.GRU(4, 3, batch_first=True).state_dict(), "config": {"input": "features"}}, path)
+    return path
+
+
+def _cli(args, cwd, timeout=300):
+    return subprocess.run([*HWGEN, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _one_line(r):
+    err = r.stderr.strip()
+    assert r.returncode == 1 and err.startswith("hwgen: error: ") and "Traceback" not in err, r.stderr
+    return err
+
+
+EXPORT = ["--quantize", "ternary", "--dataset", "synthetic-seq", "--calib-limit", "40", "--eval-limit", "0", "--quiet"]
+
+
+def test_export_into_an_unwritable_folder_fails_before_the_work(plain_pt, tmp_path, monkeypatch):
+    """/proc/sys exists and is a folder, but nobody, root included, can create a file there."""
+    import hwgen.export as export
+
+    called = []
+    monkeypatch.setattr(export, "export_source", lambda *a, **k: called.append(1))
+    from hwgen.cli import main
+    assert main(["export", str(plain_pt), "-o", "/proc/sys/m.qmodel.json", *EXPORT]) == 1
+    assert called == [], "refused before the export's work"
+    err = _one_line(_cli(["export", str(plain_pt), "-o", "/proc/sys/m.qmodel.json", *EXPORT], tmp_path))
+    assert "-o /proc/sys/m.qmodel.json: cannot write in /proc/sys" in err
+
+
+def test_export_report_that_cannot_be_written_leaves_no_model(plain_pt, tmp_path):
+    (tmp_path / "afile").write_text("")
+    err = _one_line(_cli(["export", str(plain_pt), "-o", "m.qmodel.json", "--report", "afile/r.json", *EXPORT],
+                         tmp_path))
+    assert "--report afile/r.json: afile is not a folder" in err
+    assert not (tmp_path / "m.qmodel.json").exists(), "no half pair"
+    err = _one_line(_cli(["export", str(plain_pt), "-o", "m.qmodel.json", "--report", ".", *EXPORT], tmp_path))
+    assert "is a folder" in err and not (tmp_path / "m.qmodel.json").exists()
+
+
+def test_a_failing_second_write_leaves_neither_file(tmp_path):
+    from hwgen.files import FileWriteError, write_together
+
+    (tmp_path / "a.txt").write_text("old a")
+
+    def boom(f):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(FileWriteError, match="b.txt: No space left on device"):
+        write_together([(tmp_path / "a.txt", lambda f: f.write("new a"), False), (tmp_path / "b.txt", boom, False)])
+    assert (tmp_path / "a.txt").read_text() == "old a" and not (tmp_path / "b.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"], "no temporary left behind"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["golden", "m.qmodel.json", "--save-outputs", "afile/out.npz"], "--save-outputs afile/out.npz: afile is not a folder"),
+    (["golden", "m.qmodel.json", "--save-outputs", "nowhere/out.npz"], "the folder nowhere does not exist"),
+    (["eval", "m.qmodel.json", "--dataset", "synthetic-seq", "--json", "afile/x.json"], "--json afile/x.json: afile is not a folder"),
+])
+def test_writes_that_cannot_happen_are_one_line(tmp_path, args, message):
+    (tmp_path / "afile").write_text("")
+    save(random_qmodel("rnn", hidden=3, inputs=4, code="binary", act="hard", width=8, seed=1), tmp_path / "m.qmodel.json")
+    assert message in _one_line(_cli(args, tmp_path))
+
+
+def test_golden_save_outputs_is_written_atomically(tmp_path):
+    save(random_qmodel("rnn", hidden=3, inputs=2, code="binary", act="hard", width=8, seed=1), tmp_path / "m.qmodel.json")
+    r = _cli(["golden", "m.qmodel.json", "--batch", "2", "--steps", "3", "--save-outputs", "out"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = np.load(tmp_path / "out.npz")
+    assert data["outputs"].shape[:2] == (2, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.qmodel.json", "out.npz"]
+
+
+# ------------------------------------------------------------------------------------------------
+# 8. Smaller ones
+# ------------------------------------------------------------------------------------------------
+
+
+def test_inspect_of_a_checkpoint_says_what_to_do(tmp_path):
+    import torch
+
+    torch.save({"x": torch.zeros(2)}, tmp_path / "model.pt")
+    err = _one_line(_cli(["inspect", "model.pt"], tmp_path))
+    assert "is a torch checkpoint, not a QModel file: run `hwgen export" in err
+
+
+def test_a_text_file_given_as_a_checkpoint_is_named_as_such(tmp_path):
+    (tmp_path / "notes.pt").write_text("hello, this is not a model\n")
+    err = _one_line(_cli(["export", "notes.pt", "-o", "m.qmodel.json"], tmp_path))
+    assert "is not a torch checkpoint (it does not start like one" in err and "KeyError" not in err
+
+
+def test_golden_and_sim_read_text_the_same_way():
+    from hwgen.tokens import text_to_ids
+
+    ptb = ["_", "a", "b", "\n"]
+    assert text_to_ids(ptb, "ab ba") == [1, 2, 0, 2, 1]          # a typed space is PTB's '_'
+    spaced = [" ", "a", "b"]
+    assert text_to_ids(spaced, "a_b\nb") == [1, 0, 2, 0, 2]       # PTB text into a spaced vocabulary
+    with pytest.raises(ValueError, match=r"\['z'\]"):
+        text_to_ids(ptb, "az")
+
+
+def test_golden_text_maps_a_space_for_a_ptb_vocabulary(tmp_path):
+    q = random_qmodel("gru", hidden=3, inputs=2, vocab=4, outputs=4, code="pow2", act="hard", width=8, seed=2)
+    from dataclasses import replace
+    q = replace(q, input=replace(q.input, vocab=("_", "a", "b", "\n")))
+    save(q, tmp_path / "m.qmodel.json")
+    r = _cli(["golden", "m.qmodel.json", "--text", "ab ba"], tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_eval_names_how_vocabularies_differ():
+    from hwgen.evaluate import EvalError, load_split
+
+    with pytest.raises(EvalError, match=r"only the model has \['Z'\]"):
+        load_split("synthetic-text", "valid", 100, tuple("abcdefghijklmnopqrstuvwxyZ "))
+
+
+def test_train_does_not_overwrite_a_model_without_force(tmp_path):
+    (tmp_path / "m.pt").write_bytes(b"mine")
+    args = ["train", "--dataset", "synthetic-seq", "--limit", "64", "--hidden", "3", "--steps", "1",
+            "--quiet", "--out", "m.pt"]
+    err = _one_line(_cli(args, tmp_path))
+    assert "--out m.pt exists; --resume continues that run, --force replaces it" in err
+    assert (tmp_path / "m.pt").read_bytes() == b"mine"
+    assert _cli([*args, "--force"], tmp_path).returncode == 0
+    assert (tmp_path / "m.pt").read_bytes() != b"mine"
+
+
+def test_build_says_what_the_export_is_doing(tmp_path, plain_pt):
+    r = _cli(["build", str(plain_pt), "-o", "out", "--target", "generic", "--style", "unrolled",
+              "--quantize", "ternary", "--dataset", "synthetic-seq", "--calib-limit", "40", "--eval-limit", "0"],
+             tmp_path)
+    assert r.returncode == 0, r.stderr
+    for stage in ("export: reading calibration data", "export: mapping weights to codes", "export: calibrating formats"):
+        assert stage in r.stdout
+
+
+def test_ctrl_c_while_starting_up_is_one_line(monkeypatch, capsys):
+    """A Ctrl-C that lands while the console script imports the command line (numpy, rich)."""
+    import types
+
+    from hwgen import entry
+
+    class Interrupted(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "hwgen.cli", Interrupted("hwgen.cli"))
+    with pytest.raises(SystemExit) as e:
+        entry.main()
+    assert e.value.code == 130 and capsys.readouterr().err == "hwgen: interrupted\n"

@@ -13,7 +13,6 @@ outputs to integer codes), :mod:`.calibrate` and :mod:`.assemble` (formats and t
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -82,9 +81,17 @@ def export_model(path, options: ExportOptions | None = None, out_path=None,
     ``out_path`` (where the QModel will be written) is accepted for compatibility; the QModel
     records the source's file name and SHA-256, never its folder.
     """
+    from ..limits import LimitError, check_memory, export_bytes
+
     options = options or ExportOptions()
     options.check()
     src = load_source(path, options.quantize, options.exp_window)
+    weights = sum(p.numel() for p in src.model.parameters())
+    try:
+        check_memory(export_bytes(weights), f"exporting {src.path.name} ({weights:,} weights)",
+                     "export a smaller model, or on a machine with more memory")
+    except LimitError as e:
+        raise ExportError(str(e)) from None
     return export_source(src, options, out_path, progress)
 
 
@@ -199,11 +206,18 @@ def accuracy(qm: QModel, src: Source, data: Data, progress: Progress | None = No
 def export_source(src: Source, o: ExportOptions, out_path=None, progress: Progress | None = None) -> ExportResult:
     from .report import build_report
 
+    step = progress or (lambda what, done, total: None)
+    step("reading calibration data", 0, 1)
     batches, calib = _calibration(src, o)
     ref = float_net(src, quantized=True)
+    step("reading calibration data", 1, 1)
+    step("mapping weights to codes", 0, 1)
     mapped, scale = _choose_scale(src, o, batches, ref)
     net = mapped.float_net(ref)
+    step("mapping weights to codes", 1, 1)
+    step("calibrating formats", 0, 1)
     stats = collect(net, batches)
+    step("calibrating formats", 1, 1)
     formats = choose_formats(net, stats, o.width, o.headroom, parse_overrides(o.formats, signal_names(net)))
     name = o.name or src.path.name.split(".")[0]
     qm = build_qmodel(mapped, net, formats, src.vocab, name, _meta(src, o, scale, mapped, calib),

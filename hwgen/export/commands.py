@@ -87,18 +87,27 @@ def export_options(args) -> ExportOptions:
 
 
 def run_export(args, console: Console) -> None:
+    import json
+
+    from ..files import FileWriteError, check_writable, write_together
+    from ..qmodel_file import to_text
+
     out = Path(args.output)
     report_path = Path(args.report) if args.report else default_report_path(out)
-    for p in (out, report_path):
-        if not p.parent.is_dir():
-            raise ExportError(f"{p}: folder {p.parent} does not exist")
+    try:  # before the work: a wrong path costs seconds, not the export
+        check_writable(out, "-o")
+        check_writable(report_path, "--report")
+    except FileWriteError as e:
+        raise ExportError(str(e)) from None
     opts = export_options(args)
     with progress_bar(console, args.quiet) as progress:
         result = export_model(args.model, opts, out_path=out, progress=progress)
-    from ..qmodel_file import save
-
-    save(result.qmodel, out)  # both are computed before either is written
-    save_json(result.report, report_path)
+    report = json.dumps(result.report, indent=1) + "\n"
+    try:  # both computed before either is written; both replaced, or neither
+        write_together([(out, lambda f: f.write(to_text(result.qmodel)), False),
+                        (report_path, lambda f: f.write(report), False)], what="writing")
+    except FileWriteError as e:
+        raise ExportError(str(e)) from None
     if not args.quiet:
         print_report(result.report, console)
     console.print(f"wrote {out} and {report_path}")
@@ -128,7 +137,13 @@ def _checkpoint_for(qm, qpath: Path, given: str | None, console: Console):
 
 
 def run_eval(args, qm, console: Console) -> dict:
+    from ..files import FileWriteError, check_writable
+
     qpath = Path(args.model)
+    try:
+        check_writable(args.json, "--json")
+    except FileWriteError as e:
+        raise ExportError(str(e)) from None
     dataset = args.dataset or qm.meta.get("dataset")
     if not dataset:
         raise ExportError("--dataset is required: the QModel does not record the dataset of its model")
@@ -152,6 +167,9 @@ def run_eval(args, qm, console: Console) -> dict:
         raise ExportError(str(e)) from None
     print_accuracy(figures, console)
     if args.json:
-        save_json(figures, args.json)
+        try:
+            save_json(figures, args.json)
+        except OSError as e:
+            raise ExportError(f"--json {args.json}: {e.strerror or e}") from None
         console.print(f"wrote {args.json}")
     return figures

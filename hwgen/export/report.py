@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -100,21 +98,11 @@ def activation_rows(qm: QModel) -> list[dict]:
 
 
 def save_json(data: dict, path) -> Path:
-    """Atomic: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Atomic: a temporary file in the same folder, then a rename (hwgen.files)."""
+    from ..files import write_atomic
+
+    text = json.dumps(data, indent=1) + "\n"
+    return write_atomic(path, lambda f: f.write(text))
 
 
 def _g(x: float) -> str:

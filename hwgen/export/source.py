@@ -83,6 +83,13 @@ def _torch_load(path: Path):
                               f"values), see docs/export.md") from None
         raise ExportError(f"{path}: not a torch checkpoint ({type(e).__name__})") from None
     except Exception as e:  # torch raises many kinds for a file that is not its format
+        head = path.read_bytes()[:64]
+        if head.lstrip().startswith(b"{"):
+            raise ExportError(f"{path}: is JSON text, not a torch checkpoint (a QModel file goes to "
+                              f"`hwgen build`, `hwgen sim` or `hwgen inspect` as it is)") from None
+        if head and not head.startswith((b"PK", b"\x80")):
+            raise ExportError(f"{path}: is not a torch checkpoint (it does not start like one; a "
+                              f"model.pt from `hwgen train` or `torch.save` is expected)") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ExportError(f"{path}: not a torch checkpoint ({type(e).__name__}: {first[:120]})") from None
 
