@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 STAMP := $(VENV)/.setup-stamp
-EXAMPLE := examples/ptb-gru64-pow2ternary.pt
+EXAMPLE := examples/ptb-gru128-exponential.pt
 
 .PHONY: setup test test-release demo
 .DEFAULT_GOAL := test

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "ptb-gru64-pow2ternary.pt"
+EXAMPLE = ROOT / "examples" / "ptb-gru128-exponential.pt"
 
 
 def timed(cmd: list[str], cwd: Path | None = None) -> float:

@@ -28,7 +28,7 @@ from hwgen.export.commands import progress_bar  # noqa: E402
 from hwgen.export.floatnet import from_qmodel  # noqa: E402
 from hwgen.export.source import float_net  # noqa: E402
 
-EXAMPLE = ROOT / "examples" / "ptb-gru64-pow2ternary.pt"
+EXAMPLE = ROOT / "examples" / "ptb-gru128-exponential.pt"
 
 
 def sweep(checkpoint: Path, widths: list[int], limit: int | None, console: Console) -> tuple[list[dict], dict]:

@@ -142,7 +142,7 @@ def flip_weight_bit(text: str, *, occurrence: int = 0, bit: int = 0, memory: str
 # ------------------------------------------------------------------------------------------------
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-TRAINED_EXAMPLE = "ptb-gru64-pow2ternary"
+TRAINED_EXAMPLE = "ptb-gru128-exponential"
 UNTRAINED_EXAMPLE = EXAMPLES / "char-gru-untrained.qmodel.json"
 
 
