@@ -93,8 +93,10 @@ def table(suite: str, spec: dict, results: list[dict], seeds: list[int], wall: f
              + (f"; {reused} of the {len(results)} runs were reused from an earlier, interrupted invocation "
                 "and are not in that time" if reused else "") + ").",
              "", f"Settings: `hwgen train --dataset {spec['dataset']} {' '.join(spec['args'])}` with hwgen's "
-             "defaults otherwise (hard activations, one-hot / feature input, Adam 2e-3, batch 32 unless set, "
-             "gradient clip 1.0, Glorot init, all weights and biases quantized).", "",
+             "defaults otherwise (the ott2016 preset: smooth activations, BatchNorm on the input with gamma "
+             "0.1, one bias per gate, the output layer in full precision; one-hot / feature input, Adam 2e-3 "
+             "with the plateau schedule and early stopping, batch 32 unless set, gradient clip 1.0, Glorot "
+             "init; docs/training.md).", "",
              "Each cell: the mean over seeds; in brackets the difference from the float baseline of the "
              f"same cell ({'lower' if spec['better'] == 'lower' else 'higher'} is better). \"diverged\": "
              "training stopped because the loss or gradient became infinite.", "",
