@@ -108,7 +108,6 @@ def test_output_has_ordinary_permissions(tiny, tmp_path):
 def test_a_failed_tool_keeps_the_log_its_message_names(tiny, tmp_path, monkeypatch):
     import hwgen.synth as synth
 
-    real = synth.run_tool
 
     def failing(name, args, log, cwd, *rest, **kw):
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -291,11 +290,20 @@ def test_two_concurrent_sims_on_one_folder_both_pass(need_simulator, tmp_path):
     outs = [p.communicate(timeout=600)[0] for p in procs]
     for p, out in zip(procs, outs):
         assert p.returncode == 0 and "PASS" in out, out
+        assert "compiling (reused when unchanged) and simulating 2 sequence(s)" in out  # not silent
     results = sorted((tmp_path / "shared").rglob("result.json"))
     assert len(results) == 2, "each run has a folder of its own"
     for r in results:
         assert json.loads(r.read_text())["mismatches"] == 0
     assert not any(p.name.startswith(".") and "building" in p.name for p in (tmp_path / "shared").rglob("*"))
+
+
+def test_default_sim_build_folder_is_outside_the_checkout(monkeypatch):
+    from sim import runner
+
+    monkeypatch.delenv("HWGEN_SIM_BUILD", raising=False)
+    assert not runner.build_root().resolve().is_relative_to(runner.ROOT)
+    assert runner.cache_root(Path("/somewhere")) == Path("/somewhere/_cache") or "HWGEN_SIM_CACHE" in os.environ
 
 
 @pytest.mark.parametrize("where, message", [("file/sub", "a file is in the way"),
