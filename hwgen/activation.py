@@ -25,6 +25,12 @@ HARD_REFERENCE = {
 }
 
 
+#: the table units hwgen's builders make (docs/arithmetic.md section 5): inputs over ±2^range_log2
+#: (sigmoid ±8, tanh ±4), 2^bits entries (one 4-Kbit block RAM at 16 bits)
+DEFAULT_TABLE_RANGE = {"sigmoid": 3, "tanh": 2}
+DEFAULT_TABLE_BITS = 8
+
+
 def hard_activation(func: ActFunc | str, out: Fmt) -> Activation:
     return Activation(ActFunc(func), ActImpl.HARD, out)
 

@@ -17,40 +17,6 @@ from .toolchain import ToolError
 BUILD_ERRORS = (BuildError, FitError, TargetError, ToolError)
 
 
-def add_arguments(s) -> None:
-    s.add_argument("model", help="model.pt (exported on the fly) or a QModel file (.qmodel.json)")
-    s.add_argument("--target", default="ice40", help="device target (`hwgen targets`; default ice40 = ice40-up5k)")
-    s.add_argument("-o", "--outdir", default="build",
-                   help="output folder: new, empty or an earlier build's (whose files a build that "
-                        "succeeds replaces; nothing else in it is touched) (default build)")
-    s.add_argument("--force", action="store_true",
-                   help="build into a non-empty folder that is not an earlier build, beside its "
-                        "files (none of them is removed or overwritten)")
-    s.add_argument("--lanes", default="auto", help="parallel weight lanes, or auto: the most that fit (default)")
-    s.add_argument("--style", choices=("auto", "folded", "unrolled"), default="auto",
-                   help="datapath style; auto unrolls small models when that fits (default)")
-    s.add_argument("--output", choices=("logits", "hidden", "argmax"),
-                   help="what the output stream carries (default: logits, or hidden without an output layer)")
-    s.add_argument("--multipliers", default="auto",
-                   help="gate-product multipliers; 0 forms the products on a serial shift-add unit; auto: 0 "
-                        "where the datapath leaves the time, else 1 (default)")
-    s.add_argument("--weights", choices=("auto", "rom", "spram"), default="auto",
-                   help="where the layers' weight codes live: rom (block RAM, in the bitstream) or "
-                        "spram (UltraPlus SPRAM, sent through the design's load port after each reset); "
-                        "auto: rom, or spram when the codes do not fit block RAM (default)")
-    s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
-    s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
-    s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")
-    s.add_argument("--board", help="board for --bitstream (icebreaker)")
-    s.add_argument("--check", action="store_true", help="simulate the built Verilog against the golden model")
-    s.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="simulator for --check")
-    s.add_argument("--seed", type=int, default=0, help="seed of the test vectors (default 0)")
-    s.add_argument("--quiet", action="store_true", help="only the report")
-    from .export.commands import add_export_arguments
-
-    add_export_arguments(s)
-
-
 def auto_int(value: str, flag: str, least: int) -> int | None:
     """``None`` for ``auto``, else an integer of at least ``least``."""
     if value == "auto":

@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", help="hwgen model.pt, or a torch.nn RNN/GRU/LSTM state_dict checkpoint")
     s.add_argument("-o", "--output", required=True, metavar="QMODEL", help="QModel file to write (.qmodel.json)")
     s.add_argument("--report", metavar="JSON", help="report file (default: OUTPUT with .export.json)")
-    from .export.commands import add_export_arguments
+    from .arguments import add_build_arguments, add_export_arguments
 
     add_export_arguments(s)
     s.add_argument("--name", help="model name in the QModel (default: the file's stem)")
@@ -437,13 +437,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_eval)
 
-    from .build_command import add_arguments
-
     s = sub.add_parser("build", help="model to Verilog, resource report, Fmax and bitstream (docs/build.md)",
                        description="Export (for model.pt), generate the datapath that fits the target, "
                                    "synthesize it and report its cost; optionally place and route, "
                                    "build a board bitstream and simulate against the golden model.")
-    add_arguments(s)
+    add_build_arguments(s)
     s.set_defaults(func=cmd_build)
     s = sub.add_parser("targets", help="list the build targets")
     s.set_defaults(func=cmd_targets)

@@ -125,3 +125,15 @@ def test_histogram_labels_name_the_weight_values():
     assert code_histogram(scaled) == {"0": 2, "±2^0·scale": 4}
     pow2 = WeightCodes(CodeKind.POW2, np.array([[1, -2, 4, 0]]), exp=-3, span=2)
     assert code_histogram(pow2) == {"0": 1, "±2^-3": 1, "±2^-2": 1, "±2^-1": 1}
+
+
+def test_the_parser_imports_neither_torch_nor_the_generator():
+    """`hwgen --version` and `--help` build the parser only: it must not pull in torch or Amaranth
+    (seconds and hundreds of MB; the time itself is measured by hand, not in a test)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from hwgen.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'amaranth', 'hwgen.generator', 'hwgen.export') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

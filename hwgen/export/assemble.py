@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..activation import hard_activation, table_activation
+from ..activation import DEFAULT_TABLE_BITS, DEFAULT_TABLE_RANGE, hard_activation, table_activation
 from ..fixedpoint import Fmt, FormatError
 from ..ir import (
     DenseLayer, EmbeddingInput, FeatureInput, LayerFormats, QModel, QModelError, RecurrentLayer, WeightCodes,
@@ -14,8 +14,7 @@ from .codes import Mapped, bias_fixed
 from .floatnet import FloatNet
 from .source import ExportError
 
-TABLE_RANGE = {"sigmoid": 3, "tanh": 2}  # table inputs ±8 and ±4 (docs/arithmetic.md section 5)
-TABLE_BITS = 8
+TABLE_RANGE, TABLE_BITS = DEFAULT_TABLE_RANGE, DEFAULT_TABLE_BITS
 
 
 def signal_names(net: FloatNet) -> list[str]:

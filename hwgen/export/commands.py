@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..evaluate import EvalError, load_split
 from . import ExportError, ExportOptions, accuracy, export_model
-from .assemble import TABLE_BITS
 from .report import print_accuracy, print_report, save_json
 from .source import load_source
 
@@ -46,35 +45,6 @@ def progress_bar(console: Console, quiet: bool = False):
 def default_report_path(out: Path) -> Path:
     name = out.name[: -len(".qmodel.json")] if out.name.endswith(".qmodel.json") else out.stem
     return out.with_name(name + ".export.json")
-
-
-def add_export_arguments(parser) -> None:
-    """The export options, shared by `hwgen export` and `hwgen build` (for model.pt inputs)."""
-    g = parser.add_argument_group("export (model.pt inputs; docs/export.md)")
-    g.add_argument("--width", type=int, default=16, help="total bits of each signal (default 16)")
-    g.add_argument("--format", action="append", metavar="SIGNAL=FMT|WIDTH",
-                   help="override one signal's format, e.g. L0.preact=s12.8 or out=12 (repeatable)")
-    g.add_argument("--headroom", type=float, default=1.25,
-                   help="formats cover this times the largest calibration value (default 1.25)")
-    g.add_argument("--scale", choices=("auto", "fixed", "pow2"), default="auto",
-                   help="binary/ternary scale: per-row fixed-point constant, or rounded to a power of "
-                        "two; auto: the smaller measured error (default)")
-    g.add_argument("--scale-bits", type=int, default=8, help="significant bits of a fixed scale (default 8)")
-    g.add_argument("--exp-window", metavar="LO:HI", help="power-of-two weights: exponents kept, e.g. -8:0 "
-                                                         "(default: those in use)")
-    g.add_argument("--weight-bits", type=int, default=8,
-                   help="mantissa bits for tensors trained without a quantizer (default 8)")
-    g.add_argument("--act-table-bits", type=int, default=TABLE_BITS, metavar="B",
-                   help=f"smooth sigmoid/tanh: tables of 2**B entries, each unit's own block RAM; the "
-                        f"report gives their error and cost (default {TABLE_BITS})")
-    g.add_argument("--quantize", metavar="Q", help="plain torch models: post-training quantizer, one of "
-                                                   "ternary, pow2-ternary, exponential, fixed:I.F")
-    g.add_argument("--dataset", help="calibration/accuracy dataset (default: the model's own)")
-    g.add_argument("--calibration", metavar="FILE", help="calibration inputs instead: .txt or .npy")
-    g.add_argument("--calib-limit", type=int, default=20000, metavar="N",
-                   help="train-split characters/sequences used to calibrate (default 20000)")
-    g.add_argument("--eval-limit", type=int, default=20000, metavar="N",
-                   help="valid-split characters/sequences for the report's accuracy; 0 skips (default 20000)")
 
 
 def export_options(args) -> ExportOptions:
