@@ -303,6 +303,10 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
         shutil.copyfile(point / name, staging / name)
     shutil.copytree(point / "logs", staging / "logs", dirs_exist_ok=True)
     design = make_design(qmodel, params)
+    from .generator.emit import design_facts
+
+    (staging / "design.json").write_text(json.dumps(design_facts(qmodel, design, TOP), indent=1,
+                                                    sort_keys=True) + "\n")
     say("writing test vectors (golden model)")
     write_vectors(qmodel, options.output, test_vectors(qmodel, options.output, options.vector_sequences,
                                                       options.vector_steps, options.seed), staging / "vectors")

@@ -72,27 +72,16 @@ def _stage_reporter(say):
 
 
 def load_model(path: str, console: Console, say, export_options=None, target: str = "ice40"):
-    """A QModel file as is, a model.pt through export; returns (qmodel, export report or None)."""
-    from .qmodel_file import QModelFileError, load
+    """The build's model (hwgen.models): a QModel file as is, a checkpoint exported, after the
+    quick refusal of weights no device memory can hold; returns (qmodel, export report or None)."""
+    from .models import ModelError
+    from .models import load_model as read
 
-    p = Path(path)
-    if not p.exists():
-        raise BuildError(f"{path}: no such file (give a model.pt from `hwgen train` or a .qmodel.json from `hwgen export`)")
-    if p.name.endswith(".json"):
-        try:
-            return load(p), None
-        except QModelFileError as e:
-            raise BuildError(str(e)) from None
-    from .export import ExportError, export_model
-
-    _refuse_oversized(p, target)
-    say(f"exporting {path} (weights to codes, formats from calibration, accuracy on the valid split)")
     try:
-        export_options.check()
-        result = export_model(p, export_options, progress=_stage_reporter(say))
-    except ExportError as e:
+        return read(path, export_options=export_options, say=say, progress=_stage_reporter(say),
+                    before_export=lambda p: _refuse_oversized(p, target))
+    except ModelError as e:
         raise BuildError(str(e)) from None
-    return result.qmodel, result.report
 
 
 def run_build(args, console: Console) -> None:

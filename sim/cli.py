@@ -36,26 +36,13 @@ def add_arguments(s) -> None:
 
 
 def load_qmodel(path: str, say=print):
-    """A QModel from a .qmodel.json, or from a model.pt through hwgen's export."""
-    p = Path(path)
-    if not p.exists():
-        raise SimCliError(f"{path}: no such file")
-    if p.suffix == ".pt":
-        try:
-            from hwgen.export import ExportOptions, export_model
-        except ImportError as e:
-            raise SimCliError(f"{path}: reading model.pt needs hwgen export ({e}); export it first "
-                              f"with `hwgen export` and pass the .qmodel.json") from None
-        say(f"exporting {path} (hwgen export, default options)")
-        try:
-            return export_model(str(p), ExportOptions(eval_limit=0)).qmodel
-        except Exception as e:  # ExportError and data problems: one line
-            raise SimCliError(f"{path}: export failed: {e}") from None
-    from hwgen.qmodel_file import QModelFileError, load
+    """A QModel from a QModel file, or from a checkpoint through hwgen's export (hwgen.models)."""
+    from hwgen.export import ExportOptions
+    from hwgen.models import ModelError, load_model
 
     try:
-        return load(p)
-    except QModelFileError as e:
+        return load_model(path, export_options=ExportOptions(eval_limit=0), say=say)[0]
+    except ModelError as e:
         raise SimCliError(str(e)) from None
 
 

@@ -3,11 +3,13 @@ model as the reference, and the deliberate one-bit breakage the regression must 
 
 from __future__ import annotations
 
+import json
+
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runner import Design
+from .runner import Design, write_if_changed
 
 TOP = "hwgen_top"
 
@@ -17,11 +19,12 @@ class GeneratorMissing(RuntimeError):
 
 
 def generator():
+    """The generator's emitter: ``(Verilog, RTLIL, facts)`` of a design (hwgen.generator.emit)."""
     try:
-        from hwgen.generator import emit_verilog
+        from hwgen.generator.emit import emit_all
     except ImportError as e:
-        raise GeneratorMissing(f"hwgen.generator.emit_verilog is not available ({e})") from None
-    return emit_verilog
+        raise GeneratorMissing(f"hwgen.generator.emit is not available ({e})") from None
+    return emit_all
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,6 @@ class DesignParams:
                 "multipliers": self.multipliers, "baseline": self.baseline, "weights": self.weights}
 
 
-def _cycles_per_step(verilog: str) -> int | None:
-    """From emit_verilog's header (``// cycles per step: N, ...``): a hint for the stall detector."""
-    m = re.search(r"^// cycles per step: (\d+)", verilog, re.M)
-    return int(m[1]) if m else None
-
-
 def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | None = None,
                   mutate=None) -> tuple[Design, Path]:
     """Generate ``qmodel``'s Verilog into ``folder`` (with the QModel file the bench's golden
@@ -63,15 +60,14 @@ def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | Non
     name = name or _safe(f"{qmodel.name}-{params.tag()}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    text = emit(qmodel, name=TOP, **params.kwargs())
+    text, _, facts = emit(qmodel, name=TOP, **params.kwargs())
     if mutate is not None:
         text = mutate(text)
     qpath = folder / f"{name}.qmodel.json"
     save(qmodel, qpath)
-    cps = _cycles_per_step(text)
-    from hwgen.generator.interface import input_format, output_format
-
-    widths = (input_format(qmodel).width, output_format(qmodel, params.output).width)
+    write_if_changed(folder / f"{name}.design.json", json.dumps(facts, indent=1, sort_keys=True) + "\n")
+    cps = facts["cycles_per_step"]
+    widths = (facts["payload_widths"]["input"], facts["payload_widths"]["output"])
     load = None
     if params.weights != "rom":
         from hwgen.generator.top import build_design
@@ -84,8 +80,6 @@ def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | Non
 def write_load_image(words: list[int], path: Path) -> Path:
     """A weights image as the bench (and ``$readmemh``) reads it: one 16-bit hex word per line."""
     from hwgen.generator.loader import image_text
-
-    from .runner import write_if_changed
 
     return write_if_changed(path, image_text(words))
 

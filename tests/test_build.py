@@ -180,3 +180,30 @@ def test_auto_weights_fall_back_to_spram_when_block_ram_is_over(tiny, tmp_path, 
     monkeypatch.setattr(hb, "synth_measure", fake({"rom": {**small, "ebr": 31}, "spram": small}))
     with pytest.raises(FitError, match="block RAM"):
         hb._fit(tiny, tmp_path, BuildOptions(target="ice40", weights="rom"), target, lambda m: None)
+
+
+def test_check_reads_design_json_and_simulates_the_builds_own_feature_vectors(tmp_path, monkeypatch):
+    """--check takes the design's facts from design.json (no Verilog comments parsed) and sends
+    the build's own vectors, feature inputs too (they were replaced by random ones before)."""
+    import sim.check as check
+    import sim.designs as designs
+
+    feat = random_qmodel("lstm", hidden=3, inputs=2, outputs=2, code="ternary", act="hard", width=8, seed=5)
+    seen = {}
+    real = designs.golden_spec
+
+    def spy(qpath, output, **kw):
+        seen.update(kw)
+        return real(qpath, output, **kw)
+
+    monkeypatch.setattr(designs, "golden_spec", spy)
+    r = build(feat, tmp_path / "f", BuildOptions(target="generic", style="folded", lanes=2, check=True),
+              say=lambda m: None)
+    facts = json.loads((tmp_path / "f" / "design.json").read_text())
+    assert facts["cycles_per_step"] == r.report["design"]["cycles_per_step"]
+    assert facts["parameters"]["lanes"] == 2 and facts["qmodel_sha256"] == r.report["model"]["digest"]
+    v = np.load(tmp_path / "f" / "vectors" / "vectors.npz")
+    assert seen["tokens"] == v["inputs"].tolist() and r.report["check"]["mismatches"] == 0
+    (tmp_path / "f" / "design.json").write_text("{}")
+    with pytest.raises(RuntimeError, match="design.json is not a design.json this hwgen reads"):
+        check.check_build(tmp_path / "f", "icarus")

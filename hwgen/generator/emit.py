@@ -61,8 +61,37 @@ def emit_verilog(qmodel: QModel, *, name: str = "hwgen_top", lanes: int = 4, sty
 def emit_design(qmodel: QModel, *, name: str = "hwgen_top", **params) -> tuple[str, str]:
     """``(Verilog, RTLIL)`` of the same design: :func:`emit_verilog`'s text, and the netlist it is
     written from, for synthesis (:func:`to_rtlil`)."""
+    verilog, netlist, _ = emit_all(qmodel, name=name, **params)
+    return verilog, netlist
+
+
+def emit_all(qmodel: QModel, *, name: str = "hwgen_top", **params) -> tuple[str, str, dict]:
+    """:func:`emit_design`'s Verilog and RTLIL, and the design's facts (:func:`design_facts`)
+    from the same elaboration, for the ``design.json`` a reader takes them from."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"module name must be a Verilog identifier, not {name!r}")
     top = build_design(qmodel, **params)
     netlist = to_rtlil(top, name)
-    return header(qmodel, top) + rtlil_to_verilog(netlist), netlist
+    return header(qmodel, top) + rtlil_to_verilog(netlist), netlist, design_facts(qmodel, top, name)
+
+
+#: ``design.json``'s format version (a reader refuses others)
+FACTS_VERSION = 1
+
+
+def design_facts(qmodel: QModel, top, name: str = "hwgen_top") -> dict:
+    """What a simulator or a report needs to know about a generated design, as plain JSON: the
+    module, the QModel it implements (digest), the resolved parameters, cycles per step, latency
+    and the stream ports' payload widths. Written beside the Verilog as ``design.json``, so no
+    stage reads these facts back out of Verilog comments."""
+    from .interface import input_format, output_format
+
+    params = dict(top.design_params)
+    facts = {"format": "hwgen-design", "version": FACTS_VERSION, "module": name,
+             "qmodel_sha256": qmodel_file.digest(qmodel), "parameters": params,
+             "cycles_per_step": int(top.cycles_per_step), "latency": int(top.latency),
+             "payload_widths": {"input": input_format(qmodel).width,
+                                "output": output_format(qmodel, params["output"]).width}}
+    if getattr(top, "loaded", False):
+        facts["load_words"] = len(top.load_words)
+    return facts
