@@ -157,7 +157,7 @@ def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir
 
 def test_vectors(qmodel: QModel, output: str | None, sequences: int, steps: int, seed: int) -> dict:
     """Seeded inputs (a new sequence every ``steps`` beats) and the golden outputs they must give."""
-    from .generator.interface import expected_outputs
+    from .expected import expected_outputs
 
     rng = np.random.default_rng(seed)
     stage = qmodel.input
@@ -356,7 +356,7 @@ def _pnr(report, qmodel, options, target, design, staging, say) -> None:
 
 
 def _check(staging: Path, options: BuildOptions, say: Say) -> dict:
-    from sim.check import check_build
+    from sim import check_build  # the verification package's public surface
 
     say(f"checking the Verilog against the golden model ({options.sim})")
     try:

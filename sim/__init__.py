@@ -1,1 +1,9 @@
-"""cocotb benches and their runner for hwgen's generated Verilog (issue: sim/ regression)."""
+"""cocotb benches and their runner for hwgen's generated Verilog (docs/simulation.md).
+
+The product reaches verification through this package's public surface only: `hwgen build
+--check` calls :func:`check_build`, nothing else of sim/.
+"""
+
+from .check import check_build
+
+__all__ = ["check_build"]

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from amaranth.sim import Simulator
 
-from hwgen.generator.interface import expected_outputs, input_format, output_format
+from hwgen.expected import expected_outputs
+from hwgen.generator.interface import input_format, output_format
 
 
 @dataclass

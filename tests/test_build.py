@@ -8,7 +8,8 @@ import pytest
 from hwgen.build import BuildOptions, build
 from hwgen.cli import main
 from hwgen.fit import FitError
-from hwgen.generator.interface import expected_outputs, input_format, output_format
+from hwgen.expected import expected_outputs
+from hwgen.generator.interface import input_format, output_format
 from hwgen.qmodel_file import load, save
 from hwgen.random_qmodel import random_qmodel
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from amaranth.hdl import Const
 
-from hwgen.generator.interface import check_output, expected_outputs, input_format, output_format
+from hwgen.expected import expected_outputs
+from hwgen.generator.interface import check_output, input_format, output_format
 from hwgen.golden import run
 from hwgen.random_qmodel import random_qmodel
 

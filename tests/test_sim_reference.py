@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from hwgen.generator.interface import expected_outputs, input_format, output_format
+from hwgen.expected import expected_outputs
+from hwgen.generator.interface import input_format, output_format
 from hwgen.qmodel_file import save
 from hwgen.random_qmodel import random_qmodel
 from sim.designs import flip_weight_bit

@@ -126,7 +126,8 @@ def test_bridge_around_a_generated_design_matches_the_golden_model(weights):
     """Bytes through the bridge to a real generated design and back equal the golden model's
     outputs; with weights in SPRAM the host sends the weights image first."""
     from hwgen.generator import build_design
-    from hwgen.generator.interface import expected_outputs, input_format, output_format
+    from hwgen.expected import expected_outputs
+    from hwgen.generator.interface import input_format, output_format
     from hwgen.random_qmodel import random_qmodel
 
     q = random_qmodel("gru", hidden=3, inputs=2, vocab=6, outputs=4, code="pow2", act="hard", seed=8)

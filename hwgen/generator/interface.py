@@ -22,7 +22,6 @@ from amaranth.hdl import Shape, unsigned
 from amaranth.lib import data
 
 from ..fixedpoint import Fmt
-from ..golden import run
 from ..ir import EmbeddingInput, QModel
 from .shapes import fmt_shape
 
@@ -120,16 +119,3 @@ def output_format(qmodel: QModel, output: str | None = None) -> StreamFormat:
         return StreamFormat(Field(fmt_shape(qmodel.output.out), qmodel.output.out_size, True), qmodel.output.out)
     last = qmodel.layers[-1]
     return StreamFormat(Field(fmt_shape(last.formats.state), last.hidden_size, True), last.formats.state)
-
-
-def expected_outputs(qmodel: QModel, output: str | None, inputs, start=None) -> np.ndarray:
-    """What the design must emit for ``inputs`` (shapes as :func:`hwgen.golden.run` takes them):
-    ``(batch, steps, n)`` words for vector outputs, ``(batch, steps)`` indices for ``argmax``."""
-    output = check_output(qmodel, output)
-    hidden = output == "hidden" and qmodel.output is not None
-    result = run(qmodel, inputs, start, trace=hidden)
-    if output == "argmax":
-        return result.argmax()
-    if hidden:
-        return result.trace[f"L{len(qmodel.layers) - 1}.h"]
-    return result.outputs
