@@ -1,6 +1,6 @@
 """`hwgen sim`: generate a model's design, run the cocotb bench on it, print a summary.
 
-hwgen/cli.py holds only the sub-command's wiring (:func:`add_arguments`, :func:`run`).
+hwgen/cli/simulate.py holds only the sub-command's wiring (:func:`add_arguments`, :func:`run`).
 """
 
 from __future__ import annotations

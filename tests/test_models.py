@@ -45,7 +45,7 @@ def test_what_is_neither_is_one_clear_error(tmp_path, content, message):
 
 
 def test_sim_and_build_read_a_renamed_qmodel_alike(tmp_path):
-    from hwgen.build_command import load_model as build_load
+    from hwgen.cli.build_command import load_model as build_load
     from sim.cli import load_qmodel
 
     q = random_qmodel("rnn", hidden=2, inputs=4, code="binary", act="hard", width=8, seed=1)

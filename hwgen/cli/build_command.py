@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .build import BuildError, BuildOptions, build, check_outdir
-from .fit import FitError
-from .targets import TARGETS, ALIASES, TargetError
-from .toolchain import ToolError
+from ..build import BuildError, BuildOptions, build, check_outdir
+from ..fit import FitError
+from ..targets import TARGETS, ALIASES, TargetError
+from ..toolchain import ToolError
 
 #: Errors that end a build with their message (no traceback).
 BUILD_ERRORS = (BuildError, FitError, TargetError, ToolError)
@@ -44,8 +44,8 @@ def _refuse_oversized(path: Path, target: str) -> None:
     counting each weight matrix's entries at one bit, from the checkpoint's tensor shapes."""
     import torch
 
-    from .limits import LimitError, check_onchip
-    from .targets import get_target
+    from ..limits import LimitError, check_onchip
+    from ..targets import get_target
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -74,8 +74,8 @@ def _stage_reporter(say):
 def load_model(path: str, console: Console, say, export_options=None, target: str = "ice40"):
     """The build's model (hwgen.models): a QModel file as is, a checkpoint exported, after the
     quick refusal of weights no device memory can hold; returns (qmodel, export report or None)."""
-    from .models import ModelError
-    from .models import load_model as read
+    from ..models import ModelError
+    from ..models import load_model as read
 
     try:
         return read(path, export_options=export_options, say=say, progress=_stage_reporter(say),
@@ -87,7 +87,7 @@ def load_model(path: str, console: Console, say, export_options=None, target: st
 def run_build(args, console: Console) -> None:
     t0 = time.monotonic()
     say = (lambda msg: None) if args.quiet else (lambda msg: console.print(f"[dim]{time.monotonic() - t0:6.1f}s[/] {msg}"))
-    from .export.commands import export_options
+    from ..export.commands import export_options
 
     options = options_from(args)
     check_outdir(Path(args.outdir), args.force)  # before the slow steps
