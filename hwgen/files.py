@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, IO, Sequence
 
-__all__ = ["FileWriteError", "check_writable", "write_atomic", "write_together"]
+__all__ = ["FileWriteError", "FolderInTheWay", "check_writable", "ensure_folder", "write_atomic",
+           "write_together"]
 
 
 class FileWriteError(OSError):
@@ -23,6 +24,25 @@ class FileWriteError(OSError):
 
 def _why(e: OSError) -> str:
     return e.strerror or type(e).__name__
+
+
+class FolderInTheWay(FileWriteError):
+    """A folder cannot be created because a file stands where it or a parent would be."""
+
+
+def ensure_folder(folder: str | os.PathLike) -> None:
+    """Create ``folder`` (and its parents) and probe that files can be written in it:
+    :class:`FolderInTheWay` when a file is in the way, :class:`FileWriteError` when not writable."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".hwgen-write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except (FileExistsError, NotADirectoryError):
+        raise FolderInTheWay(f"{folder}: a file is in the way of that folder") from None
+    except OSError as e:
+        raise FileWriteError(f"{folder}: cannot write there ({_why(e)})") from None
 
 
 def check_writable(path: str | os.PathLike | None, what: str) -> None:

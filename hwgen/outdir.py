@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .files import FileWriteError, FolderInTheWay, ensure_folder
+
 __all__ = ["MANIFEST", "OutdirError", "check_outdir", "make_staging", "install", "clean_stale",
            "staging_pid"]
 
@@ -75,17 +77,13 @@ def check_outdir(outdir: Path, *, kind: str, report: str, force: bool = False) -
             f"output folder {outdir} is not empty and is not an earlier hwgen {kind} ({len(theirs)} "
             f"entries: {shown}); choose a new or empty folder, or add --force to write the {kind} "
             f"beside them (none of them is removed or overwritten)")
-    parent = outdir.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=".hwgen-write-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except (FileExistsError, NotADirectoryError):
+        ensure_folder(outdir.parent)
+    except FolderInTheWay:
         raise OutdirError(f"cannot create the output folder {outdir}: a file is in the way; "
                           f"choose another -o") from None
-    except OSError:
-        raise OutdirError(f"the folder {parent} is not writable; choose another -o") from None
+    except FileWriteError:
+        raise OutdirError(f"the folder {outdir.parent} is not writable; choose another -o") from None
     return outdir
 
 

@@ -62,18 +62,12 @@ def _text_tokens(qmodel, text: str) -> list[list[int]]:
 
 def _writable_root(root: Path) -> Path:
     """The build folder, created; one clear message when it cannot be (before any work)."""
-    import os
-    import tempfile
+    from hwgen.files import FileWriteError, ensure_folder
 
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=root, prefix=".hwgen-write-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except (FileExistsError, NotADirectoryError):
-        raise SimCliError(f"--build-dir {root}: a file is in the way of that folder; choose another") from None
-    except OSError as e:
-        raise SimCliError(f"--build-dir {root}: cannot write there ({e.strerror or e}); choose another") from None
+        ensure_folder(root)
+    except FileWriteError as e:
+        raise SimCliError(f"--build-dir {e}; choose another") from None
     return root.resolve()
 
 

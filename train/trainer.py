@@ -511,17 +511,25 @@ def _saved_setting(prev: Mapping[str, Any], name: str) -> Any:
     return next(f.default for f in dataclasses.fields(TrainSettings) if f.name == name)
 
 
-def _load_resume(last: Path, settings: TrainSettings) -> dict[str, Any]:
+def _saved_state(out: Path) -> dict[str, Any]:
+    """The checkpoint at ``out``'s ``.last.pt`` with its training state; one message otherwise."""
+    last = last_path(out)
     if not last.exists():
-        raise TrainingError(f"--resume: no saved state at {last} (written by an earlier run "
-                            f"with --out {last.with_name(last.name.replace('.last.pt', '.pt'))})")
+        raise TrainingError(f"--resume: no saved state at {last} (written by an earlier run with "
+                            f"--out {out})")
     try:
         saved = load_checkpoint(last)
     except CheckpointError as e:
         raise TrainingError(f"--resume: {e}") from None
     ts = saved.get("train_state")
-    if not isinstance(ts, dict) or "settings" not in ts:
+    if not isinstance(ts, dict) or not isinstance(ts.get("settings"), dict):
         raise TrainingError(f"--resume: {last} holds no training state to resume from")
+    return saved
+
+
+def _load_resume(out: Path, settings: TrainSettings) -> dict[str, Any]:
+    saved = _saved_state(out)
+    ts = saved["train_state"]
     for name in TrainSettings.FIXED:
         if _saved_setting(ts["settings"], name) != getattr(settings, name):
             raise TrainingError(
@@ -548,7 +556,7 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
     last, curve = last_path(out), curve_path(out)
     check_writable(out)
 
-    saved = _load_resume(last, settings) if resume else None
+    saved = _load_resume(out, settings) if resume else None
     if saved is not None:
         config = saved["config"]
     if config is None:
@@ -812,17 +820,7 @@ def _extra(data, settings: TrainSettings) -> dict[str, Any]:
 def resume_settings(out: str | os.PathLike, **explicit) -> TrainSettings:
     """The saved run's settings from ``out``'s ``.last.pt``, with ``explicit`` ones laid over them
     (only the budget, ``epochs`` / ``steps`` / ``eval_every``, may differ; :func:`train` checks)."""
-    last = last_path(out)
-    if not last.exists():
-        raise TrainingError(f"--resume: no saved state at {last} (written by an earlier run with "
-                            f"--out {Path(out)})")
-    try:
-        ckpt = load_checkpoint(last)
-    except CheckpointError as e:
-        raise TrainingError(f"--resume: {e}") from None
-    ts = ckpt.get("train_state")
-    if not isinstance(ts, dict) or not isinstance(ts.get("settings"), dict):
-        raise TrainingError(f"--resume: {last} holds no training state to resume from")
+    ts = _saved_state(Path(out))["train_state"]
     known = {f.name for f in dataclasses.fields(TrainSettings)}
     merged = {k: v for k, v in ts["settings"].items() if k in known}
     merged.update(explicit)
