@@ -14,7 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable, IO, Sequence
 
-__all__ = ["FileWriteError", "FolderInTheWay", "check_writable", "ensure_folder", "write_atomic",
+#: the first bytes of a torch.save file: a zip archive (current format) or a pickle (legacy)
+TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+
+__all__ = ["TORCH_MAGIC", "FileWriteError", "FolderInTheWay", "check_writable", "ensure_folder", "write_atomic",
            "write_together"]
 
 

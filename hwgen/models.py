@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from .files import TORCH_MAGIC
+
 __all__ = ["ModelError", "model_kind", "load_model"]
 
-#: a torch.save file starts like a zip archive (current format) or a pickle (legacy format)
-_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
 class ModelError(ValueError):
@@ -31,7 +31,7 @@ def model_kind(path: Path) -> str:
         raise ModelError(f"{path}: is a folder, not a model file") from None
     except OSError as e:
         raise ModelError(f"{path}: cannot read ({e.strerror or e})") from None
-    if head.startswith(_TORCH_MAGIC):
+    if head.startswith(TORCH_MAGIC):
         return "checkpoint"
     if head.lstrip().startswith(b"{"):
         return "qmodel"

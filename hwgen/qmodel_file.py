@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from .files import TORCH_MAGIC
 from .fixedpoint import Fmt, FormatError
 from .ir import (
     Activation, DenseLayer, EmbeddingInput, FeatureInput, FixedArray, LayerFormats, QModel,
@@ -232,8 +233,6 @@ def from_dict(data) -> QModel:
     return _built("qmodel", lambda: QModel(stage, tuple(built), output, r("name", str), r("meta", dict)))
 
 
-#: first bytes of the files people pass by mistake: torch's zip checkpoints and raw pickles
-_BINARY_MAGIC = {b"PK\x03\x04": "a torch checkpoint", b"\x80": "a torch checkpoint (pickle)"}
 
 
 def load(path: str | os.PathLike) -> QModel:
@@ -247,10 +246,9 @@ def load(path: str | os.PathLike) -> QModel:
         raise QModelFileError(f"{path}: is a folder, not a QModel file") from None
     except OSError as e:
         raise QModelFileError(f"{path}: cannot read ({e.strerror or e})") from None
-    for magic, what in _BINARY_MAGIC.items():
-        if raw.startswith(magic):
-            raise QModelFileError(f"{path}: is {what}, not a QModel file: run `hwgen export {path} -o "
-                                  f"model.qmodel.json` first (or give it to `hwgen build`, which exports it)")
+    if raw.startswith(TORCH_MAGIC):
+        raise QModelFileError(f"{path}: is a torch checkpoint, not a QModel file: run `hwgen export {path} -o "
+                              f"model.qmodel.json` first (or give it to `hwgen build`, which exports it)")
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-FACTS_VERSION = 1  # hwgen.generator.emit.FACTS_VERSION, the design.json this reader knows
-
-
 def read_facts(folder: Path) -> dict:
     """``folder/design.json``, checked; RuntimeError naming the file otherwise."""
+    from hwgen.generator.emit import FACTS_VERSION
+
     path = Path(folder) / "design.json"
     try:
         facts = json.loads(path.read_text())

@@ -250,6 +250,7 @@ class Build:
     waves: bool
     compile_s: float  # 0.0 when reused
     reused: bool
+    root: Path  # the build root (its _cache holds the compiled Verilator runtime)
 
 
 def build_root() -> Path:
@@ -336,17 +337,17 @@ def build(design: Design, sim: str, *, root: Path | None = None, waves: bool = F
     key = {"digest": digest, "sim": sim, "waves": waves,
            "args": list(VERILATOR_ARGS + VERILATOR_MAKE) if sim == "verilator" else []}
     if _built(folder, key):
-        return Build(sim, design, folder, waves, 0.0, True)
+        return Build(sim, design, folder, waves, 0.0, True, root)
     with build_lock(folder):
         if _built(folder, key):  # another process built it while this one waited
-            return Build(sim, design, folder, waves, 0.0, True)
+            return Build(sim, design, folder, waves, 0.0, True, root)
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         t0 = time.perf_counter()
         _compile(design, sim, folder, waves, root)
         (folder / "hwgen-build.json").write_text(json.dumps(key))
-    return Build(sim, design, folder, waves, time.perf_counter() - t0, False)
+    return Build(sim, design, folder, waves, time.perf_counter() - t0, False, root)
 
 
 @contextlib.contextmanager
@@ -436,7 +437,7 @@ def _run_once(b: Build, reference: dict, *, seed: int, idle: float, backpressure
             "result": str(result_path), **extra}
     plan_path = runs / "plan.json"
     plan_path.write_text(json.dumps(plan, indent=1))
-    runner = _runner(b.sim, b.folder.parent.parent)
+    runner = _runner(b.sim, b.root)
     t0 = time.perf_counter()
     env = {"HWGEN_SIM_PLAN": str(plan_path), "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
     # cocotb's runner lets os.environ override extra_env; the plan path must win.

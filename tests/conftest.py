@@ -50,3 +50,19 @@ def need_simulator(request):
 def simulator(request):
     """Each simulation test runs under both simulators; an absent one fails (or skips, if allowed)."""
     return _require(request, request.param)
+
+
+@pytest.fixture(scope="module")
+def text_data():
+    """A small generated text corpus (train/datasets.py's synthetic-text), one per test module."""
+    from train.datasets import load_dataset
+
+    return load_dataset("synthetic-text", limit=3000)
+
+
+@pytest.fixture(scope="module")
+def seq_data():
+    """A small generated sequence-classification set (synthetic-seq), one per test module."""
+    from train.datasets import load_dataset
+
+    return load_dataset("synthetic-seq", limit=96)

@@ -15,15 +15,9 @@ from hwgen.generator import build_design
 from sim import runner
 from sim.designs import DesignParams, golden_spec, qmodel_design
 from train import trainer
-from train.datasets import load_dataset
 from train.trainer import TrainSettings, model_config_for
 
 from design_harness import check_exact, random_stimulus, simulate
-
-
-@pytest.fixture(scope="module")
-def text_data():
-    return load_dataset("synthetic-text", limit=3000)
 
 
 _trained: dict = {}

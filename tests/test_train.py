@@ -30,16 +30,6 @@ SEQ_ARGS = ["--dataset", "synthetic-seq", "--limit", "240", "--hidden", "8", "--
             "--lr", "0.03", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def text_data():
-    return load_dataset("synthetic-text", limit=3000)
-
-
-@pytest.fixture(scope="module")
-def seq_data():
-    return load_dataset("synthetic-seq", limit=96)
-
-
 def _qspec(name):
     return None if name == "float" else name
 

@@ -14,22 +14,11 @@ import torch
 
 from hwgen.cli import main
 from train import trainer
-from train.datasets import load_dataset
 from train.model import ConfigError, RecurrentModel
 from train.presets import PRESETS, PresetConflict, apply_preset
 from train.trainer import TrainSettings, TrainingError, model_config_for, param_groups
 
 SEQ = ["--dataset", "synthetic-seq", "--limit", "96", "--hidden", "6", "--steps", "2", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def text_data():
-    return load_dataset("synthetic-text", limit=3000)
-
-
-@pytest.fixture(scope="module")
-def seq_data():
-    return load_dataset("synthetic-seq", limit=96)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..files import TORCH_MAGIC
 from .floatnet import FloatLayer, FloatNet
 
 
@@ -87,7 +88,7 @@ def _torch_load(path: Path):
         if head.lstrip().startswith(b"{"):
             raise ExportError(f"{path}: is JSON text, not a torch checkpoint (a QModel file goes to "
                               f"`hwgen build`, `hwgen sim` or `hwgen inspect` as it is)") from None
-        if head and not head.startswith((b"PK", b"\x80")):
+        if head and not head.startswith(TORCH_MAGIC):
             raise ExportError(f"{path}: is not a torch checkpoint (it does not start like one; a "
                               f"model.pt from `hwgen train` or `torch.save` is expected)") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
