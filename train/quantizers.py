@@ -1,4 +1,4 @@
-"""Weight quantizers for quantization-aware training (DESIGN.md section 3, Ott et al. 2016).
+"""Weight quantizers for quantization-aware training (Ott et al. 2016; docs/training.md).
 
 Full-precision *shadow* weights are kept and updated by the optimizer; the forward pass uses their
 quantized image; the gradient passes straight through the quantization unchanged (each quantizer

@@ -1,4 +1,4 @@
-"""`hwgen build` and `hwgen targets` wiring (the command's work: hwgen/cli/build_report.py and hwgen/build.py)."""
+"""`hwgen build` and `hwgen targets` wiring (the command's work: hwgen/cli/build_command.py and hwgen/build.py)."""
 
 from __future__ import annotations
 
