@@ -26,7 +26,7 @@ class FileWriteError(OSError):
 
 
 def _why(e: OSError) -> str:
-    return e.strerror or type(e).__name__
+    return e.strerror or str(e) or type(e).__name__
 
 
 class FolderInTheWay(FileWriteError):

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .files import FileWriteError, FolderInTheWay, ensure_folder
+from .files import FileWriteError, FolderInTheWay, ensure_folder, write_atomic
 
 __all__ = ["MANIFEST", "OutdirError", "check_outdir", "make_staging", "install", "clean_stale",
            "staging_pid"]
@@ -132,13 +132,8 @@ def clean_stale(outdir: Path, say: Callable[[str], None]) -> None:
 
 
 def _write_manifest(folder: Path, kind: str, files: Iterable[str]) -> None:
-    path = folder / MANIFEST
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{MANIFEST}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump({"kind": kind, "files": sorted(set(files) - {MANIFEST})}, f, indent=1)
-        f.write("\n")
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
+    text = json.dumps({"kind": kind, "files": sorted(set(files) - {MANIFEST})}, indent=1) + "\n"
+    write_atomic(folder / MANIFEST, lambda f: f.write(text))
 
 
 def install(staging: Path, outdir: Path, *, kind: str, report: str) -> list[str]:

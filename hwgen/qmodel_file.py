@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
-from .files import TORCH_MAGIC
+from .files import TORCH_MAGIC, write_atomic
 from .fixedpoint import Fmt, FormatError
 from .ir import (
     Activation, DenseLayer, EmbeddingInput, FeatureInput, FixedArray, LayerFormats, QModel,
@@ -110,20 +109,8 @@ def digest(qmodel: QModel) -> str:
 
 def save(qmodel: QModel, path: str | os.PathLike) -> Path:
     """Write atomically: a reader never sees a half-written file."""
-    path = Path(path)
     text = to_text(qmodel)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved model is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda fh: fh.write(text))
 
 
 # ---------------------------------------------------------------- plain data -> QModel

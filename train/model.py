@@ -49,7 +49,7 @@ from torch import nn
 from .cells import CELLS, QuantStack, clip_shadow_weights_
 from .quantizers import Codes, Quantizer, glorot_bound, make_quantizer
 
-__all__ = ["QuantLinear", "RecurrentModel", "normalize_config", "detach_state", "CELL_KINDS",
+__all__ = ["QuantLinear", "RecurrentModel", "normalize_config", "detach_state", "map_state", "CELL_KINDS",
            "BIAS_MODES"]
 
 CELL_KINDS = tuple(sorted(CELLS))
@@ -193,13 +193,19 @@ class QuantLinear(nn.Module):
         return f"{self.in_features}, {self.out_features}, quantizers={q}"
 
 
-def detach_state(state):
-    """The state with every tensor detached (truncated BPTT); lists and (h, c) pairs kept."""
+def map_state(state, fn):
+    """``fn`` applied to every tensor of a carried state (a tensor, an LSTM's (h, c), a list of
+    per-layer states, or None), the structure kept."""
     if state is None:
         return None
     if isinstance(state, torch.Tensor):
-        return state.detach()
-    return type(state)(detach_state(s) for s in state)
+        return fn(state)
+    return type(state)(map_state(s, fn) for s in state)
+
+
+def detach_state(state):
+    """The state with every tensor detached (truncated BPTT); lists and (h, c) pairs kept."""
+    return map_state(state, torch.Tensor.detach)
 
 
 def _uniform_init(module: nn.Module, name: str, fan_in: int, fan_out: int) -> None:

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from .checkpoint import CheckpointError, load_checkpoint, make_checkpoint, save_checkpoint
-from .model import ConfigError, RecurrentModel, detach_state, normalize_config
+from .model import ConfigError, RecurrentModel, detach_state, map_state, normalize_config
 
 __all__ = ["TrainSettings", "TrainResult", "TrainingError", "train", "evaluate", "model_config_for",
            "last_path", "curve_path", "load_data", "task_of", "resume_settings",
@@ -368,7 +368,8 @@ def _evaluate_classify(model, data, split, settings, device, progress) -> dict[s
     if n == 0:
         raise TrainingError(f"the {split} split of {data.name!r} is empty")
     total, correct, size = 0.0, 0, settings.eval_batch
-    for s in range(0, n, size):
+    calls = math.ceil(n / size)
+    for k, s in enumerate(range(0, n, size)):
         xb, ln, yb = _classify_batch(getattr(data, split), torch.arange(s, min(n, s + size)))
         logits, _ = model(xb.to(device))
         last = _last_step_logits(logits, ln.to(device))
@@ -376,7 +377,7 @@ def _evaluate_classify(model, data, split, settings, device, progress) -> dict[s
         total += float(nn.functional.cross_entropy(last, yb, reduction="sum"))
         correct += int((last.argmax(-1) == yb).sum())
         if progress is not None:
-            progress(min(n, s + size) // size + (min(n, s + size) % size > 0), math.ceil(n / size))
+            progress(k + 1, calls)
     return {"loss": total / n, "accuracy": correct / n}
 
 
@@ -429,7 +430,7 @@ class _Progress:
         """Progress of a validation pass, as a second bar that goes away when it is done."""
         if self.bar is None:
             return
-        if getattr(self, "eval_task", None) is None:
+        if self.eval_task is None:
             self.eval_task = self.bar.add_task("  validating", total=total, info="")
         self.bar.update(self.eval_task, completed=done, total=total)
         if done >= total:
@@ -625,7 +626,7 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
         if best_ckpt is None or (best_ckpt.get("train_state") or {}).get("step") != ts.get("best_step"):
             best_ckpt, best_value = None, None  # the best file is gone or from another run
     _place(model, device)
-    hidden = _to_device(hidden, device)
+    hidden = map_state(hidden, lambda t: t.to(device))
 
     t0 = time.perf_counter()
     last_plot = [time.perf_counter()]
@@ -644,7 +645,7 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
             "torch_rng": torch.get_rng_state(),
             "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
             "batches_per_epoch": n_batches,
-            "hidden": _to_device(detach_state(hidden), torch.device("cpu")),
+            "hidden": map_state(hidden, lambda t: t.detach().cpu()),
             "losses": list(losses),
             "best": best_value,
             "best_step": best_step,
@@ -798,15 +799,6 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
                       f"{', curve ' + png.name if png else ''})")
     return TrainResult(out=out, last=last, curve=png, task=task, metric=metric, metrics=metrics,
                        history=history, steps=step, seconds=seconds(), losses=losses)
-
-
-def _to_device(state, device: torch.device):
-    """A carried hidden state (tensor, pair or list, or None) on ``device``."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.to(device)
-    return type(state)(_to_device(s, device) for s in state)
 
 
 def _extra(data, settings: TrainSettings) -> dict[str, Any]:
