@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,17 +170,13 @@ def check_writable(out: Path) -> None:
     """Fail before any work if ``out`` cannot be written (the folder is probed with a temp file)."""
     if out.is_dir():
         raise TrainingError(f"--out {out} is a directory; give a file name such as {out / 'model.pt'}")
-    parent = out.parent
-    if not parent.exists():
-        raise TrainingError(f"--out {out}: the folder {parent} does not exist")
-    if not parent.is_dir():
-        raise TrainingError(f"--out {out}: {parent} is not a folder")
+    from hwgen.files import FileWriteError
+    from hwgen.files import check_writable as writable
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=parent)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise TrainingError(f"--out {out}: cannot write in {parent} ({e.strerror or e})") from None
+        writable(out, "--out")
+    except FileWriteError as e:
+        raise TrainingError(str(e)) from None
 
 
 def check_device(device: str) -> torch.device:
