@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwgen.generator import auto_multipliers, build_design, emit_verilog  # noqa: E402
+from hwgen.generator import emit_verilog, plan_design  # noqa: E402
 from hwgen.random_qmodel import random_qmodel  # noqa: E402
 from hwgen.synth import synthesize  # noqa: E402
 from hwgen.targets import get_target  # noqa: E402
@@ -35,14 +35,9 @@ COLUMNS = ("lut4", "carry", "dff", "ebr", "dsp")
 CACHE = Path(tempfile.gettempdir()) / "hwgen-datapath-cost"
 
 
-def gate_multipliers(qmodel, lanes: int) -> int:
-    """The gate products as the build forms them (``--multipliers auto``)."""
-    return auto_multipliers(qmodel, lanes=lanes)
-
-
 def measure(qmodel, lanes: int, baseline: bool, target, workdir: Path, cached_only: bool = False) -> dict | None:
-    text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline, output="argmax",
-                        multipliers=gate_multipliers(qmodel, lanes))
+    # gate multipliers as the build forms them (``--multipliers auto``)
+    text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline, output="argmax", multipliers=None)
     key = CACHE / f"{target.name}-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
     if key.exists():
         return json.loads(key.read_text())
@@ -63,7 +58,8 @@ def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say
         q = random_qmodel("gru", hidden=hidden, inputs=hidden, vocab=hidden, code=code, width=width, seed=1)
         weights = q.layers[0].w_ih.q.size + q.layers[0].w_hh.q.size
         for lanes in lane_counts:
-            cps = build_design(q, lanes=lanes, output="argmax", multipliers=gate_multipliers(q, lanes)).cycles_per_step
+            plan = plan_design(q, lanes=lanes, output="argmax", multipliers=None)
+            cps = plan.cycles_per_step
             target_cps = 1.1 * -(-weights // lanes) + 2 * hidden
             result = {}
             for baseline in (False, True):
@@ -78,7 +74,7 @@ def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say
             if None in result.values() or len(result) < 2:
                 continue
             yield {"hidden": hidden, "lanes": lanes, "cycles": cps, "target_cycles": target_cps,
-                   "products": "serial" if gate_multipliers(q, lanes) == 0 else "1 multiplier",
+                   "products": "serial" if plan.params.multipliers == 0 else "1 multiplier",
                    "shift": result[False], "base": result[True]}
 
 

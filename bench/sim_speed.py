@@ -44,7 +44,7 @@ def example_rows(sims, root, chars, lanes):
     from sim.designs import DesignParams, example_model, golden_spec, ptb_text, qmodel_design, text_to_tokens
 
     qm, source = example_model()
-    design, qpath = qmodel_design(qm, DesignParams("folded", lanes), root / "designs")
+    design, qpath = qmodel_design(qm, DesignParams(style="folded", lanes=lanes), root / "designs")
     tokens = text_to_tokens(qm, ptb_text(chars))
     rows = []
     for sim in sims:

@@ -42,7 +42,7 @@ class BuildOptions:
     lanes: int | None = None  # None: the largest that fits (--lanes auto)
     style: str = "auto"  # auto | folded | unrolled
     output: str | None = None  # logits | hidden | argmax (None: logits when there is an output layer)
-    multipliers: int | None = None  # gate multipliers; None: auto (see point_params)
+    multipliers: int | None = None  # gate multipliers; None: auto (see point_plan)
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
     pnr: bool = False
     freq_mhz: float = 48.0
@@ -78,7 +78,7 @@ EBR_BITS = 4096
 
 def code_bits(qmodel: QModel) -> int:
     """Bits of the layers' weight codes, as the folded datapath stores them."""
-    from .generator.plan import common_format
+    from .generator.code_memory import common_format
 
     bits = sum((L.w_ih.q.size + L.w_hh.q.size) * common_format([L.w_ih, L.w_hh]).width for L in qmodel.layers)
     return bits + (qmodel.output.w.q.size * common_format([qmodel.output.w]).width if qmodel.output else 0)
@@ -89,41 +89,37 @@ def weight_count(qmodel: QModel) -> int:
     return n + (qmodel.output.w.q.size if qmodel.output is not None else 0)
 
 
-def point_params(qmodel: QModel, options: BuildOptions, target: Target, style: str, lanes: int,
-                 weights: str | None = None) -> dict:
-    """The generator parameters of one design point (style and lanes) under these options.
-
-    Gate multipliers left to auto: none (the products formed on the serial shift-add unit, a few
-    dozen logic cells and no long combinational path) where a unit's rows leave it the time, else
-    one (a DSP block where the device has them, else built from logic).
-    """
-    from .generator import auto_multipliers, design_params
+def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str, lanes: int,
+               weights: str | None = None):
+    """The plan (:class:`hwgen.generator.plan.DesignPlan`) of one design point (style and lanes)
+    under these options. Gate multipliers left to auto: none (the products formed on the serial
+    shift-add unit, a few dozen logic cells and no long combinational path) where a unit's rows
+    leave it the time, else one (a DSP block where the device has them, else built from logic)."""
+    from .generator.plan import DesignParams
+    from .generator.planner import plan_design
 
     weights = weights or ("rom" if options.weights == "auto" else options.weights)
     if weights == "spram" and not target.available("spram"):
         raise BuildError(f"--weights spram needs a target with SPRAM (ice40-up5k); {target.name} has none")
-    params = {"lanes": lanes, "style": style, "output": options.output, "multipliers": options.multipliers,
-              "weights": weights}
-    if options.multipliers is None:
-        params["multipliers"] = auto_multipliers(qmodel, **params)
     try:
-        design_params(qmodel, **params)
+        return plan_design(qmodel, DesignParams(lanes=lanes, style=style, output=options.output,
+                                                multipliers=options.multipliers, weights=weights))
     except ValueError as e:
         raise BuildError(f"{e} (--multipliers, --lanes, --weights)") from None
-    return params
 
 
-def make_design(qmodel: QModel, params: dict):
-    from .generator import build_design
+def make_design(qmodel: QModel, plan):
+    """The Amaranth top of ``plan`` (for the board wrapper)."""
+    from .generator.top import HwgenTop
 
-    return build_design(qmodel, **params)
+    return HwgenTop(qmodel, plan)
 
 
-def make_netlists(qmodel: QModel, params: dict) -> tuple[str, str]:
+def make_netlists(qmodel: QModel, plan) -> tuple[str, str]:
     """The design's Verilog (the deliverable) and RTLIL (what synthesis reads: the same netlist)."""
     from .generator.emit import emit_design
 
-    return emit_design(qmodel, name=TOP, **params)
+    return emit_design(qmodel, plan, name=TOP)
 
 
 def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir: Path, say: Say,
@@ -142,7 +138,7 @@ def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir
     def start(style: str, lanes: int) -> Future:
         key = (style, lanes)
         if key not in started:
-            texts = make_netlists(qmodel, point_params(qmodel, options, target, style, lanes, weights))
+            texts = make_netlists(qmodel, point_plan(qmodel, options, target, style, lanes, weights))
             where = " (weights in SPRAM)" if weights == "spram" else ""
             say(f"synthesizing the {style} datapath with {lanes} lane(s){where} for {target.name}")
             started[key] = pool.submit(synth, style, lanes, texts)
@@ -296,32 +292,28 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     if export_report is not None:
         (staging / "export_report.json").write_text(json.dumps(export_report, indent=1, sort_keys=True) + "\n")
     weights, fit = _fit(qmodel, staging, options, target, say)
-    params = point_params(qmodel, options, target, fit.style, fit.lanes, weights)
+    plan = point_plan(qmodel, options, target, fit.style, fit.lanes, weights)
     say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)" + (", weights in SPRAM" if weights == "spram" else ""))
     point = staging / "fit" / point_name(fit.style, fit.lanes, weights)
     for name in (f"{TOP}.v", f"{TOP}.il", "synth.ys", "synth_stat.json"):
         shutil.copyfile(point / name, staging / name)
     shutil.copytree(point / "logs", staging / "logs", dirs_exist_ok=True)
-    design = make_design(qmodel, params)
-    from .generator.emit import design_facts
-
-    (staging / "design.json").write_text(json.dumps(design_facts(qmodel, design, TOP), indent=1,
-                                                    sort_keys=True) + "\n")
+    (staging / "design.json").write_text(json.dumps(plan.to_json(TOP), indent=1, sort_keys=True) + "\n")
     say("writing test vectors (golden model)")
     write_vectors(qmodel, options.output, test_vectors(qmodel, options.output, options.vector_sequences,
                                                       options.vector_steps, options.seed), staging / "vectors")
-    if design.loaded:
-        from .generator.loader import image_text
+    if plan.loaded:
+        from .generator.code_memory import image_text, load_image
 
-        (staging / "vectors" / "load.hex").write_text(image_text(design.load_words))
-    report = _report(qmodel, options, target, fit, design, params)
+        (staging / "vectors" / "load.hex").write_text(image_text(load_image(qmodel, plan)))
+    report = _report(qmodel, target, fit, plan)
     if options.pnr or options.bitstream:
-        _pnr(report, qmodel, options, target, design, staging, say)
+        _pnr(report, options, target, plan, staging, say)
     if board is not None:
         from .bitstream import build_bitstream
 
         say(f"building the {board.name} bitstream (UART bridge, {board.baud} baud)")
-        path, fmax = build_bitstream(design, board, staging, qmodel.name, say)
+        path, fmax = build_bitstream(make_design(qmodel, plan), board, staging, qmodel.name, say)
         report["bitstream"] = {"board": board.name, "file": path.name, "fmax_mhz": round(fmax, 2),
                                "clock_mhz": board.clock_mhz, "baud": board.baud}
     if options.check:
@@ -329,28 +321,25 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     return report
 
 
-def _report(qmodel, options, target, fit, design, params) -> dict:
+def _report(qmodel, target, fit, plan) -> dict:
     return {
         "model": {"name": qmodel.name, "digest": digest(qmodel), "layers": [l.kind for l in qmodel.layers],
                   "weights": weight_count(qmodel)},
         "target": {"name": target.name, "description": target.description},
-        "design": {**params, "cycles_per_step": int(design.cycles_per_step), "latency": int(design.latency),
-                   **({"load_words": len(design.load_words), "load_image": "vectors/load.hex"}
-                      if design.loaded else {})},
+        "design": {**plan.params.to_json(), "cycles_per_step": plan.cycles_per_step, "latency": plan.latency,
+                   **({"load_words": plan.load_words, "load_image": "vectors/load.hex"} if plan.loaded else {})},
         "fit": {"tried": [{"style": s, "lanes": p, "fits": ok} for s, p, ok in fit.tried]},
         "synthesis": {**fit.report.to_json(), "rows": resource_rows(target, fit.report)},
     }
 
 
-def _pnr(report, qmodel, options, target, design, staging, say) -> None:
-    from .generator.interface import input_format, output_format
+def _pnr(report, options, target, plan, staging, say) -> None:
     from .pnr import place_and_route
 
     say(f"placing and routing for {target.name} (nextpnr, goal {options.freq_mhz:g} MHz)")
-    pnr = place_and_route(staging / f"{TOP}.il", target, staging, input_format(qmodel).width,
-                          output_format(qmodel, options.output).width, freq_mhz=options.freq_mhz,
-                          loaded=bool(design.loaded), announce=say)
-    cycles = report["design"]["cycles_per_step"]
+    pnr = place_and_route(staging / f"{TOP}.il", target, staging, plan.input_width, plan.output_width,
+                          freq_mhz=options.freq_mhz, loaded=bool(plan.loaded), announce=say)
+    cycles = plan.cycles_per_step
     report["pnr"] = {**pnr.to_json(), "steps_per_second": round(pnr.fmax_mhz * 1e6 / cycles, 1),
                      "step_latency_us": round(cycles / pnr.fmax_mhz, 3)}
 

@@ -117,7 +117,7 @@ class UartBridge(wiring.Component):
     def __init__(self, design: wiring.Component, divisor: int):
         self.design = design
         self.divisor = _check_divisor(divisor)
-        self.load_words = len(design.load_words) if "load" in design.signature.members else 0
+        self.load_words = design.plan.load_words if "load" in design.signature.members else 0
         self.in_width = len(Value.cast(design.i.payload))
         self.out_width = len(Value.cast(design.o.payload))
         super().__init__()

@@ -1,6 +1,6 @@
 """`hwgen build --check`: the cocotb bench on a build folder's Verilog, against the golden model.
 
-Reads the build's own files only: ``design.json`` (the design's facts: output mode, cycles per
+Reads the build's own files only: ``design.json`` (the design's plan: output mode, cycles per
 step, payload widths), ``model.qmodel.json``, ``vectors/vectors.npz`` (the inputs it sends, token
 or feature sequences alike) and ``vectors/load.hex`` where the design has a load port.
 """
@@ -12,19 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-def read_facts(folder: Path) -> dict:
-    """``folder/design.json``, checked; RuntimeError naming the file otherwise."""
-    from hwgen.generator.emit import FACTS_VERSION
+def read_plan(folder: Path):
+    """``folder/design.json`` as the design's plan (:class:`hwgen.generator.plan.DesignPlan`);
+    RuntimeError naming the file otherwise."""
+    from hwgen.generator.plan import DesignPlan
 
     path = Path(folder) / "design.json"
     try:
-        facts = json.loads(path.read_text())
+        return DesignPlan.from_json(json.loads(path.read_text()))
     except (OSError, ValueError) as e:
         raise RuntimeError(f"--check: cannot read {path} ({e}); rebuild the folder with this hwgen") from None
-    if facts.get("format") != "hwgen-design" or facts.get("version") != FACTS_VERSION:
-        raise RuntimeError(f"--check: {path} is not a design.json this hwgen reads (format "
-                           f"{facts.get('format')!r}, version {facts.get('version')!r})")
-    return facts
 
 
 def check_build(folder: Path, simulator: str, *, seed: int = 1) -> dict:
@@ -32,19 +29,18 @@ def check_build(folder: Path, simulator: str, *, seed: int = 1) -> dict:
     backpressure, after the weights image ``vectors/load.hex`` where the design has a load port.
     Raises RuntimeError naming the first mismatch; returns the summary for the build report."""
     from . import runner
-    from .designs import golden_spec
+    from .designs import TOP, golden_spec
 
     folder = Path(folder)
-    facts = read_facts(folder)
+    plan = read_plan(folder)
     qpath = folder / "model.qmodel.json"
     vectors = np.load(folder / "vectors" / "vectors.npz")
-    widths = facts["payload_widths"]
     design = runner.Design.from_verilog_text(
-        "build-check", (folder / "hwgen_top.v").read_text(), facts["module"], folder / "check",
-        cycles_per_step=facts["cycles_per_step"], payload_widths=(widths["input"], widths["output"]),
+        "build-check", (folder / "hwgen_top.v").read_text(), TOP, folder / "check",
+        cycles_per_step=plan.cycles_per_step, payload_widths=(plan.input_width, plan.output_width),
         load_image=load if (load := folder / "vectors" / "load.hex").exists() else None)
     inputs = vectors["inputs"]
-    ref = golden_spec(qpath, facts["parameters"]["output"], sequences=inputs.shape[0], seed=seed,
+    ref = golden_spec(qpath, plan.params.output, sequences=inputs.shape[0], seed=seed,
                       min_len=inputs.shape[1], max_len=inputs.shape[1], tokens=inputs.tolist(),
                       cycles_per_step=design.cycles_per_step)
     result = runner.run(design, simulator, ref, seed=seed, root=folder / "check")

@@ -74,7 +74,7 @@ def _writable_root(root: Path) -> Path:
 def run(args, console) -> int:
     """Build, simulate, print the summary; returns the exit status (1 on any mismatch)."""
     from . import runner
-    from .designs import DesignParams, GeneratorMissing, golden_spec, qmodel_design
+    from .designs import DesignParams, GeneratorMissing, golden_spec, qmodel_design, tag
 
     if args.sequences < 1 or not 1 <= args.min_len <= args.max_len:
         raise SimCliError("need --sequences >= 1 and 1 <= --min-len <= --max-len")
@@ -85,9 +85,9 @@ def run(args, console) -> int:
     except runner.SimulatorMissing as e:
         raise SimCliError(str(e)) from None
     qmodel = load_qmodel(args.model, say=console.print)
-    params = DesignParams(args.style, args.lanes, args.output, args.multipliers)
     root = _writable_root(Path(args.build_dir) if args.build_dir else runner.build_root())
     try:
+        params = DesignParams(style=args.style, lanes=args.lanes, output=args.output, multipliers=args.multipliers)
         design, qpath = qmodel_design(qmodel, params, root / "designs")
     except GeneratorMissing as e:
         raise SimCliError(str(e)) from None
@@ -96,7 +96,7 @@ def run(args, console) -> int:
     tokens = _text_tokens(qmodel, args.text) if args.text is not None else None
     ref = golden_spec(qpath, args.output, sequences=args.sequences, seed=args.seed, min_len=args.min_len,
                       max_len=args.max_len, tokens=tokens, cycles_per_step=design.cycles_per_step)
-    console.print(f"hwgen sim: {qmodel.name} ({params.tag()}) on {args.sim}, seed {args.seed}")
+    console.print(f"hwgen sim: {qmodel.name} ({tag(params)}) on {args.sim}, seed {args.seed}")
     console.print(f"  compiling (reused when unchanged) and simulating {len(tokens) if tokens else args.sequences} "
                   f"sequence(s), {design.cycles_per_step or '?'} cycles per step ...")
     t0 = time.perf_counter()

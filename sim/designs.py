@@ -4,10 +4,10 @@ model as the reference, and the deliberate one-bit breakage the regression must 
 from __future__ import annotations
 
 import json
-
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from hwgen.generator.plan import DesignParams
 
 from .runner import Design, write_if_changed
 
@@ -19,7 +19,7 @@ class GeneratorMissing(RuntimeError):
 
 
 def generator():
-    """The generator's emitter: ``(Verilog, RTLIL, facts)`` of a design (hwgen.generator.emit)."""
+    """The generator's emitter: ``(Verilog, RTLIL, plan)`` of a design (hwgen.generator.emit)."""
     try:
         from hwgen.generator.emit import emit_all
     except ImportError as e:
@@ -27,59 +27,43 @@ def generator():
     return emit_all
 
 
-@dataclass(frozen=True)
-class DesignParams:
-    style: str = "folded"
-    lanes: int = 4
-    output: str | None = None
-    multipliers: int = 1
-    baseline: bool = False
-    weights: str = "rom"
-
-    def tag(self) -> str:
-        t = f"{self.style}-p{self.lanes}"
-        if self.output:
-            t += f"-{self.output}"
-        if self.multipliers != 1:
-            t += f"-m{self.multipliers}"
-        t += "-baseline" if self.baseline else ""
-        return t + ("" if self.weights == "rom" else f"-{self.weights}")
-
-    def kwargs(self) -> dict:
-        return {"style": self.style, "lanes": self.lanes, "output": self.output,
-                "multipliers": self.multipliers, "baseline": self.baseline, "weights": self.weights}
+def tag(params: DesignParams) -> str:
+    """A short name for a parameter set, for folder and file names (defaults left out)."""
+    t = f"{params.style}-p{params.lanes}"
+    if params.output:
+        t += f"-{params.output}"
+    if params.multipliers != 1:
+        t += f"-m{params.multipliers}"
+    t += "-baseline" if params.baseline else ""
+    return t + ("" if params.weights == "rom" else f"-{params.weights}")
 
 
 def qmodel_design(qmodel, params: DesignParams, folder: Path, *, name: str | None = None,
                   mutate=None) -> tuple[Design, Path]:
     """Generate ``qmodel``'s Verilog into ``folder`` (with the QModel file the bench's golden
-    reference reads). ``mutate``: a function applied to the Verilog text first (breakage tests)."""
+    reference reads, and the plan as ``design.json``). ``mutate``: a function applied to the
+    Verilog text first (breakage tests)."""
+    from hwgen.generator.code_memory import load_image
     from hwgen.qmodel_file import save
 
     emit = generator()
-    name = name or _safe(f"{qmodel.name}-{params.tag()}")
+    name = name or _safe(f"{qmodel.name}-{tag(params)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    text, _, facts = emit(qmodel, name=TOP, **params.kwargs())
+    text, _, plan = emit(qmodel, params, name=TOP)
     if mutate is not None:
         text = mutate(text)
     qpath = folder / f"{name}.qmodel.json"
     save(qmodel, qpath)
-    write_if_changed(folder / f"{name}.design.json", json.dumps(facts, indent=1, sort_keys=True) + "\n")
-    cps = facts["cycles_per_step"]
-    widths = (facts["payload_widths"]["input"], facts["payload_widths"]["output"])
-    load = None
-    if params.weights != "rom":
-        from hwgen.generator.top import build_design
-
-        load = write_load_image(build_design(qmodel, **params.kwargs()).load_words, folder / f"{name}.load.hex")
-    return Design.from_verilog_text(name, text, TOP, folder, cycles_per_step=cps, payload_widths=widths,
-                                    load_image=load), qpath
+    write_if_changed(folder / f"{name}.design.json", json.dumps(plan.to_json(TOP), indent=1, sort_keys=True) + "\n")
+    load = write_load_image(load_image(qmodel, plan), folder / f"{name}.load.hex") if plan.loaded else None
+    return Design.from_verilog_text(name, text, TOP, folder, cycles_per_step=plan.cycles_per_step,
+                                    payload_widths=(plan.input_width, plan.output_width), load_image=load), qpath
 
 
 def write_load_image(words: list[int], path: Path) -> Path:
     """A weights image as the bench (and ``$readmemh``) reads it: one 16-bit hex word per line."""
-    from hwgen.generator.loader import image_text
+    from hwgen.generator.code_memory import image_text
 
     return write_if_changed(path, image_text(words))
 

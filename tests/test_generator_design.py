@@ -6,13 +6,14 @@ starts; measured cycles per step and latency equal to the stated ones."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from design_harness import check_exact, random_stimulus, simulate
 from hwgen.fixedpoint import Fmt
-from hwgen.generator import build_design
+from hwgen.generator import build_design, plan_design
 from hwgen.ir import FixedArray, QModel, WeightCodes
 from hwgen.random_qmodel import random_qmodel
 
@@ -96,19 +97,24 @@ def test_loaded_weights_are_bit_exact(kind, hidden, lanes, multipliers):
 
 
 def test_load_image_is_every_memory_word_in_sixteen_bit_pieces():
-    from hwgen.generator.loader import split
-    from hwgen.generator.plan import memory_image, unit_order
+    from hwgen.generator.code_memory import common_format, load_image, memory_image, split, unit_order
 
     q = random_qmodel("gru", hidden=(3, 2), inputs=2, outputs=3, code="pow2", seed=4)
-    top = build_design(q, lanes=5, weights="spram")
-    images = []
-    for L, stage in zip(q.layers, top.loaded):  # the plan's memory image of each layer, then the output's
-        images.append(memory_image([L.w_ih, L.w_hh], unit_order(L.gates, L.hidden_size), 5, stage.rows.fmt))
-    dense = top.loaded[-1]
-    assert len(top.loaded) == 3 and dense.rows.ws == [q.output.w]
-    images.append(memory_image([q.output.w], list(range(3)), dense.lanes, dense.rows.fmt))
-    words = split(images[0], 20) + split(images[1], 20) + split(images[2], dense.rows.width)
-    assert top.load_words == words
+    plan = plan_design(q, lanes=5, weights="spram")
+    assert [s.kind for s in plan.loaded] == ["recurrent", "recurrent", "dense"]
+    images, widths = [], []
+    for L in q.layers:  # each layer's rows unit by unit, then the output layer's rows
+        fmt = common_format([L.w_ih, L.w_hh])
+        images.append(memory_image([L.w_ih, L.w_hh], unit_order(L.gates, L.hidden_size), 5, fmt))
+        widths.append(5 * fmt.width)
+    dense = plan.loaded[-1]
+    fmt = common_format([q.output.w])
+    images.append(memory_image([q.output.w], list(range(3)), dense.lanes, fmt))
+    widths.append(dense.lanes * fmt.width)
+    words = [x for image, width in zip(images, widths) for x in split(image, width)]
+    assert load_image(q, plan) == build_design(q, lanes=5, weights="spram").load_words == words
+    assert plan.load_words == len(words)
+    assert [s.code_memory.width for s in plan.loaded] == widths
     assert split([0x12345], 20) == [0x2345, 0x1]
 
 
@@ -119,8 +125,8 @@ def test_one_hot_embedding_is_stored_narrow_and_exact():
     q = random_qmodel("gru", hidden=4, inputs=5, vocab=5, outputs=5, code="pow2", seed=8)
     emb = q.input
     q = dataclasses.replace(q, input=dataclasses.replace(emb, table=np.eye(5, dtype=np.int64) << emb.fmt.frac))
-    stage = EmbeddingStage(q.input, 2)
-    stage._MustUse__silence = True
+    stage = EmbeddingStage(q.input, EmbeddingStage.plan(0, 2))
+    stage._MustUse__silence = True  # only its storage is read here; the design below elaborates one
     assert stage.storage[0] == emb.fmt.frac and stage.storage[1].width == 1
     rng = np.random.default_rng(8)
     x, first = random_stimulus(q, rng, 6)
@@ -244,17 +250,69 @@ def test_build_design_refuses_bad_parameters(kwargs, error, message):
 
 
 def test_build_design_refuses_a_non_qmodel():
-    with pytest.raises(TypeError, match="build_design needs a hwgen QModel, not dict"):
+    with pytest.raises(TypeError, match="a design needs a hwgen QModel, not dict"):
         build_design({})
 
 
 def test_design_params_and_ports():
     q = random_qmodel("gru", hidden=2, inputs=2, outputs=3)
     top = build_design(q, lanes=2)
-    assert dict(top.design_params) == {"lanes": 2, "style": "folded", "output": "logits",
-                                       "multipliers": 1, "baseline": False, "weights": "rom"}
+    assert top.plan.params.to_json() == {"lanes": 2, "style": "folded", "output": "logits",
+                                         "multipliers": 1, "baseline": False, "weights": "rom"}
     assert set(top.signature.members) == {"i", "o"}
     assert set(build_design(q, lanes=2, weights="spram").signature.members) == {"i", "o", "load"}
+
+
+# --- the plan -------------------------------------------------------------------------------------
+
+def test_plan_is_plain_frozen_values_and_survives_json():
+    """design.json holds the whole plan: reading it back gives an equal plan; an edited figure
+    or another version is refused."""
+    import json
+
+    from hwgen.generator.plan import DesignPlan
+
+    q = random_qmodel("lstm", hidden=(3, 2), inputs=2, outputs=3, code="pow2", seed=2)
+    plan = plan_design(q, lanes=3, weights="spram", multipliers=None)
+    assert plan.params.multipliers in (0, 1) and plan.params.output == "logits"  # resolved
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.stages[0].interval = 1
+    text = json.dumps(plan.to_json())
+    assert DesignPlan.from_json(json.loads(text)) == plan
+    edited = json.loads(text)
+    edited["cycles_per_step"] += 1
+    with pytest.raises(ValueError, match="disagree with its stages"):
+        DesignPlan.from_json(edited)
+    with pytest.raises(ValueError, match="version 1"):
+        DesignPlan.from_json({**json.loads(text), "version": 1})
+
+
+def test_plan_stages_chain_and_set_the_pace():
+    """Stages in stream order; each publishes its vector as wide as the next reads it; the slowest
+    sets cycles per step and the latency is their sum; the output stage keeps the layers' pace
+    with the fewest lanes."""
+    q = random_qmodel("gru", hidden=5, inputs=3, vocab=7, outputs=4, code="ternary", seed=3)
+    plan = plan_design(q, lanes=4, output="argmax")
+    assert [s.kind for s in plan.stages] == ["embedding", "recurrent", "dense", "argmax"]
+    assert [s.name for s in plan.stages] == ["stage0_embedding", "stage1_recurrent", "stage2_dense", "stage3_argmax"]
+    for a, b in zip(plan.stages, plan.stages[1:]):
+        assert a.out_lanes == b.lanes
+    layer = plan.stages[1]
+    # a GRU step visits 3 gates x 5 units x (ceil(3/4) + ceil(5/4)) chunks
+    assert layer.issues == 3 * 5 * (1 + 2) and layer.interval == 1 + layer.issues + layer.drain
+    assert plan.cycles_per_step == layer.interval == max(s.interval for s in plan.stages)
+    assert plan.latency == sum(s.latency for s in plan.stages)
+    assert plan.stages[-1].lanes == 1  # one word a cycle reads 4 logits well within the pace
+
+
+def test_plan_without_amaranth():
+    """Reading a plan (as sim does from design.json) imports no Amaranth."""
+    import subprocess
+    import sys
+
+    code = ("import sys, hwgen.generator.plan as p; p.DesignParams(lanes=2); "
+            "sys.exit(1 if any(m.startswith('amaranth') for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent).returncode == 0
 
 
 # --- odd shapes -----------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_preset_model_is_bit_exact_in_amaranth(cell, tmp_path_factory, text_data
 def test_preset_gru_is_bit_exact_under_icarus(need_simulator, sim_build_root, tmp_path_factory, text_data):
     need_simulator("icarus")
     q = _export(trained("gru", tmp_path_factory, text_data), 9).qmodel
-    design, qpath = qmodel_design(q, DesignParams("folded", 3), sim_build_root / "designs")
+    design, qpath = qmodel_design(q, DesignParams(style="folded", lanes=3), sim_build_root / "designs")
     ref = golden_spec(qpath, None, sequences=3, min_len=2, max_len=10, seed=5,
                       cycles_per_step=design.cycles_per_step)
     result = runner.run(design, "icarus", ref, seed=5, root=sim_build_root, idle=0.2, backpressure=0.2)

@@ -106,7 +106,7 @@ def test_random_model(need_simulator, sim_build_root, request, sim, cell, code, 
     need_simulator(sim)
     slow = request.node.get_closest_marker("slow") is not None
     qm = (big_model if slow else small_model)(cell, code)
-    params = DesignParams(style, lanes_for(style))
+    params = DesignParams(style=style, lanes=lanes_for(style))
     design, qpath = design_for(qm, params, sim_build_root, ("random", slow, cell, code, style))
     for seed in ((11, 12, 13) if slow else (11,)):
         ref = golden_spec(qpath, None, sequences=8 if slow else 4, min_len=1, max_len=24 if slow else 8,
@@ -131,7 +131,7 @@ def test_saturating_corner_cases(need_simulator, sim_build_root, sim, cell):
     fmt = qm.layers[0].formats.preact
     values = gold.trace[pre]
     assert np.mean((values == fmt.min_int) | (values == fmt.max_int)) > 0.05
-    design, qpath = design_for(qm, DesignParams("folded", 4), sim_build_root, ("saturate", cell))
+    design, qpath = design_for(qm, DesignParams(style="folded", lanes=4), sim_build_root, ("saturate", cell))
     ref = golden_spec(qpath, None, cycles_per_step=design.cycles_per_step, **stimulus)
     check(runner.run(design, sim, ref, seed=5, root=sim_build_root, idle=0.2, backpressure=0.2))
 
@@ -140,7 +140,7 @@ def test_saturating_corner_cases(need_simulator, sim_build_root, sim, cell):
 def test_other_outputs(need_simulator, sim_build_root, sim, output):
     need_simulator(sim)
     qm = random_qmodel("gru", hidden=5, inputs=3, vocab=9, outputs=6, code="pow2", seed=8)
-    design, qpath = design_for(qm, DesignParams("folded", 4, output), sim_build_root, ("output", output))
+    design, qpath = design_for(qm, DesignParams(style="folded", lanes=4, output=output), sim_build_root, ("output", output))
     ref = golden_spec(qpath, output, sequences=4, max_len=8, seed=2, cycles_per_step=design.cycles_per_step)
     check(runner.run(design, sim, ref, seed=2, root=sim_build_root))
 
@@ -170,7 +170,7 @@ def test_example_on_ptb_text(need_simulator, sim_build_root, sim, chars):
     qm, source = example()
     tokens = text_to_tokens(qm, ptb_text(chars))
     sequences = [tokens[i:i + 100] for i in range(0, chars, 100)]
-    design, qpath = design_for(qm, DesignParams("folded", 8), sim_build_root, ("example",))
+    design, qpath = design_for(qm, DesignParams(style="folded", lanes=8), sim_build_root, ("example",))
     ref = golden_spec(qpath, None, sequences=len(sequences), seed=1, tokens=sequences,
                       cycles_per_step=design.cycles_per_step)
     result = runner.run(design, sim, ref, seed=1, root=sim_build_root, idle=0.1, backpressure=0.1)
@@ -190,7 +190,7 @@ def test_flipped_weight_bit_is_caught(need_simulator, sim_build_root, sim):
         changes.append(what)
         return new
 
-    design, qpath = design_for(qm, DesignParams("folded", 3), sim_build_root, ("broken",), mutate=mutate)
+    design, qpath = design_for(qm, DesignParams(style="folded", lanes=3), sim_build_root, ("broken",), mutate=mutate)
     ref = golden_spec(qpath, None, sequences=6, min_len=4, max_len=10, seed=4, cycles_per_step=design.cycles_per_step)
     result = runner.run(design, sim, ref, seed=4, root=sim_build_root,
                         waves="on-failure" if sim == "icarus" else "never")
@@ -209,7 +209,7 @@ def test_weights_loaded_through_the_load_port(need_simulator, sim_build_root, si
     and the bench sends the weights image after reset; two layers, two words per memory word."""
     need_simulator(sim)
     qm = random_qmodel(cell, hidden=(6, 5), inputs=4, outputs=3, code="pow2", seed=12)
-    params = DesignParams("folded", 5, weights="spram")
+    params = DesignParams(style="folded", lanes=5, weights="spram")
     design, qpath = design_for(qm, params, sim_build_root, ("loaded", cell))
     assert "initial" not in "\n".join(l for l in design.sources[0].read_text().splitlines() if "_loaded[" in l)
     ref = golden_spec(qpath, None, sequences=4, max_len=8, seed=6, cycles_per_step=design.cycles_per_step)
@@ -221,7 +221,7 @@ def test_wrong_load_image_is_caught(need_simulator, sim_build_root, tmp_path):
     (Word 2 holds real codes; a word past a row's end can hold only padding lanes.)"""
     need_simulator("icarus")
     qm = random_qmodel("gru", hidden=(6, 5), inputs=4, outputs=3, code="pow2", seed=12)
-    design, qpath = design_for(qm, DesignParams("folded", 5, weights="spram"), sim_build_root, ("loaded", "gru"))
+    design, qpath = design_for(qm, DesignParams(style="folded", lanes=5, weights="spram"), sim_build_root, ("loaded", "gru"))
     words = design.load_image.read_text().split()
     words[2] = f"{int(words[2], 16) ^ 2:04x}"
     bad = tmp_path / "bad.load.hex"

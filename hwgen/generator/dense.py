@@ -18,54 +18,52 @@ from .control import step_control
 from .exact import register_for
 from .loader import code_port
 from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
-from .plan import chunks
+from .code_memory import chunks, dense_matrices
+from .plan import MemoryPlan, StagePlan
 from .rows import affine, row_constants
 from .shapes import fmt_shape
 from .vectors import BankedVector, published_buffer, read_chunk, gather, serve_registers, vector_link
 
 
+def dense_rows(dense: DenseLayer, lanes: int, baseline_width: int | None) -> FoldedRows:
+    """The folded rows of the output layer, in output order."""
+    return FoldedRows(*dense_matrices(dense), lanes, baseline_width)
+
+
 class DenseStage(wiring.Component):
     """``i``: the last layer's state vector; ``o``: the logits."""
 
+    @classmethod
+    def plan(cls, index: int, dense: DenseLayer, *, style: str, lanes: int, baseline_width: int | None = None,
+             loaded: bool = False) -> StagePlan:
+        """The layer's step with ``lanes`` lanes (IDLE + issues + drain) and, folded, its code memory."""
+        n_in = dense.w.shape[1]
+        memory = None
+        if style == "unrolled":  # read the input into registers, then one issue
+            issues, drain = chunks(n_in, lanes) + 1, 3
+            if loaded:
+                raise ValueError("loaded weight codes need the folded datapath")
+        else:  # the tree's ranks, the accumulator, scale and bias, the requantize into the buffer
+            issues, drain = dense.out_size * chunks(n_in, lanes), tree_ranks(lanes) + 4
+            rows = dense_rows(dense, lanes, baseline_width)
+            memory = MemoryPlan(rows.issues, rows.width, loaded)
+        interval = 1 + issues + drain
+        return StagePlan(index, "dense", lanes, interval=interval, latency=interval, issues=issues, drain=drain,
+                         style=style, code_memory=memory)
 
-    def __init__(self, dense: DenseLayer, in_fmt: Fmt, *, style: str, lanes: int,
-                 baseline_width: int | None = None, out_lanes: int | None = None, loaded: bool = False):
-        self.dense, self.in_fmt, self.style, self.lanes = dense, in_fmt, style, lanes
-        self.out_lanes = out_lanes or lanes
-        self.baseline_width = baseline_width
+    def __init__(self, dense: DenseLayer, in_fmt: Fmt, plan: StagePlan, baseline_width: int | None = None):
+        self.dense, self.in_fmt, self.style, self.lanes = dense, in_fmt, plan.style, plan.lanes
+        self.out_lanes, self.issues, self.drain = plan.out_lanes, plan.issues, plan.drain
+        self.interval, self.latency = plan.interval, plan.latency
         n_in, n_out = dense.w.shape[1], dense.out_size
         members = {
-            "i": In(vector_link(fmt_shape(in_fmt), n_in, lanes)),
+            "i": In(vector_link(fmt_shape(in_fmt), n_in, self.lanes)),
             "o": Out(vector_link(fmt_shape(dense.out), n_out, self.out_lanes)),
         }
-        self.rows = FoldedRows([dense.w], list(range(n_out)), 1, lanes, baseline_width) if style == "folded" else None
-        if loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
-            assert self.rows is not None, "loaded weight codes need the folded datapath"
+        self.rows = dense_rows(dense, self.lanes, baseline_width) if self.style == "folded" else None
+        if plan.loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
             members["codes"] = In(code_port(self.rows.issues, self.rows.width))
         super().__init__(members)
-
-    @staticmethod
-    def step(dense: DenseLayer, style: str, lanes: int) -> int:
-        """Cycles per step with ``lanes`` lanes (IDLE + issues + drain)."""
-        n_in = dense.w.shape[1]
-        if style == "unrolled":  # read the input into registers, then one issue
-            return 1 + chunks(n_in, lanes) + 1 + 3
-        # the tree's ranks, the accumulator, scale and bias, the requantize into the buffer
-        return 1 + dense.out_size * chunks(n_in, lanes) + tree_ranks(lanes) + 4
-
-    @property
-    def drain(self) -> int:
-        return 3 if self.style == "unrolled" else tree_ranks(self.lanes) + 4
-
-    @property
-    def issues(self) -> int:
-        return self.interval - 1 - self.drain
-
-    @property
-    def interval(self) -> int:
-        return self.step(self.dense, self.style, self.lanes)
-
-    latency = interval
 
     def elaborate(self, platform):
         m = Module()

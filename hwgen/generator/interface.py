@@ -23,9 +23,8 @@ from amaranth.lib import data
 
 from ..fixedpoint import Fmt
 from ..ir import EmbeddingInput, QModel
+from .plan import OUTPUTS
 from .shapes import fmt_shape
-
-OUTPUTS = ("logits", "hidden", "argmax")
 
 
 def default_output(qmodel: QModel) -> str:

@@ -3,7 +3,7 @@ no initial contents, so synthesis can put them in RAM that a bitstream cannot in
 iCE40 UltraPlus's SPRAM: 1 Mbit, eight times the block RAM) and the design takes the codes
 through its ``load`` stream after every reset, before any input.
 
-The load image (``HwgenTop.load_words``) is 16-bit words: each recurrent layer's code memory in
+The load image (:func:`hwgen.generator.code_memory.load_image`) is 16-bit words: each recurrent layer's code memory in
 layer order, then the output layer's,
 each memory word (``lanes`` codes, lane 0 in the lowest bits) as ``pieces`` 16-bit words, least
 significant first. docs/hardware-interface.md describes the port.
@@ -16,32 +16,16 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-LOAD_WIDTH = 16
+from .plan import LOAD_WIDTH, pieces
+
 #: name suffix of memories without initial contents (hwgen.generator.emit strips their init)
 LOADED_SUFFIX = "_loaded"
-
-
-def pieces(width: int) -> int:
-    """Load words per memory word of ``width`` bits."""
-    return -(-width // LOAD_WIDTH)
 
 
 def code_port(depth: int, width: int) -> wiring.Signature:
     """The loader's side of one code memory: a write per word, and ``busy`` until all are written."""
     return wiring.Signature({"addr": Out(range(max(2, depth))), "data": Out(width), "en": Out(1),
                              "busy": Out(1)})
-
-
-def split(words: list[int], width: int) -> list[int]:
-    """``words`` of ``width`` bits as 16-bit load words, least significant first."""
-    mask = (1 << LOAD_WIDTH) - 1
-    return [(w >> (LOAD_WIDTH * i)) & mask for w in words for i in range(pieces(width))]
-
-
-def image_text(words: list[int]) -> str:
-    """A load image as hwgen writes it (vectors/load.hex): one 16-bit hex word per line, for
-    ``$readmemh`` or a host program."""
-    return "".join(f"{w:04x}\n" for w in words)
 
 
 def loaded_memory(m: Module, port, depth: int, width: int, read_addr: Value, name: str) -> Value:

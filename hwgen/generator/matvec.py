@@ -25,7 +25,7 @@ from ..ir import WeightCodes
 from .exact import Exact, fx_range
 from .lanes import apply_code, product_bounds
 from .loader import loaded_memory
-from .plan import BaselineFormat, chunks, common_format, memory_image, row_sum_bound
+from .code_memory import BaselineFormat, chunks, code_format, memory_image, row_sum_bound
 from .requantize import Bounded
 from .shapes import interval, shape_for
 
@@ -99,7 +99,7 @@ class FoldedRows:
     def __init__(self, ws: list[WeightCodes], order: list[int], gates: int, lanes: int,
                  baseline: int | None = None):
         self.ws, self.order, self.gates, self.lanes = ws, order, gates, lanes
-        self.fmt = BaselineFormat(baseline) if baseline else common_format(ws)
+        self.fmt = code_format(ws, baseline)
         self.k_counts = [chunks(w.shape[1], lanes) for w in ws]
         self.k_per_row = sum(self.k_counts)
 

@@ -20,7 +20,8 @@ from .exact import Exact, fx_of, register_for
 from .gates import Write, act_unit, capture, gate_unit, serial_offset
 from .loader import code_port
 from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
-from .plan import chunks, unit_order
+from .code_memory import chunks, layer_matrices, unit_order
+from .plan import MemoryPlan, StagePlan
 from .rows import affine, row_constants
 from .shapes import fmt_shape
 from .vectors import BankedVector, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
@@ -53,6 +54,11 @@ def recurrent_drain(layer: RecurrentLayer, style: str, lanes: int, multipliers: 
     return gate_start(style, lanes) + offset + write_register + 2
 
 
+def layer_rows(layer: RecurrentLayer, lanes: int, baseline_width: int | None) -> FoldedRows:
+    """The folded rows of a layer: both matrices, unit by unit (:func:`code_memory.unit_order`)."""
+    return FoldedRows(*layer_matrices(layer), lanes, baseline_width)
+
+
 def unit_cycles(layer: RecurrentLayer, style: str, lanes: int) -> int | None:
     """Cycles between two units' gate-unit starts (None when unrolled: one start per step)."""
     if style == "unrolled":
@@ -73,44 +79,39 @@ def check_serial(layer: RecurrentLayer, style: str, lanes: int) -> None:
 class RecurrentStage(wiring.Component):
     """A layer's step: ``i`` links the input vector (and ``first``), ``o`` publishes the new state ``h``."""
 
-    def __init__(self, layer: RecurrentLayer, *, style: str, lanes: int, multipliers: int,
-                 baseline_width: int | None = None, out_lanes: int | None = None, loaded: bool = False):
-        self.layer, self.style, self.lanes = layer, style, lanes
-        self.out_lanes = out_lanes or lanes
-        self.multipliers, self.baseline_width = multipliers, baseline_width
+    @classmethod
+    def plan(cls, index: int, layer: RecurrentLayer, layer_index: int, *, style: str, lanes: int,
+             multipliers: int, baseline_width: int | None = None, loaded: bool = False) -> StagePlan:
+        """The layer's step (IDLE + issues + drain) and, folded, its code memory."""
+        issues = recurrent_issues(layer, style, lanes)
+        interval = 1 + issues + recurrent_drain(layer, style, lanes, multipliers)
+        memory = None
+        if style == "folded":
+            rows = layer_rows(layer, lanes, baseline_width)
+            memory = MemoryPlan(rows.issues, rows.width, loaded)
+        elif loaded:
+            raise ValueError("loaded weight codes need the folded datapath")
+        return StagePlan(index, "recurrent", lanes, interval=interval, latency=interval, issues=issues,
+                         drain=interval - 1 - issues, style=style, multipliers=multipliers,
+                         code_memory=memory, layer=layer_index)
+
+    def __init__(self, layer: RecurrentLayer, plan: StagePlan, baseline_width: int | None = None):
+        self.layer, self.style, self.lanes, self.out_lanes = layer, plan.style, plan.lanes, plan.out_lanes
+        self.multipliers, self.issues, self.drain = plan.multipliers, plan.issues, plan.drain
+        self.interval, self.latency = plan.interval, plan.latency
         f = layer.formats
         members = {
-            "i": In(vector_link(fmt_shape(f.input), layer.input_size, lanes)),
+            "i": In(vector_link(fmt_shape(f.input), layer.input_size, self.lanes)),
             "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, self.out_lanes)),
         }
-        self.rows = None
-        if style == "folded":
-            self.rows = FoldedRows([layer.w_ih, layer.w_hh], unit_order(layer.gates, layer.hidden_size),
-                                   layer.gates, lanes, baseline_width)
-        if loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
-            assert self.rows is not None, "loaded weight codes need the folded datapath"
+        self.rows = layer_rows(layer, self.lanes, baseline_width) if self.style == "folded" else None
+        if plan.loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
             members["codes"] = In(code_port(self.rows.issues, self.rows.width))
         super().__init__(members)
-
-    @property
-    def issues(self) -> int:
-        return recurrent_issues(self.layer, self.style, self.lanes)
-
-    @property
-    def drain(self) -> int:
-        return recurrent_drain(self.layer, self.style, self.lanes, self.multipliers)
-
-    @property
-    def interval(self) -> int:
-        """Cycles per step of this stage alone (IDLE + issues + drain)."""
-        return 1 + self.issues + self.drain
-
-    latency = interval
 
     def elaborate(self, platform):
         m = Module()
         steps = step_control(m, self.i, self.o, self.issues, self.drain)
-        self.fresh = steps.fresh
         (self._folded if self.style == "folded" else self._unrolled)(m, steps)
         return m
 
@@ -154,10 +155,9 @@ class RecurrentStage(wiring.Component):
         words = [ScalarVector(m, fmt_shape(f.state), H, "h_words")]
         if L.kind == "lstm":
             words.append(ScalarVector(m, fmt_shape(f.cell), H, "c_words"))
-        state = [Exact(Mux(self.fresh, 0, w.read(m, tok["u"], pub)), fx_of(fmt))
+        state = [Exact(Mux(steps.fresh, 0, w.read(m, tok["u"], pub)), fx_of(fmt))
                  for w, fmt in zip(words, (f.state, f.cell))] + [None]
         writes = gate_unit(m, L, self.multipliers, fire, unit, gates, state[0], state[1], "gate")
-        self.multipliers_built = writes.multipliers
         # A register before the memories: a state word goes to several of them (long routes).
         h_w = _registered_write(m, writes.h, "h_w")
         h_chunks.write(m, h_w.enable, h_w.tag, h_w.value, ~pub, "h_write")
@@ -215,7 +215,7 @@ class RecurrentStage(wiring.Component):
         reads = [[old[j] for j in range(H)] for old, _ in banks]
         serve_registers(m, self.o, reads[0], self.out_lanes)
         x = Source(f.input.min_int, f.input.max_int, f.input.frac, words=tuple(x_regs[c] for c in range(I)))
-        hs = Source(f.state.min_int, f.state.max_int, f.state.frac, words=tuple(reads[0]), zero=self.fresh)
+        hs = Source(f.state.min_int, f.state.max_int, f.state.frac, words=tuple(reads[0]), zero=steps.fresh)
         order = unit_order(L.gates, L.hidden_size)
         v2, accs = UnrolledRows([L.w_ih, L.w_hh], [x, hs], order).build(m, issue, "mv")
         v = [v2]
@@ -224,7 +224,6 @@ class RecurrentStage(wiring.Component):
             m.d.sync += s.eq(v[-1])
             v.append(s)
         fire = v[3]
-        self.multipliers_built = 0
         for u in range(L.hidden_size):
             gates = {}
             rows = []
@@ -235,9 +234,8 @@ class RecurrentStage(wiring.Component):
                 rows.append(self._finish_row(m, ai, ah, v2, f"u{u}g{gi}"))
             for gi, row in enumerate(rows):
                 gates.update({n: val for n, val, g in self._gate_values(row) if g == gi})
-            state = [Exact(Mux(self.fresh, 0, r[u]), fx_of(fmt)) for r, fmt in zip(reads, [f.state, f.cell])] + [None]
+            state = [Exact(Mux(steps.fresh, 0, r[u]), fx_of(fmt)) for r, fmt in zip(reads, [f.state, f.cell])] + [None]
             writes = gate_unit(m, L, self.multipliers, fire, Const(0, 1), gates, state[0], state[1], f"gate{u}")
-            self.multipliers_built += writes.multipliers
             for w, (_, new) in zip((writes.h, writes.c), banks):
                 with m.If(w.enable):
                     m.d.sync += new[u].eq(w.value)

@@ -19,8 +19,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fmt
 from ..ir import EmbeddingInput
+from .code_memory import chunks
 from .control import step_control
-from .plan import chunks
+from .plan import StagePlan
 from .shapes import fmt_shape, shape_for
 from .vectors import field, gather, index_bits, read_in_turn, serve_registers, vector_link
 
@@ -39,13 +40,16 @@ def vector_layout(shape, n: int) -> data.StructLayout:
 class EmbeddingStage(wiring.Component):
     """Token id in; its embedding row published, chunk ``k`` of token ``t`` at ROM address ``(k, t)``."""
 
-    interval = latency = 1
+    @classmethod
+    def plan(cls, index: int, lanes: int) -> StagePlan:
+        """One cycle: the token's row is read a chunk of ``lanes`` words per address."""
+        return StagePlan(index, "embedding", lanes, interval=1, latency=1)
 
-    def __init__(self, stage: EmbeddingInput, lanes: int):
-        self.stage, self.lanes = stage, lanes
+    def __init__(self, stage: EmbeddingInput, plan: StagePlan):
+        self.stage, self.lanes, self.interval, self.latency = stage, plan.lanes, plan.interval, plan.latency
         super().__init__({
             "i": In(stream.Signature(index_layout(stage.vocab_size))),
-            "o": Out(vector_link(fmt_shape(stage.fmt), stage.out_size, lanes)),
+            "o": Out(vector_link(fmt_shape(stage.fmt), stage.out_size, self.lanes)),
         })
 
     @property
@@ -92,13 +96,16 @@ class EmbeddingStage(wiring.Component):
 class VectorInputStage(wiring.Component):
     """The input stream's vector payload, published as it stands (no register, no cycle)."""
 
-    interval, latency = 1, 0
+    @classmethod
+    def plan(cls, index: int, lanes: int) -> StagePlan:
+        """No cycles of its own: the payload is published as it stands."""
+        return StagePlan(index, "vectorinput", lanes, interval=1, latency=0)
 
-    def __init__(self, fmt: Fmt, n: int, lanes: int):
-        self.fmt, self.n, self.lanes = fmt, n, lanes
+    def __init__(self, fmt: Fmt, n: int, plan: StagePlan):
+        self.fmt, self.n, self.lanes, self.interval, self.latency = fmt, n, plan.lanes, plan.interval, plan.latency
         super().__init__({
             "i": In(stream.Signature(vector_layout(fmt_shape(fmt), n))),
-            "o": Out(vector_link(fmt_shape(fmt), n, lanes)),
+            "o": Out(vector_link(fmt_shape(fmt), n, self.lanes)),
         })
 
     def elaborate(self, platform):
@@ -112,32 +119,30 @@ class VectorInputStage(wiring.Component):
 class ChunkReader(wiring.Component):
     """A stage that reads its input vector a chunk per cycle, then publishes one output beat."""
 
-    def __init__(self, fmt: Fmt, n: int, lanes: int, out_layout):
-        self.fmt, self.n, self.lanes = fmt, n, lanes
+    kind = "chunkreader"  # a subclass's name in a plan
+
+    @classmethod
+    def plan(cls, index: int, n: int, lanes: int) -> StagePlan:
+        """A step reading ``n`` words ``lanes`` at a time: IDLE, a read per chunk, the drain."""
+        reads = chunks(n, lanes)
+        return StagePlan(index, cls.kind, lanes, interval=1 + reads + READ_DRAIN,
+                         latency=1 + reads + READ_DRAIN, issues=reads, drain=READ_DRAIN)
+
+    def __init__(self, fmt: Fmt, n: int, plan: StagePlan, out_layout):
+        self.fmt, self.n, self.lanes, self.interval, self.latency = fmt, n, plan.lanes, plan.interval, plan.latency
         super().__init__({
-            "i": In(vector_link(fmt_shape(fmt), n, lanes)),
+            "i": In(vector_link(fmt_shape(fmt), n, self.lanes)),
             "o": Out(stream.Signature(out_layout)),
         })
-
-    @staticmethod
-    def step(n: int, lanes: int) -> int:
-        """Cycles per step reading ``n`` words ``lanes`` at a time (IDLE + reads + drain)."""
-        return 1 + chunks(n, lanes) + READ_DRAIN
-
-    @property
-    def interval(self) -> int:
-        return self.step(self.n, self.lanes)
-
-    @property
-    def latency(self) -> int:
-        return self.interval
 
 
 class VectorOutputStage(ChunkReader):
     """The published vector, read into the output stream's payload (``n`` words)."""
 
-    def __init__(self, fmt: Fmt, n: int, lanes: int):
-        super().__init__(fmt, n, lanes, vector_layout(fmt_shape(fmt), n))
+    kind = "vectoroutput"
+
+    def __init__(self, fmt: Fmt, n: int, plan: StagePlan):
+        super().__init__(fmt, n, plan, vector_layout(fmt_shape(fmt), n))
 
     def elaborate(self, platform):
         m = Module()
@@ -150,8 +155,10 @@ class VectorOutputStage(ChunkReader):
 class ArgmaxStage(ChunkReader):
     """The published vector in, the index of its largest word out (lowest index on ties)."""
 
-    def __init__(self, fmt: Fmt, n: int, lanes: int):
-        super().__init__(fmt, n, lanes, index_layout(n))
+    kind = "argmax"
+
+    def __init__(self, fmt: Fmt, n: int, plan: StagePlan):
+        super().__init__(fmt, n, plan, index_layout(n))
 
     def elaborate(self, platform):
         m = Module()

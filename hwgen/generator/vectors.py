@@ -17,7 +17,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .plan import chunks
+from .code_memory import chunks
 
 
 def vector_link(shape: Shape, n: int, lanes: int) -> wiring.Signature:
