@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .fit import FitError, choose
-from .ir import EmbeddingInput, QModel
+from .ir import QModel
 from .limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
 from .outdir import check_outdir as _check_outdir
@@ -155,13 +155,9 @@ def test_vectors(qmodel: QModel, output: str | None, sequences: int, steps: int,
     """Seeded inputs (a new sequence every ``steps`` beats) and the golden outputs they must give."""
     from .expected import expected_outputs
 
-    rng = np.random.default_rng(seed)
-    stage = qmodel.input
-    if isinstance(stage, EmbeddingInput):
-        inputs = rng.integers(0, stage.vocab_size, (sequences, steps))
-    else:
-        f = stage.fmt
-        inputs = rng.integers(f.min_int, f.max_int + 1, (sequences, steps, stage.size))
+    from .stimulus import random_inputs
+
+    inputs = random_inputs(qmodel, np.random.default_rng(seed), (sequences, steps))
     first = np.zeros((sequences, steps), bool)
     first[:, 0] = True
     return {"inputs": inputs, "first": first, "expected": expected_outputs(qmodel, output, inputs, first)}

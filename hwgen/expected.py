@@ -13,17 +13,26 @@ from .generator.interface import check_output
 from .golden import run
 from .ir import QModel
 
-__all__ = ["expected_outputs"]
+__all__ = ["expected_outputs", "expected_run"]
 
 
 def expected_outputs(qmodel: QModel, output: str | None, inputs, start=None) -> np.ndarray:
     """What the design must emit for ``inputs`` (shapes as :func:`hwgen.golden.run` takes them):
     ``(batch, steps, n)`` words for vector outputs, ``(batch, steps)`` indices for ``argmax``."""
+    return expected_run(qmodel, output, inputs, start)[0]
+
+
+def expected_run(qmodel: QModel, output: str | None, inputs, start=None, *, trace: bool = False):
+    """``(expected outputs, trace)``: :func:`expected_outputs`, and with ``trace`` every internal
+    signal of the golden run (:func:`hwgen.golden.run`'s trace; else None), for diagnosing a
+    mismatch."""
     output = check_output(qmodel, output)
     hidden = output == "hidden" and qmodel.output is not None
-    result = run(qmodel, inputs, start, trace=hidden)
+    result = run(qmodel, inputs, start, trace=hidden or trace)
     if output == "argmax":
-        return result.argmax()
-    if hidden:
-        return result.trace[f"L{len(qmodel.layers) - 1}.h"]
-    return result.outputs
+        want = result.argmax()
+    elif hidden:
+        want = result.trace[f"L{len(qmodel.layers) - 1}.h"]
+    else:
+        want = result.outputs
+    return want, result.trace if trace else None

@@ -101,8 +101,9 @@ class GoldenReference(Reference):
     def __init__(self, qmodel, output: str | None = None, *, sequences: int = 4, min_len: int = 1,
                  max_len: int = 16, seed: int = 0, tokens: list[list[int]] | None = None,
                  cycles_per_step: int | None = None, input_range: float = 1.0, rails: float = 0.1):
-        from hwgen import golden
+        from hwgen.expected import expected_run
         from hwgen.generator.interface import check_output, input_format, output_format
+        from hwgen.stimulus import random_inputs
         from hwgen.ir import EmbeddingInput
 
         self.qmodel = qmodel
@@ -116,28 +117,14 @@ class GoldenReference(Reference):
             x = np.array([t for seq in tokens for t in seq], np.int64)
         else:
             lengths = sequence_lengths(rng, sequences, min_len, max_len)
-            total = sum(lengths)
-            if self.embedding:
-                x = rng.integers(0, stage.vocab_size, total)
-            else:
-                # Full-range inputs, and a share ``rails`` of words exactly at the format's
-                # limits, drive the datapath into its saturating corners.
-                lo, hi = stage.fmt.min_int, stage.fmt.max_int
-                x = rng.integers(int(lo * input_range), int(hi * input_range) + 1, (total, stage.size))
-                at_rail = rng.random(x.shape) < rails
-                x = np.where(at_rail, np.where(rng.random(x.shape) < 0.5, lo, hi), x)
+            # Full-range inputs, and a share ``rails`` of words exactly at the format's limits,
+            # drive the datapath into its saturating corners.
+            x = random_inputs(qmodel, rng, (sum(lengths),), scale=input_range, rails=rails)
         seq, step, start = _positions(lengths)
         # One long batch-1 stream: the start flags reset the state exactly as the design must.
         self.x, self.start = x[None], start[None]
-        result = golden.run(qmodel, self.x, self.start, trace=True)
-        self.trace = result.trace
-        if self.output == "argmax":
-            want = result.argmax()[0]
-        elif self.output == "hidden":
-            want = self.trace[f"L{len(qmodel.layers) - 1}.h"][0]
-        else:
-            want = result.outputs[0]
-        self.want = want
+        want, self.trace = expected_run(qmodel, self.output, self.x, self.start, trace=True)
+        self.want = want = want[0]
         inputs = [self.in_fmt.pack(xk, s) for xk, s in zip(x, start)]
         expected = [self.out_fmt.pack(w, s) for w, s in zip(want, start)]
         super().__init__(qmodel.name, self.in_fmt.width, self.out_fmt.width, inputs, expected, seq, step,

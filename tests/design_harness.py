@@ -9,6 +9,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from hwgen.expected import expected_outputs
+from hwgen.stimulus import random_inputs
 from hwgen.generator.interface import input_format, output_format
 
 
@@ -22,11 +23,7 @@ class Run:
 
 def random_stimulus(qmodel, rng, steps: int, p_first: float = 0.2):
     """One stream of ``steps`` inputs spanning each format's full range, with random ``first`` flags."""
-    stage = qmodel.input
-    if hasattr(stage, "vocab_size"):
-        x = rng.integers(0, stage.vocab_size, (1, steps))
-    else:
-        x = rng.integers(stage.fmt.min_int, stage.fmt.max_int, (1, steps, stage.size), endpoint=True)
+    x = random_inputs(qmodel, rng, (1, steps))
     first = rng.random((1, steps)) < p_first
     return x, first
 

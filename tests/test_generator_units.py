@@ -1,8 +1,12 @@
-"""The generator's arithmetic units against the golden functions, bit for bit, in Amaranth's
-simulator: requantize, hard and table activations, code lanes and lane sums.
+"""The generator's arithmetic against the golden functions, bit for bit, in Amaranth's
+simulator: the requantize (``round_clamp``), hard and table activations, code lanes
+(``apply_code``) and lane sums (``lane_sum``, the folded datapath's inner loop).
 
-Every run drives one input per cycle and lines outputs up with the unit's stated ``latency``;
-the measured latency (the only offset at which outputs equal the golden sequence) must equal it.
+The requantize, the lanes and the lane sum are functions the datapath builds into its own module;
+the small components below wrap exactly those functions for the simulator and are test harness,
+not part of the product. Every run drives one input per cycle and lines outputs up with the unit's
+stated ``latency``; the measured latency (the only offset at which outputs equal the golden
+sequence) must equal it.
 """
 
 from __future__ import annotations
@@ -16,18 +20,20 @@ import sys
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import ClockDomain, Module, signed, unsigned
+from amaranth.hdl import ClockDomain, Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from hwgen import golden
 from hwgen.activation import evaluate, hard_activation, table_activation
 from hwgen.fixedpoint import Fmt, Fx, requantize
 from hwgen.generator import (
-    CodeFormat, CodeLane, HardActivation, LaneSum, RoundSaturate, TableActivation, code_width,
-    decode_codes, encode_codes,
+    Bounded, CodeFormat, HardActivation, TableActivation, code_width, decode_codes, encode_codes, round_clamp,
 )
 from hwgen.generator.codes import encode_q
-from hwgen.generator.shapes import shape_range
+from hwgen.generator.lanes import apply_code, lane_sum, product_bounds, tree_ranks
+from hwgen.generator.shapes import fmt_shape, shape_for, shape_range
 from hwgen.ir import WeightCodes
 
 F = Fmt.parse
@@ -87,7 +93,58 @@ def run_unit(dut, values) -> list:
     return simulate(dut, [[(dut.i, int(v))] for v in values], dut.o)
 
 
-# --- RoundSaturate --------------------------------------------------------------------------------
+class Requantizer(wiring.Component):
+    """Harness: :func:`round_clamp` of ``i`` (binary point ``in_frac``) into ``out``, optionally
+    registered (as the datapath's rows end: :meth:`hwgen.generator.exact.Exact.requantize`)."""
+
+    def __init__(self, in_shape, in_frac: int, out: Fmt, *, registered: bool = False):
+        self.in_frac, self.out, self.latency = in_frac, out, int(registered)
+        super().__init__({"i": In(in_shape), "o": Out(fmt_shape(out))})
+
+    def elaborate(self, platform):
+        m = Module()
+        y = round_clamp(m, Bounded.of(self.i), self.in_frac - self.out.frac, self.out.min_int, self.out.max_int)
+        m.d["sync" if self.latency else "comb"] += self.o.eq(y.value)
+        return m
+
+
+class Lane(wiring.Component):
+    """Harness: one :func:`apply_code` lane, combinational; ``product`` as wide as its bound."""
+
+    latency = 0
+
+    def __init__(self, kind: str, span: int, x_shape):
+        self.fmt = CodeFormat(kind, span)
+        b = product_bounds(self.fmt, x_shape)
+        super().__init__({"code": In(self.fmt.width), "x": In(x_shape), "product": Out(shape_for(b.lo, b.hi))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.product.eq(apply_code(m, self.fmt, self.code, self.x))
+        return m
+
+
+class LaneSum(wiring.Component):
+    """Harness: :func:`lane_sum` over ``lanes`` lanes (codes packed into one word, lane 0 lowest),
+    as the folded datapath builds it; latency :func:`tree_ranks`."""
+
+    def __init__(self, lanes: int, kind: str, span: int, x_shape):
+        self.fmt, self.lanes, self.x_shape = CodeFormat(kind, span), lanes, x_shape
+        self.latency = tree_ranks(lanes)
+        lo, hi = shape_range(x_shape)
+        b = product_bounds(self.fmt, x_shape)
+        super().__init__({"codes": In(data.ArrayLayout(self.fmt.width, lanes)), "x": In(data.ArrayLayout(x_shape, lanes)),
+                          "sum": Out(shape_for(lanes * b.lo, lanes * b.hi))})
+
+    def elaborate(self, platform):
+        m = Module()
+        lo, hi = shape_range(self.x_shape)
+        total = lane_sum(m, self.fmt, self.codes.as_value(), self.lanes, lambda j: self.x[j], lo, hi, "sum")
+        m.d.comb += self.sum.eq(total.value)
+        return m
+
+
+# --- requantize -----------------------------------------------------------------------------------
 
 REQUANTIZE_CASES = [
     # in_shape, in_frac, out: right shifts, left shifts, unsigned ends, shifts past the width
@@ -111,15 +168,15 @@ REQUANTIZE_CASES = [
 
 @pytest.mark.parametrize("registered", [False, True])
 @pytest.mark.parametrize("in_shape, in_frac, out", REQUANTIZE_CASES)
-def test_round_saturate_equals_requantize(in_shape, in_frac, out, registered):
+def test_round_clamp_equals_requantize(in_shape, in_frac, out, registered):
     rng = np.random.default_rng(in_shape.width * 100 + in_frac)
     values = inputs_for(in_shape, rng)
-    dut = RoundSaturate(in_shape, in_frac, out, registered=registered)
+    dut = Requantizer(in_shape, in_frac, out, registered=registered)
     expected = requantize(values, in_frac, out)
     check_lined_up(dut, run_unit(dut, values), list(expected), unique=len(set(expected.tolist())) > 1)
 
 
-def test_round_saturate_cases_reach_both_rails_and_round_halves():
+def test_requantize_cases_reach_both_rails_and_round_halves():
     """The cases above do exercise saturation at both rails and halves of both signs."""
     rails = [requantize(inputs_for(s, np.random.default_rng(0)), f, o) for s, f, o in REQUANTIZE_CASES[:2]]
     for r, (_, _, out) in zip(rails, REQUANTIZE_CASES[:2]):
@@ -224,7 +281,7 @@ LANE_CASES = [("binary", 0, signed(8)), ("ternary", 0, signed(8)), ("pow2", 0, s
 
 
 @pytest.mark.parametrize("kind, span, x_shape", LANE_CASES)
-def test_code_lane_applies_every_code(kind, span, x_shape):
+def test_lane_applies_every_code(kind, span, x_shape):
     rng = np.random.default_rng(span)
     fmt = CodeFormat(kind, span)
     xs = inputs_for(x_shape, rng, n_random=60, exhaustive_bits=6)
@@ -232,29 +289,31 @@ def test_code_lane_applies_every_code(kind, span, x_shape):
     if len(qs) > 64:  # every code of narrow kinds; for wide ones the extremes, around 0, and random
         qs = np.concatenate([qs[:3], qs[len(qs) // 2 - 2:len(qs) // 2 + 3], qs[-3:], rng.choice(qs, 40)])
     pairs = [(int(q), int(x)) for q in qs for x in xs]
-    dut = CodeLane(kind, span, x_shape)
+    dut = Lane(kind, span, x_shape)
     drive = [[(dut.code, int(encode_q(q, fmt))), (dut.x, x)] for q, x in pairs]
     check_lined_up(dut, simulate(dut, drive, dut.product), [q * x for q, x in pairs])
 
 
-def test_code_lane_product_is_as_wide_as_its_bound():
+def test_lane_product_bound_is_as_wide_as_needed():
+    def width(kind, span, x_shape):
+        b = product_bounds(CodeFormat(kind, span), x_shape)
+        return shape_for(b.lo, b.hi)
     # max |q x| = 2**3 * 2**7 = 2**10 at x = -128: 12 bits signed
-    assert CodeLane("pow2", 3, signed(8)).product.shape() == signed(12)
+    assert width("pow2", 3, signed(8)) == signed(12)
     # |q| <= 15, x in [-128, 127]: [-1920, 1920] needs 12 bits
-    assert CodeLane("fixed", 4, signed(8)).product.shape() == signed(12)
-    assert CodeLane("binary", 0, signed(8)).product.shape() == signed(9)  # -(-128) = 128
+    assert width("fixed", 4, signed(8)) == signed(12)
+    assert width("binary", 0, signed(8)) == signed(9)  # -(-128) = 128
 
 
 LANE_SUM_CASES = [
-    (1, "ternary", 0, signed(8), None), (1, "fixed", 3, signed(6), 1),
-    (3, "binary", 0, signed(8), None), (4, "ternary", 0, signed(8), 1),
-    (5, "pow2", 3, signed(8), 2), (7, "pow2", 0, unsigned(6), 1),
-    (7, "fixed", 4, signed(8), 3), (8, "fixed", 6, signed(12), 2), (16, "ternary", 0, signed(16), 2),
+    (1, "ternary", 0, signed(8)), (1, "fixed", 3, signed(6)), (3, "binary", 0, signed(8)),
+    (4, "ternary", 0, signed(8)), (5, "pow2", 3, signed(8)), (7, "pow2", 0, unsigned(6)),
+    (7, "fixed", 4, signed(8)), (8, "fixed", 6, signed(12)), (16, "ternary", 0, signed(16)),
 ]
 
 
-@pytest.mark.parametrize("lanes, kind, span, x_shape, every", LANE_SUM_CASES)
-def test_lane_sum_is_the_exact_dot_product(lanes, kind, span, x_shape, every):
+@pytest.mark.parametrize("lanes, kind, span, x_shape", LANE_SUM_CASES)
+def test_lane_sum_is_the_exact_dot_product(lanes, kind, span, x_shape):
     rng = np.random.default_rng(lanes * 10 + span)
     fmt = CodeFormat(kind, span)
     qv, (xlo, xhi) = fmt.values(), shape_range(x_shape)
@@ -262,53 +321,49 @@ def test_lane_sum_is_the_exact_dot_product(lanes, kind, span, x_shape, every):
     vectors = [([q] * lanes, [x] * lanes) for q in (qlo, qhi) for x in (xlo, xhi)]  # the corners
     vectors += [(list(rng.choice(qv, lanes)), list(rng.integers(xlo, xhi, lanes, endpoint=True)))
                 for _ in range(300)]
-    dut = LaneSum(lanes, kind, span, x_shape, register_every=every)
+    dut = LaneSum(lanes, kind, span, x_shape)
     drive = [[(dut.codes, [int(w) for w in encode_q(qs, fmt)]), (dut.x, [int(x) for x in xs])]
              for qs, xs in vectors]
     expected = [sum(int(q) * int(x) for q, x in zip(qs, xs)) for qs, xs in vectors]
     check_lined_up(dut, simulate(dut, drive, dut.sum), expected)
 
 
-@pytest.mark.parametrize("lanes, every, latency", [
-    (1, None, 0), (1, 1, 1), (2, 1, 2), (7, 1, 4), (7, 2, 2), (7, 3, 1), (8, 4, 1), (9, 5, 1), (9, 6, 0),
-])
-def test_lane_sum_latency(lanes, every, latency):
-    assert LaneSum(lanes, "ternary", 0, signed(4), register_every=every).latency == latency
+@pytest.mark.parametrize("lanes, latency", [(1, 1), (2, 2), (3, 3), (4, 3), (7, 4), (8, 4), (9, 5), (16, 5)])
+def test_lane_sum_latency_is_products_then_each_tree_level(lanes, latency):
+    assert tree_ranks(lanes) == latency
 
 
 @pytest.mark.parametrize("lanes, kind, span, x_shape", [(5, "pow2", 3, signed(8)), (7, "fixed", 4, signed(8)),
-                                                          (16, "ternary", 0, unsigned(5))])
+                                                          (16, "ternary", 0, signed(5))])
 def test_lane_sum_width_is_the_golden_matvec_bound(lanes, kind, span, x_shape):
-    """The sum is exactly as wide as the golden model's widest row of ``lanes`` codes."""
+    """The sum is exactly as wide as the golden model's widest row of ``lanes`` codes (for signed
+    inputs; an unsigned one is stored as a signed lane input, a bit wider, in the datapath)."""
     fmt = CodeFormat(kind, span)
     x = Fx.of(np.zeros(lanes, np.int64), F(f"{'s' if x_shape.signed else 'u'}{x_shape.width}.0"))
     rows = [WeightCodes(kind, [[q] * lanes], span=span) for q in fmt.q_range]
     widest = max(golden.matvec(w, x).width for w in rows)
-    assert LaneSum(lanes, kind, span, x_shape).sum.shape() == signed(widest)
+    b = product_bounds(fmt, x_shape)
+    total = lane_sum(Module(), fmt, Signal(fmt.width * lanes), lanes, lambda j: Signal(x_shape),
+                     *shape_range(x_shape), "t")
+    assert shape_for(total.lo, total.hi) == shape_for(lanes * b.lo, lanes * b.hi) == signed(widest)
 
 
 # --- constructor validation -----------------------------------------------------------------------
 
 BAD_ARGUMENTS = [
-    (lambda: RoundSaturate(12, 0, F("s8.0")), TypeError, r"RoundSaturate in_shape must be an Amaranth shape such as signed\(12\), not 12"),
-    (lambda: RoundSaturate(signed(63), 0, F("s8.0")), ValueError, r"in_shape signed\(63\) reaches magnitude 2\*\*62 or more; .* \(at most signed\(62\) or unsigned\(62\)\)"),
-    (lambda: RoundSaturate(unsigned(0), 0, F("s8.0")), ValueError, r"in_shape unsigned\(0\) has no bits"),
-    (lambda: RoundSaturate(signed(8), 1.5, F("s8.0")), TypeError, "RoundSaturate in_frac must be an integer binary point, not 1.5"),
-    (lambda: RoundSaturate(signed(8), 65, F("s8.0")), ValueError, r"RoundSaturate in_frac 65 is outside \[-64, 64\]"),
-    (lambda: RoundSaturate(signed(8), 0, "s8.0"), TypeError, "RoundSaturate out must be a hwgen.fixedpoint.Fmt"),
-    (lambda: RoundSaturate(signed(8), 0, F("s8.0"), registered=1), TypeError, "RoundSaturate registered must be True or False, not 1"),
     (lambda: HardActivation("swish", 0, signed(8), F("s8.6")), ValueError, r"HardActivation func 'swish' is not one of \['sigmoid', 'tanh', 'relu'\]"),
     (lambda: HardActivation("tanh", 0, signed(8), F("u8.6")), ValueError, r"activation tanh: output format u8.6 cannot hold \[-1, 1\]"),
     (lambda: HardActivation("sigmoid", -64, signed(62), F("s16.14")), ValueError, "HardActivation: input signed.62. at binary point -64: .*could reach magnitude"),
     (lambda: TableActivation(hard_activation("tanh", F("s8.6")), 0, signed(8)), TypeError, "TableActivation needs a table Activation"),
-    (lambda: CodeLane("quaternary", 0, signed(8)), ValueError, r"CodeLane: unknown weight code kind 'quaternary'"),
-    (lambda: CodeLane("ternary", 2, signed(8)), ValueError, "CodeLane: ternary codes take span 0, not 2"),
-    (lambda: CodeLane("fixed", 0, signed(8)), ValueError, r"CodeLane: fixed mantissa bits 0 is outside \[1, 16\]"),
-    (lambda: CodeLane("pow2", 32, signed(8)), ValueError, r"CodeLane: pow2 exponent span 32 is outside \[0, 31\]"),
-    (lambda: LaneSum(0, "binary", 0, signed(8)), ValueError, "LaneSum lanes must be at least 1, not 0"),
-    (lambda: LaneSum(2.0, "binary", 0, signed(8)), TypeError, "LaneSum lanes must be an integer, not 2.0"),
-    (lambda: LaneSum(4, "binary", 0, signed(8), register_every=0), ValueError, "LaneSum register_every must be at least 1, not 0"),
-    (lambda: LaneSum(4, "binary", 0, "s8"), TypeError, "LaneSum x_shape must be an Amaranth shape"),
+    (lambda: HardActivation("tanh", 0, 12, F("s8.6")), TypeError, r"HardActivation in_shape must be an Amaranth shape such as signed\(12\), not 12"),
+    (lambda: HardActivation("tanh", 0, unsigned(0), F("s8.6")), ValueError, r"in_shape unsigned\(0\) has no bits"),
+    (lambda: HardActivation("tanh", 1.5, signed(8), F("s8.6")), TypeError, "HardActivation in_frac must be an integer binary point, not 1.5"),
+    (lambda: HardActivation("tanh", 0, signed(8), "s8.6"), TypeError, "HardActivation out must be a hwgen.fixedpoint.Fmt"),
+    (lambda: HardActivation("tanh", 0, signed(8), F("s8.6"), registered=1), TypeError, "HardActivation registered must be True or False, not 1"),
+    (lambda: CodeFormat("quaternary", 0), ValueError, r"unknown weight code kind 'quaternary'"),
+    (lambda: CodeFormat("ternary", 2), ValueError, "ternary codes take span 0, not 2"),
+    (lambda: CodeFormat("fixed", 0), ValueError, r"fixed mantissa bits 0 is outside \[1, 16\]"),
+    (lambda: CodeFormat("pow2", 32), ValueError, r"pow2 exponent span 32 is outside \[0, 31\]"),
 ]
 
 
@@ -321,11 +376,11 @@ def test_constructors_refuse_bad_arguments(make, error, message):
 # --- Verilog --------------------------------------------------------------------------------------
 
 UNITS = {
-    "round_saturate": lambda: RoundSaturate(signed(20), 9, F("s8.4"), registered=True),
+    "requantize": lambda: Requantizer(signed(20), 9, F("s8.4"), registered=True),
     "hard_sigmoid": lambda: HardActivation("sigmoid", 10, signed(16), F("s16.14")),
     "table_tanh": lambda: TableActivation(table_activation("tanh", F("s16.14"), range_log2=2), 12, signed(18)),
-    "code_lane_pow2": lambda: CodeLane("pow2", 4, signed(8)),
-    "lane_sum_fixed": lambda: LaneSum(6, "fixed", 5, signed(8), register_every=2),
+    "lane_pow2": lambda: Lane("pow2", 4, signed(8)),
+    "lane_sum_fixed": lambda: LaneSum(6, "fixed", 5, signed(8)),
 }
 
 

@@ -24,10 +24,9 @@ def _inputs(qmodel, args):
             return np.array([text_to_ids(stage.vocab, args.text)], dtype=np.int64)
         except ValueError as e:
             raise CliError(f"--text has {e}") from None
-    if isinstance(stage, EmbeddingInput):
-        return rng.integers(0, stage.vocab_size, (args.batch, args.steps))
-    lo, hi = stage.fmt.min_int, stage.fmt.max_int
-    return rng.integers(lo // 2, hi // 2 + 1, (args.batch, args.steps, stage.size))
+    from ..stimulus import random_inputs
+
+    return random_inputs(qmodel, rng, (args.batch, args.steps), scale=0.5)  # features within half their range
 
 
 def cmd_golden(args) -> None:

@@ -17,7 +17,8 @@ from ..ir import DenseLayer
 from .control import step_control
 from .exact import register_for
 from .loader import code_port
-from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
+from .lanes import tree_ranks
+from .matvec import FoldedRows, Source, UnrolledRows
 from .code_memory import chunks, dense_matrices
 from .plan import MemoryPlan, StagePlan
 from .rows import affine, row_constants

@@ -28,6 +28,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from ..ir import ActImpl, Activation, RecurrentLayer
 from .activation_units import HardActivation, TableActivation
 from .exact import Exact, fx_of, fx_range, register_for
+from .lanes import booth_digit
 from .shapes import shape_for
 
 
@@ -134,9 +135,7 @@ def serial_products(m: Module, uses: list[tuple[Value, Exact, Exact]], name: str
         go, a_in, b_in = go | g, Mux(g, a.value, a_in), Mux(g, b.value, b_in)
     a_ext = Signal(signed(2 * digits), name=f"{name}_a_in")
     m.d.comb += a_ext.eq(a_in)
-    low, mid, high = a_reg[0], a_reg[1], a_reg[2]
-    one, two = mid ^ low, Mux(high, ~mid & ~low, mid & low)
-    magnitude = Mux(one, b_reg, Mux(two, b_reg << 1, 0))
+    magnitude, high = booth_digit(a_reg[0], a_reg[1], a_reg[2], b_reg)
     # add or subtract in parallel and choose: one carry chain, not a negation then an add
     total = Signal(signed(b_width + 3), name=f"{name}_sum")
     m.d.comb += total.eq(Mux(high, upper - magnitude, upper + magnitude))

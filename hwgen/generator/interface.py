@@ -1,4 +1,4 @@
-"""The generated design's stream ports: payload layouts, their bit packing, and the expected outputs.
+"""The generated design's stream ports: payload layouts and their bit packing, the one definition.
 
 One source of truth for everything outside the design that talks to it (the Amaranth tests, the
 cocotb benches in sim/, the UART wrapper, test vectors): docs/hardware-interface.md describes it.
@@ -25,6 +25,7 @@ from ..fixedpoint import Fmt
 from ..ir import EmbeddingInput, QModel
 from .plan import OUTPUTS
 from .shapes import fmt_shape
+from .vectors import index_bits
 
 
 def default_output(qmodel: QModel) -> str:
@@ -40,10 +41,6 @@ def check_output(qmodel: QModel, output: str | None) -> str:
     if output == "logits" and qmodel.output is None:
         raise ValueError("output 'logits' needs a model with a dense output layer; use 'hidden' or 'argmax'")
     return output
-
-
-def _index_shape(n: int) -> Shape:
-    return unsigned(max(1, (n - 1).bit_length()))
 
 
 @dataclass(frozen=True)
@@ -103,18 +100,28 @@ class StreamFormat:
         return (np.array(words, dtype=np.int64) if f.vector else words[0]), first
 
 
+def index_format(n: int) -> StreamFormat:
+    """A payload carrying one index in ``range(n)`` (a token id, an argmax)."""
+    return StreamFormat(Field(unsigned(index_bits(n)), 1, False), None)
+
+
+def vector_format(fmt: Fmt, n: int) -> StreamFormat:
+    """A payload carrying ``n`` words in ``fmt``."""
+    return StreamFormat(Field(fmt_shape(fmt), n, True), fmt)
+
+
 def input_format(qmodel: QModel) -> StreamFormat:
     stage = qmodel.input
     if isinstance(stage, EmbeddingInput):
-        return StreamFormat(Field(_index_shape(stage.vocab_size), 1, False), None)
-    return StreamFormat(Field(fmt_shape(stage.fmt), stage.size, True), stage.fmt)
+        return index_format(stage.vocab_size)
+    return vector_format(stage.fmt, stage.size)
 
 
 def output_format(qmodel: QModel, output: str | None = None) -> StreamFormat:
     output = check_output(qmodel, output)
     if output == "argmax":
-        return StreamFormat(Field(_index_shape(qmodel.out_size), 1, False), None)
+        return index_format(qmodel.out_size)
     if output == "logits":
-        return StreamFormat(Field(fmt_shape(qmodel.output.out), qmodel.output.out_size, True), qmodel.output.out)
+        return vector_format(qmodel.output.out, qmodel.output.out_size)
     last = qmodel.layers[-1]
-    return StreamFormat(Field(fmt_shape(last.formats.state), last.hidden_size, True), last.formats.state)
+    return vector_format(last.formats.state, last.hidden_size)

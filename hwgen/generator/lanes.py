@@ -1,25 +1,84 @@
-"""Lanes: apply stored weight codes to inputs with shifts and adds only (no multipliers).
+"""Lanes: apply stored weight codes to inputs with shifts and adds only (no multipliers), and the
+one adder tree that sums them.
 
-A :class:`CodeLane` decodes one code word (layout in :mod:`hwgen.generator.codes`) and forms
-``q * x``; a :class:`LaneSum` is P lanes and an adder tree, the inner loop of the folded datapath.
-Every signal is sized from hwgen's interval arithmetic (:class:`hwgen.fixedpoint.Fx`), so the sum
-is as wide as ``P * max|x| * max|q|`` needs and never wraps.
+:func:`apply_code` decodes one code word (layout in :mod:`hwgen.generator.codes`) and forms
+``q * x``; :func:`lane_sum` is P lanes, a register rank and a registered adder tree: the inner loop
+of the folded datapath (:class:`hwgen.generator.matvec.FoldedRows`). :func:`tree` is the adder tree
+of every sum in the generator (the lanes', the unrolled rows', the Booth terms'); :func:`booth_digit`
+the radix-4 Booth digit of both the fixed-code lanes and the serial gate products. Every signal is
+sized from hwgen's interval arithmetic (:class:`hwgen.fixedpoint.Fx`), so a sum is as wide as
+``P * max|x| * max|q|`` needs and never wraps.
 """
 
 from __future__ import annotations
 
-from functools import reduce
-from operator import add
+from collections.abc import Callable
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, unsigned
-from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Const, Module, Mux, Signal, Value
 
 from ..fixedpoint import Fx
 from ..ir import CodeKind
+from .code_memory import BaselineFormat
 from .codes import CodeFormat
 from .requantize import Bounded
-from .shapes import check_count, check_shape, interval, shape_for, shape_range
+from .shapes import interval, shape_for, shape_range
+
+
+def tree(nodes: list[Bounded], m: Module | None = None, name: str = "tree") -> Bounded:
+    """Balanced adder tree with exact ranges (an odd node passes on to the next level); given
+    ``m``, a register after every level."""
+    if not nodes:
+        return Bounded.const(0)
+    level = 0
+    while len(nodes) > 1:
+        nxt = []
+        for i in range(0, len(nodes), 2):
+            if i + 1 == len(nodes):
+                nxt.append(nodes[i])
+            else:
+                a, b = nodes[i], nodes[i + 1]
+                s = interval(a.lo, a.hi) + interval(b.lo, b.hi)
+                nxt.append(Bounded(a.value + b.value, s.lo, s.hi))
+        nodes = nxt if m is None else [registered(m, n, f"{name}{level}_{i}") for i, n in enumerate(nxt)]
+        level += 1
+    return nodes[0]
+
+
+def registered(m: Module, b: Bounded, name: str) -> Bounded:
+    """``b`` one cycle later, in a register sized by its range."""
+    sig = Signal(shape_for(b.lo, b.hi), name=name, reset_less=True)
+    m.d.sync += sig.eq(b.value)
+    return Bounded(sig, b.lo, b.hi)
+
+
+def tree_ranks(lanes: int) -> int:
+    """Register ranks of :func:`lane_sum`: the products, then each level of the tree."""
+    return 1 + (lanes - 1).bit_length()
+
+
+def lane_product(m: Module, fmt: CodeFormat | BaselineFormat, code: Value, x: Value, lo: int, hi: int,
+                 name: str) -> Bounded:
+    """``q * x`` for one lane, ``x`` in ``[lo, hi]``: shifts and adds for a code, a multiply for a
+    baseline integer (the cost reference)."""
+    if isinstance(fmt, BaselineFormat):
+        bits = fmt.width
+        b = interval(-(1 << (bits - 1)), (1 << (bits - 1)) - 1) * interval(lo, hi)
+        return Bounded(code.as_signed() * x, b.lo, b.hi)
+    b = product_bounds(fmt, shape_for(lo, hi))
+    return Bounded(apply_code(m, fmt, code, x, name), b.lo, b.hi)
+
+
+def lane_sum(m: Module, fmt: CodeFormat | BaselineFormat, word: Value, lanes: int, x: Callable[[int], Value],
+             lo: int, hi: int, name: str) -> Bounded:
+    """``sum_j q_j * x(j)`` over ``lanes`` lanes, ``tree_ranks(lanes)`` cycles later: code ``j``
+    is bits ``j * w`` up of ``word``, ``x(j)`` (in ``[lo, hi]``) makes lane ``j``'s input; each
+    product is registered, then each level of the tree."""
+    bits = fmt.width
+    products = []
+    for j in range(lanes):
+        p = lane_product(m, fmt, word[j * bits:(j + 1) * bits], x(j), lo, hi, f"{name}_lane{j}")
+        products.append(registered(m, p, f"{name}_prod{j}"))
+    return tree(products, m, f"{name}_sum")
 
 
 def product_bounds(codes: CodeFormat, x_shape) -> Fx:
@@ -39,7 +98,7 @@ def apply_code(m: Module, codes: CodeFormat, code: Value, x: Value, name: str = 
         shifted = Mux(index == 0, 0, x << (index - 1)[:n])  # barrel shift by k = index - 1
         magnitude = _magnitude(m, shifted, x, 1 << codes.span, f"{name}_shifted")
         return Mux(negative, -magnitude, magnitude)
-    return _tree_sum(_booth_terms(m, code, x, codes.width, name))
+    return tree(_booth_terms(m, code, x, codes.width, name)).value
 
 
 def _magnitude(m: Module, value: Value, x: Value, factor: int, name: str) -> Value:
@@ -49,124 +108,23 @@ def _magnitude(m: Module, value: Value, x: Value, factor: int, name: str) -> Val
     return Bounded(value, bounds.lo, bounds.hi).wire(m, name).value
 
 
-def _booth_terms(m: Module, q: Value, x: Value, n: int, name: str) -> list[Value]:
+def _booth_terms(m: Module, q: Value, x: Value, n: int, name: str) -> list[Bounded]:
     """``q * x`` as ceil(n/2) shifted terms ``d * x * 4**i``, d in {0, ±1, ±2}: radix-4 Booth
     recoding, the run-time form of signed digits (``q`` is n-bit two's complement)."""
     bits = [Const(0, 1)] + [q[i] for i in range(n)] + [q[n - 1]] * (n % 2)
+    step = interval(0, 2) * interval(*shape_range(x.shape()))
+    top = max(-step.lo, step.hi)
     terms = []
     for i in range(0, n, 2):
-        low, mid, high = bits[i], bits[i + 1], bits[i + 2]
-        one = mid ^ low
-        two = Mux(high, ~mid & ~low, mid & low)
-        magnitude = _magnitude(m, Mux(one, x, Mux(two, x << 1, 0)), x, 2, f"{name}_digit{i // 2}")
-        terms.append(Mux(high, -magnitude, magnitude) << i)
+        magnitude, negative = booth_digit(bits[i], bits[i + 1], bits[i + 2], x)
+        magnitude = _magnitude(m, magnitude, x, 2, f"{name}_digit{i // 2}")
+        terms.append(Bounded(Mux(negative, -magnitude, magnitude) << i, -top << i, top << i))
     return terms
 
 
-def _tree_sum(values: list[Value]) -> Value:
-    """A balanced adder tree (Amaranth widens each sum, so nothing inside can wrap)."""
-    while len(values) > 1:
-        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
-                  for i in range(0, len(values), 2)]
-    return values[0]
-
-
-def _check_codes(kind, span, what: str) -> CodeFormat:
-    try:
-        return CodeFormat(kind, span)
-    except ValueError as e:
-        raise ValueError(f"{what}: {e}") from None
-
-
-class CodeLane(wiring.Component):
-    """One weight code applied to one input: ``product = q * x``, combinational (latency 0).
-
-    binary/ternary: add, subtract (or skip); pow2: a barrel shift by k, then add or subtract;
-    fixed: ceil((span+1)/2) Booth terms. Ports: ``code: In(unsigned(code bits))``,
-    ``x: In(x_shape)``, ``product: Out(signed(width of the product's range))``.
-    """
-
-    def __init__(self, kind: CodeKind | str, span: int, x_shape):
-        self.code_format = _check_codes(kind, span, "CodeLane")
-        self.x_shape = check_shape(x_shape, "CodeLane x_shape")
-        self.bounds = product_bounds(self.code_format, self.x_shape)
-        super().__init__({
-            "code": In(unsigned(self.code_format.width)),
-            "x": In(self.x_shape),
-            "product": Out(shape_for(self.bounds.lo, self.bounds.hi)),
-        })
-
-    @property
-    def latency(self) -> int:
-        return 0
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.product.eq(apply_code(m, self.code_format, self.code, self.x))
-        return m
-
-
-class LaneSum(wiring.Component):
-    """``sum = Σ_j q[j] * x[j]`` over ``lanes`` code lanes and a balanced adder tree, exact.
-
-    The lanes are level 1 of the tree and each adder rank one more level; with
-    ``register_every=k`` a (reset-less) register rank follows every k-th level, so
-    ``latency == levels // k``. Ports: ``codes: In(ArrayLayout(unsigned(code bits), lanes))``,
-    ``x: In(ArrayLayout(x_shape, lanes))``, ``sum: Out(signed(width of P times the product range))``.
-    """
-
-    def __init__(self, lanes: int, kind: CodeKind | str, span: int, x_shape, *, register_every: int | None = None):
-        self.lanes = check_count(lanes, "LaneSum lanes")
-        self.code_format = _check_codes(kind, span, "LaneSum")
-        self.x_shape = check_shape(x_shape, "LaneSum x_shape")
-        if register_every is not None:
-            register_every = check_count(register_every, "LaneSum register_every")
-        self.register_every = register_every
-        self.product_bounds = product_bounds(self.code_format, self.x_shape)
-        self.bounds = reduce(add, [self.product_bounds] * self.lanes)
-        super().__init__({
-            "codes": In(data.ArrayLayout(unsigned(self.code_format.width), self.lanes)),
-            "x": In(data.ArrayLayout(self.x_shape, self.lanes)),
-            "sum": Out(shape_for(self.bounds.lo, self.bounds.hi)),
-        })
-
-    @property
-    def levels(self) -> int:
-        """Logic levels: the lanes, then ceil(log2(lanes)) adder ranks."""
-        return 1 + (self.lanes - 1).bit_length()
-
-    @property
-    def latency(self) -> int:
-        return self.levels // self.register_every if self.register_every else 0
-
-    def elaborate(self, platform):
-        m = Module()
-        nodes = []
-        for j in range(self.lanes):
-            lane = m.submodules[f"lane{j}"] = CodeLane(self.code_format.kind, self.code_format.span, self.x_shape)
-            m.d.comb += [lane.code.eq(self.codes[j]), lane.x.eq(self.x[j])]
-            nodes.append(Bounded(lane.product, self.product_bounds.lo, self.product_bounds.hi))
-        nodes = self._stage(m, nodes, level=1)
-        for level in range(2, self.levels + 1):
-            pairs = [nodes[i:i + 2] for i in range(0, len(nodes), 2)]
-            nodes = self._stage(m, [_add(*pair) for pair in pairs], level)
-        m.d.comb += self.sum.eq(nodes[0].value)
-        return m
-
-    def _stage(self, m: Module, nodes: list[Bounded], level: int) -> list[Bounded]:
-        """Store each node in a signal sized by its range; a register after every k-th level."""
-        registered = bool(self.register_every) and level % self.register_every == 0
-        out = []
-        for i, node in enumerate(nodes):
-            sig = Signal(shape_for(node.lo, node.hi), name=f"level{level}_{i}", reset_less=True)
-            m.d["sync" if registered else "comb"] += sig.eq(node.value)
-            out.append(Bounded(sig, node.lo, node.hi))
-        return out
-
-
-def _add(a: Bounded, b: Bounded | None = None) -> Bounded:
-    """Sum of two tree nodes, its range by Fx's interval addition (an odd node passes on)."""
-    if b is None:
-        return a
-    total = interval(a.lo, a.hi) + interval(b.lo, b.hi)
-    return Bounded(a.value + b.value, total.lo, total.hi)
+def booth_digit(low: Value, mid: Value, high: Value, x: Value) -> tuple[Value, Value]:
+    """The radix-4 Booth digit ``d`` in {0, ±1, ±2} of the bit triple (``high``, ``mid``, ``low``)
+    applied to ``x``: ``(|d| * x, d < 0)``."""
+    one = mid ^ low
+    two = Mux(high, ~mid & ~low, mid & low)
+    return Mux(one, x, Mux(two, x << 1, 0)), high

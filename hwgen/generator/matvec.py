@@ -23,11 +23,11 @@ from amaranth.lib.memory import Memory
 
 from ..ir import WeightCodes
 from .exact import Exact, fx_range
-from .lanes import apply_code, product_bounds
+from .lanes import lane_sum, tree, tree_ranks
 from .loader import loaded_memory
-from .code_memory import BaselineFormat, chunks, code_format, memory_image, row_sum_bound
+from .code_memory import chunks, code_format, memory_image, row_sum_bound
 from .requantize import Bounded
-from .shapes import interval, shape_for
+from .shapes import shape_for
 
 
 @dataclass(frozen=True)
@@ -55,37 +55,6 @@ def acc_exact(w: WeightCodes, src: Source, name: str) -> tuple[Signal, Exact]:
     bound = row_sum_bound(w, src.lo, src.hi)
     sig = Signal(shape_for(-bound, bound), name=name)
     return sig, Exact(sig, fx_range(src.frac - w.exp, -bound, bound))
-
-
-def tree(nodes: list[Bounded], m: Module | None = None, name: str = "tree") -> Bounded:
-    """Balanced adder tree with exact ranges; given ``m``, a register after every level."""
-    if not nodes:
-        return Bounded.const(0)
-    level = 0
-    while len(nodes) > 1:
-        nxt = []
-        for i in range(0, len(nodes), 2):
-            if i + 1 == len(nodes):
-                nxt.append(nodes[i])
-            else:
-                a, b = nodes[i], nodes[i + 1]
-                s = interval(a.lo, a.hi) + interval(b.lo, b.hi)
-                nxt.append(Bounded(a.value + b.value, s.lo, s.hi))
-        nodes = nxt if m is None else [registered(m, n, f"{name}{level}_{i}") for i, n in enumerate(nxt)]
-        level += 1
-    return nodes[0]
-
-
-def registered(m: Module, b: Bounded, name: str) -> Bounded:
-    """``b`` one cycle later, in a register sized by its range."""
-    sig = Signal(shape_for(b.lo, b.hi), name=name, reset_less=True)
-    m.d.sync += sig.eq(b.value)
-    return Bounded(sig, b.lo, b.hi)
-
-
-def tree_ranks(lanes: int) -> int:
-    """Register ranks between the lanes' inputs and the accumulator: products, then each level."""
-    return 1 + (lanes - 1).bit_length()
 
 
 class FoldedRows:
@@ -178,29 +147,18 @@ class FoldedRows:
         return t1, t2, accs
 
     def _lanes(self, m: Module, word: Value, chunk_data: list[Value], is_first: Value, name: str) -> Value:
-        P, bits = self.lanes, self.fmt.width
         lo = min(s.lo for s in self.sources)
         hi = max(s.hi for s in self.sources)
-        x_shape = shape_for(lo, hi)
         assert len(self.sources) <= 2
-        products = []
-        for j in range(P):
-            x = Signal(x_shape, name=f"{name}_x{j}")
+
+        def lane_input(j: int) -> Signal:
+            x = Signal(shape_for(lo, hi), name=f"{name}_x{j}")
             # A masked source reads as zero at the lane's input: with the two sources' multiplexer
             # that is one LUT4, where a mask on the sum would sit in the accumulator's path.
             words = [masked(src, d[j]) for src, d in zip(self.sources, chunk_data)]
-            value = words[-1] if len(words) == 1 else Mux(is_first, words[0], words[1])
-            m.d.comb += x.eq(value)
-            code = word[j * bits:(j + 1) * bits]
-            if isinstance(self.fmt, BaselineFormat):
-                q = code.as_signed()
-                b = interval(-(1 << (bits - 1)), (1 << (bits - 1)) - 1) * interval(lo, hi)
-                products.append(registered(m, Bounded(q * x, b.lo, b.hi), f"{name}_prod{j}"))
-            else:
-                b = product_bounds(self.fmt, x_shape)
-                value = apply_code(m, self.fmt, code, x, f"{name}_lane{j}")
-                products.append(registered(m, Bounded(value, b.lo, b.hi), f"{name}_prod{j}"))
-        return tree(products, m, f"{name}_sum").value
+            m.d.comb += x.eq(words[-1] if len(words) == 1 else Mux(is_first, words[0], words[1]))
+            return x
+        return lane_sum(m, self.fmt, word, self.lanes, lane_input, lo, hi, name).value
 
 
 def wrap_inc(sig: Signal, n: int) -> Value:

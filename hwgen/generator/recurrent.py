@@ -10,7 +10,7 @@ read zero for that step, so the published state never changes under a waiting co
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,7 +19,8 @@ from .control import step_control
 from .exact import Exact, fx_of, register_for
 from .gates import Write, act_unit, capture, gate_unit, serial_offset
 from .loader import code_port
-from .matvec import FoldedRows, Source, UnrolledRows, tree_ranks
+from .lanes import tree_ranks
+from .matvec import FoldedRows, Source, UnrolledRows
 from .code_memory import chunks, layer_matrices, unit_order
 from .plan import MemoryPlan, StagePlan
 from .rows import affine, row_constants

@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from ..fixedpoint import Fmt, round_shift
-from .shapes import check_fmt, check_frac, check_shape, fmt_shape, shape_for, shape_range
+from ..fixedpoint import round_shift
+from .shapes import shape_for, shape_range
 
 
 @dataclass(frozen=True)
@@ -133,31 +131,3 @@ def check_registered(registered, what: str) -> bool:
     if not isinstance(registered, bool):
         raise TypeError(f"{what} registered must be True or False, not {registered!r}")
     return registered
-
-
-class RoundSaturate(wiring.Component):
-    """Requantize ``i`` (an exact value at binary point ``in_frac``) into format ``out``.
-
-    Bit-exact with :func:`hwgen.fixedpoint.requantize`. With ``registered=True`` the output is a
-    register (latency 1), so the stage can end a pipeline stage.
-
-    Ports: ``i: In(in_shape)``, ``o: Out(out's shape)``.
-    """
-
-    def __init__(self, in_shape, in_frac: int, out: Fmt, *, registered: bool = False):
-        self.in_shape = check_shape(in_shape, "RoundSaturate in_shape")
-        self.in_frac = check_frac(in_frac, "RoundSaturate in_frac")
-        self.out = check_fmt(out, "RoundSaturate out")
-        self.registered = check_registered(registered, "RoundSaturate")
-        super().__init__({"i": In(self.in_shape), "o": Out(fmt_shape(self.out))})
-
-    @property
-    def latency(self) -> int:
-        """Cycles from ``i`` to ``o``."""
-        return int(self.registered)
-
-    def elaborate(self, platform):
-        m = Module()
-        y = round_clamp(m, Bounded.of(self.i), self.in_frac - self.out.frac, self.out.min_int, self.out.max_int)
-        m.d["sync" if self.registered else "comb"] += self.o.eq(y.value)
-        return m

@@ -68,11 +68,3 @@ def check_fmt(fmt, what: str) -> Fmt:
     if not isinstance(fmt, Fmt):
         raise TypeError(f"{what} must be a hwgen.fixedpoint.Fmt such as Fmt.parse('s16.14'), not {fmt!r}")
     return fmt
-
-
-def check_count(n, what: str, minimum: int = 1) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
-        raise TypeError(f"{what} must be an integer, not {n!r}")
-    if n < minimum:
-        raise ValueError(f"{what} must be at least {minimum}, not {n}")
-    return int(n)

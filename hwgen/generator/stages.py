@@ -21,20 +21,13 @@ from ..fixedpoint import Fmt
 from ..ir import EmbeddingInput
 from .code_memory import chunks
 from .control import step_control
+from .interface import index_format, vector_format
 from .plan import StagePlan
 from .shapes import fmt_shape, shape_for
 from .vectors import field, gather, index_bits, read_in_turn, serve_registers, vector_link
 
 #: Cycles after the last chunk read: the chunk arrives, then the result is published.
 READ_DRAIN = 2
-
-
-def index_layout(n: int) -> data.StructLayout:
-    return data.StructLayout({"data": unsigned(index_bits(n)), "first": 1})
-
-
-def vector_layout(shape, n: int) -> data.StructLayout:
-    return data.StructLayout({"data": data.ArrayLayout(shape, n), "first": 1})
 
 
 class EmbeddingStage(wiring.Component):
@@ -48,7 +41,7 @@ class EmbeddingStage(wiring.Component):
     def __init__(self, stage: EmbeddingInput, plan: StagePlan):
         self.stage, self.lanes, self.interval, self.latency = stage, plan.lanes, plan.interval, plan.latency
         super().__init__({
-            "i": In(stream.Signature(index_layout(stage.vocab_size))),
+            "i": In(stream.Signature(index_format(stage.vocab_size).layout)),
             "o": Out(vector_link(fmt_shape(stage.fmt), stage.out_size, self.lanes)),
         })
 
@@ -104,7 +97,7 @@ class VectorInputStage(wiring.Component):
     def __init__(self, fmt: Fmt, n: int, plan: StagePlan):
         self.fmt, self.n, self.lanes, self.interval, self.latency = fmt, n, plan.lanes, plan.interval, plan.latency
         super().__init__({
-            "i": In(stream.Signature(vector_layout(fmt_shape(fmt), n))),
+            "i": In(stream.Signature(vector_format(fmt, n).layout)),
             "o": Out(vector_link(fmt_shape(fmt), n, self.lanes)),
         })
 
@@ -142,7 +135,7 @@ class VectorOutputStage(ChunkReader):
     kind = "vectoroutput"
 
     def __init__(self, fmt: Fmt, n: int, plan: StagePlan):
-        super().__init__(fmt, n, plan, vector_layout(fmt_shape(fmt), n))
+        super().__init__(fmt, n, plan, vector_format(fmt, n).layout)
 
     def elaborate(self, platform):
         m = Module()
@@ -158,7 +151,7 @@ class ArgmaxStage(ChunkReader):
     kind = "argmax"
 
     def __init__(self, fmt: Fmt, n: int, plan: StagePlan):
-        super().__init__(fmt, n, plan, index_layout(n))
+        super().__init__(fmt, n, plan, index_format(n).layout)
 
     def elaborate(self, platform):
         m = Module()
