@@ -2,7 +2,7 @@
 
 Integers only, vectorized over a batch of sequences. Every value is an :class:`Fx`, so the same
 code yields both the values (:func:`run`) and each signal's worst-case width
-(:func:`signal_bounds`), which QModel validation and the generator use.
+(:func:`signal_bounds`); :func:`check_bounds` refuses a model whose signals could overflow int64.
 
 Speed: a weight matrix's integer products are summed with float64 BLAS when the bound
 ``max|x| * max_row sum|q| < 2**53`` proves every partial sum exact (checked per matrix, with an
@@ -222,6 +222,7 @@ def run(qmodel: QModel, inputs, start=None, trace: bool = False) -> GoldenResult
     zero before step ``t`` (a new sequence begins there); step 0 always starts from zero.
     """
     x, s = check_inputs(qmodel, inputs, start)
+    check_bounds(qmodel)
     tracer = _Tracer(x.shape[1]) if trace else None
     rec = tracer if trace else _ignore
     xi = input_projection(qmodel, x)
@@ -238,6 +239,13 @@ def run(qmodel: QModel, inputs, start=None, trace: bool = False) -> GoldenResult
         if tracer:
             tracer.arrays["out.y"] = out.v
     return GoldenResult(out.v, qmodel.out_fmt, tracer.arrays if tracer else None)
+
+
+def check_bounds(qmodel: QModel) -> QModel:
+    """``qmodel``, once no signal of it can exceed int64 (:func:`signal_bounds`); QModelError
+    naming the first signal that could."""
+    signal_bounds(qmodel)
+    return qmodel
 
 
 def signal_bounds(qmodel: QModel) -> dict[str, Fx]:

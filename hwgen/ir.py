@@ -1,8 +1,12 @@
 """QModel, hwgen's intermediate representation: the one type every stage after export takes.
 
-A QModel is immutable and validated on construction; an invalid one cannot exist. It holds only
-integers and fixed-point formats, so the golden model and the generator need no floats to agree.
-The file form (JSON, see :mod:`hwgen.qmodel_file`) round-trips exactly.
+A QModel is immutable and its structure is validated on construction (shapes, formats, codes,
+how the stages connect). It holds only integers and fixed-point formats, so the golden model and
+the generator need no floats to agree. This module is the bottom of the spec and imports nothing
+above it: that no signal of a model can overflow int64 is the bound inference's check
+(:func:`hwgen.golden.check_bounds`), made by everything that builds a QModel from outside data
+(the file reader, the export, :mod:`hwgen.random_qmodel`) and by every golden run. The file form
+(JSON, see :mod:`hwgen.qmodel_file`) round-trips exactly.
 """
 
 from __future__ import annotations
@@ -410,9 +414,6 @@ class QModel:
                 f"output: weight shape {self.output.w.shape} takes {self.output.w.shape[1]} inputs, "
                 f"but {where} gives {size}"
             )
-        from .golden import signal_bounds  # the golden model owns the arithmetic; import late
-
-        signal_bounds(self)  # raises QModelError naming the signal that could overflow
 
     @property
     def out_fmt(self) -> Fmt:
@@ -423,11 +424,28 @@ class QModel:
         return self.output.out_size if self.output is not None else self.layers[-1].hidden_size
 
     def __eq__(self, other) -> bool:
-        from .qmodel_file import to_text
-
-        return isinstance(other, QModel) and to_text(self) == to_text(other)
+        """Field by field, arrays by value (the same model, however it was made)."""
+        return isinstance(other, QModel) and _same(self, other)
 
     __hash__ = None
+
+
+def _same(a, b) -> bool:
+    """Deep equality of IR values: dataclasses field by field, arrays by value, mappings and
+    sequences element by element."""
+    if hasattr(a, "__dataclass_fields__"):
+        return type(a) is type(b) and all(_same(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b))
+    if isinstance(a, Mapping):
+        return isinstance(b, Mapping) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
+        return int(a) == int(b)
+    return type(a) is type(b) and a == b
 
 
 def _frozen_meta(meta) -> Mapping[str, object]:

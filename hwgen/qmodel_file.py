@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from .files import TORCH_MAGIC, write_atomic
+from .golden import check_bounds
 from .fixedpoint import Fmt, FormatError
 from .ir import (
     Activation, DenseLayer, EmbeddingInput, FeatureInput, FixedArray, LayerFormats, QModel,
@@ -217,7 +218,7 @@ def from_dict(data) -> QModel:
     output = None
     if o is not None:
         output = _built("output", lambda: DenseLayer(_read_codes(o.sub("w")), _read_fixed(o.sub("b")), o.fmt("out")))
-    return _built("qmodel", lambda: QModel(stage, tuple(built), output, r("name", str), r("meta", dict)))
+    return _built("qmodel", lambda: check_bounds(QModel(stage, tuple(built), output, r("name", str), r("meta", dict))))
 
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from .activation import hard_activation, table_activation
 from .fixedpoint import Fmt
+from .golden import check_bounds
 from .ir import (
     GATES, CodeKind, DenseLayer, EmbeddingInput, FeatureInput, FixedArray, LayerFormats, QModel,
     RecurrentLayer, WeightCodes,
@@ -87,8 +88,8 @@ def random_qmodel(
     output = None
     if outputs:
         output = DenseLayer(random_codes(rng, code, outputs, size, True), random_bias(rng, outputs), Fmt(width, width - 6))
-    return QModel(stage, tuple(layers), output, name=f"random-{kind}-{CodeKind(code).value}-{act}-s{seed}",
-                  meta={"origin": "hwgen.random_qmodel", "seed": seed})
+    return check_bounds(QModel(stage, tuple(layers), output, name=f"random-{kind}-{CodeKind(code).value}-{act}-s{seed}",
+                               meta={"origin": "hwgen.random_qmodel", "seed": seed}))
 
 
 def _activations(kind: str, impl: str, f: LayerFormats, table_bits: int) -> dict:

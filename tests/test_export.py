@@ -14,7 +14,8 @@ from hwgen.cli import main
 from hwgen.export import ExportError, ExportOptions, export_model
 from hwgen.export import floatnet
 from hwgen.export.codes import window_clamp, MatrixInfo
-from hwgen.export.source import float_net, load_source
+from hwgen.export.load import load_source
+from hwgen.export.source import float_net
 from hwgen.ir import CodeKind, WeightCodes
 from hwgen.qmodel_file import load, save
 from train.checkpoint import make_checkpoint, save_checkpoint

@@ -165,10 +165,11 @@ def test_model_whose_accumulator_could_overflow_int64_is_refused():
     m = random_qmodel("rnn", 4, inputs=3, seed=0)
     layer = m.layers[0]
     huge = WeightCodes("pow2", np.full(layer.w_ih.shape, 1 << 31), 0, 31)
+    bad = dataclasses.replace(m, input=FeatureInput(3, wide),
+                              layers=(dataclasses.replace(layer, w_ih=huge,
+                                                          formats=dataclasses.replace(layer.formats, input=wide)),))
     with pytest.raises(QModelError, match=r"layers\[0\].*magnitudes below 2\*\*62"):
-        dataclasses.replace(m, input=FeatureInput(3, wide),
-                            layers=(dataclasses.replace(layer, w_ih=huge,
-                                                        formats=dataclasses.replace(layer.formats, input=wide)),))
+        golden.run(bad, np.zeros((1, 2, 3), np.int64))
 
 
 def test_embedding_model_bounds_use_the_table():
@@ -185,4 +186,4 @@ def test_hard_sigmoid_of_an_extremely_fine_preactivation_is_refused_not_wrapped(
     layer = m.layers[0]
     fine = dataclasses.replace(layer.formats, preact=Fmt(16, 63))
     with pytest.raises(QModelError, match=r"layers\[0\].*hard sigmoid of an input at frac 63"):
-        dataclasses.replace(m, layers=(dataclasses.replace(layer, formats=fine),))
+        golden.check_bounds(dataclasses.replace(m, layers=(dataclasses.replace(layer, formats=fine),)))

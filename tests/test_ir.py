@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from hwgen import golden, qmodel_file
 from hwgen.activation import hard_activation, table_activation
 from hwgen.fixedpoint import Fmt
 from hwgen.ir import (
@@ -353,8 +354,12 @@ def test_accumulator_bound_too_large_names_the_layer():
     fmt30 = Fmt(30, 0)
     huge = WeightCodes("pow2", np.full((1, 8), 2 ** 31), 0, 31)
     l0 = layer("rnn", n_in=8, n_h=1, w_ih=huge, formats=formats("rnn", input_fmt=fmt30))
-    with pytest.raises(QModelError, match=r"layers\[0\].*holds magnitudes below 2\*\*62"):
-        QModel(FeatureInput(8, fmt30), (l0,))
+    m = QModel(FeatureInput(8, fmt30), (l0,))  # the structure is valid; the ranges are checked above the IR
+    for refuse, error in ((golden.check_bounds, QModelError),
+                          (lambda m: golden.run(m, np.zeros((1, 1, 8), np.int64)), QModelError),
+                          (lambda m: qmodel_file.from_dict(qmodel_file.to_dict(m)), qmodel_file.QModelFileError)):
+        with pytest.raises(error, match=r"layers\[0\].*holds magnitudes below 2\*\*62"):
+            refuse(m)
     # a narrower window is fine (the bias at frac 10 shifts the accumulator by 10 more bits)
     small = WeightCodes("pow2", np.full((1, 8), 2 ** 10), 0, 10)
     ok = QModel(FeatureInput(8, fmt30), (layer("rnn", n_in=8, n_h=1, w_ih=small, formats=formats("rnn", input_fmt=fmt30)),))
@@ -368,7 +373,7 @@ def test_accumulator_bound_too_large_in_second_layer():
     huge = WeightCodes("pow2", np.full((2, 4), 2 ** 31), 0, 31)
     l1 = layer("rnn", n_in=4, n_h=2, w_ih=huge, formats=formats("rnn", input_fmt=s32))
     with pytest.raises(QModelError, match=r"layers\[1\]"):
-        QModel(FeatureInput(3, IN), (l0, l1))
+        golden.check_bounds(QModel(FeatureInput(3, IN), (l0, l1)))
 
 
 def test_meta_must_be_json():
@@ -451,4 +456,26 @@ def test_absurd_weight_exponent_is_a_qmodel_error():
         WeightCodes("pow2", np.ones((6, 3), np.int64), -(2 ** 63), 0)
     w = WeightCodes("pow2", np.ones((6, 3), np.int64), -64, 0)  # in range, but x << 64 + ... overflows
     with pytest.raises(QModelError, match=r"layers\[0\]"):
-        model(layers=(layer("gru", w_ih=w),))
+        golden.check_bounds(model(layers=(layer("gru", w_ih=w),)))
+
+
+def test_equality_is_field_by_field():
+    """Equal models compare equal however they were made (a file round trip makes new arrays and
+    tuples); any one changed field makes them differ."""
+    from hwgen.random_qmodel import random_qmodel
+
+    m = random_qmodel("lstm", hidden=3, inputs=2, outputs=2, code="pow2", act="table", table_bits=4, seed=5)
+    again = qmodel_file.from_dict(qmodel_file.to_dict(m))
+    assert again == m and again is not m and again.layers[0].w_ih.q is not m.layers[0].w_ih.q
+    L = m.layers[0]
+    q = L.w_hh.q.copy()
+    q[0, 0] = -q[0, 0] if q[0, 0] else 1
+    changed = [
+        dataclasses.replace(m, name="other"),
+        dataclasses.replace(m, meta={"seed": 6}),
+        dataclasses.replace(m, layers=(dataclasses.replace(L, w_hh=dataclasses.replace(L.w_hh, q=q)),)),
+        dataclasses.replace(m, output=None),
+    ]
+    for other in changed:
+        assert other != m and m != other
+    assert m != "model" and m != qmodel_file.to_dict(m)

@@ -25,7 +25,8 @@ from . import floatnet
 from .assemble import TABLE_BITS, build_qmodel, choose_formats, format_rows, signal_names
 from .calibrate import collect, parse_overrides
 from .codes import SCALE_MODES, Mapped, map_weights, needs_scale_choice
-from .source import ExportError, Source, float_net, load_source
+from .load import load_source
+from .source import ExportError, Source, float_net
 
 __all__ = ["ExportError", "ExportOptions", "ExportResult", "export_model", "export_source"]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..activation import DEFAULT_TABLE_BITS, DEFAULT_TABLE_RANGE, hard_activation, table_activation
 from ..fixedpoint import Fmt, FormatError
+from ..golden import check_bounds
 from ..ir import (
     DenseLayer, EmbeddingInput, FeatureInput, LayerFormats, QModel, QModelError, RecurrentLayer, WeightCodes,
 )
@@ -107,7 +108,7 @@ def build_qmodel(mapped: Mapped, net: FloatNet, formats: dict[str, Choice], voca
         if mapped.output is not None:
             w = mapped.output["w"]
             output = DenseLayer(w, bias_fixed(mapped.output["b"], _acc_frac(x, w)), f["out"])
-        return QModel(stage, tuple(layers), output, name=name, meta=meta)
+        return check_bounds(QModel(stage, tuple(layers), output, name=name, meta=meta))
     except (QModelError, FormatError) as e:
         raise ExportError(f"the exported model is not valid: {e}; use a smaller --width, a narrower "
                           f"--exp-window or --format overrides") from None

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..evaluate import EvalError, load_split
 from . import ExportError, ExportOptions, accuracy, export_model
 from .report import print_accuracy, print_report, save_json
-from .source import load_source
+from .load import load_source
 
 
 def parse_window(text: str | None) -> tuple[int, int] | None:
