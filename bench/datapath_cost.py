@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hwgen.generator import emit_verilog, plan_design  # noqa: E402
-from hwgen.random_qmodel import random_qmodel  # noqa: E402
-from hwgen.synth import synthesize  # noqa: E402
-from hwgen.targets import get_target  # noqa: E402
+from hwgen.spec.random_qmodel import random_qmodel  # noqa: E402
+from hwgen.toolchain.synth import synthesize  # noqa: E402
+from hwgen.toolchain.targets import get_target  # noqa: E402
 
 COLUMNS = ("lut4", "carry", "dff", "ebr", "dsp")
 

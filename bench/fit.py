@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from hwgen.build import BuildOptions, build  # noqa: E402
-from hwgen.ir import QModel  # noqa: E402
+from hwgen.spec.ir import QModel  # noqa: E402
 from hwgen.fit import FitError  # noqa: E402
-from hwgen.random_qmodel import random_qmodel  # noqa: E402
+from hwgen.spec.random_qmodel import random_qmodel  # noqa: E402
 
 
 def char_gru(hidden: int) -> QModel:

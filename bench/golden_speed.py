@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from hwgen import golden
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec import golden
+from hwgen.spec.random_qmodel import random_qmodel
 
 
 def measure(qmodel, x, repeats: int) -> float:

@@ -10,9 +10,9 @@ import dataclasses
 import string
 from pathlib import Path
 
-from hwgen.ir import EmbeddingInput
+from hwgen.spec.ir import EmbeddingInput
 from hwgen.qmodel_file import save
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 VOCAB = tuple(" " + string.ascii_lowercase + string.digits + ".,'-&$#*/\\N<>")
 

@@ -19,14 +19,14 @@ from typing import Callable
 import numpy as np
 
 from .fit import FitError, choose
-from .ir import QModel
-from .limits import LimitError, check_onchip
+from .spec.ir import QModel
+from .toolchain.limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
 from .outdir import check_outdir as _check_outdir
 from .qmodel_file import digest, save
-from .synth import SynthReport, synthesize
-from .targets import RESOURCES, Target, get_target
-from .toolchain import stop_tools
+from .toolchain.synth import SynthReport, synthesize
+from .toolchain.targets import RESOURCES, Target, get_target
+from .toolchain.tools import stop_tools
 
 TOP = "hwgen_top"
 Say = Callable[[str], None]
@@ -155,7 +155,7 @@ def test_vectors(qmodel: QModel, output: str | None, sequences: int, steps: int,
     """Seeded inputs (a new sequence every ``steps`` beats) and the golden outputs they must give."""
     from .expected import expected_outputs
 
-    from .stimulus import random_inputs
+    from .spec.stimulus import random_inputs
 
     inputs = random_inputs(qmodel, np.random.default_rng(seed), (sequences, steps))
     first = np.zeros((sequences, steps), bool)
@@ -208,7 +208,7 @@ def check_outdir(outdir: Path, force: bool = False) -> Path:
 def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = print,
           export_report: dict | None = None) -> BuildResult:
     """Everything `hwgen build` does after the model is a QModel."""
-    from .toolchain import ToolError
+    from .toolchain.tools import ToolError
 
     target = get_target(options.target)
     if options.pnr and not target.has_pnr:
@@ -271,7 +271,7 @@ def _fit(qmodel, staging, options, target, say):
 
 
 def _board(options: BuildOptions, target: Target):
-    from .boards import get_board
+    from .toolchain.boards import get_board
 
     if not options.bitstream:
         return None
@@ -306,7 +306,7 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     if options.pnr or options.bitstream:
         _pnr(report, options, target, plan, staging, say)
     if board is not None:
-        from .bitstream import build_bitstream
+        from .toolchain.bitstream import build_bitstream
 
         say(f"building the {board.name} bitstream (UART bridge, {board.baud} baud)")
         path, fmax = build_bitstream(make_design(qmodel, plan), board, staging, qmodel.name, say)
@@ -330,7 +330,7 @@ def _report(qmodel, target, fit, plan) -> dict:
 
 
 def _pnr(report, options, target, plan, staging, say) -> None:
-    from .pnr import place_and_route
+    from .toolchain.pnr import place_and_route
 
     say(f"placing and routing for {target.name} (nextpnr, goal {options.freq_mhz:g} MHz)")
     pnr = place_and_route(staging / f"{TOP}.il", target, staging, plan.input_width, plan.output_width,

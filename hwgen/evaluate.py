@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import golden
-from .ir import EmbeddingInput, QModel
+from .spec import golden
+from .spec.ir import EmbeddingInput, QModel
 
 Progress = Callable[[str, int, int], None]
 LANES = 32

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .synth import SynthReport
-from .targets import RESOURCE_NAMES, RESOURCES, Target
+from .toolchain.synth import SynthReport
+from .toolchain.targets import RESOURCE_NAMES, RESOURCES, Target
 
 #: Logic cells may fill at most this share of the device (place and route needs slack to route).
 LC_MARGIN = 0.85

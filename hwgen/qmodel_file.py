@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 from .files import TORCH_MAGIC, write_atomic
-from .golden import check_bounds
-from .fixedpoint import Fmt, FormatError
-from .ir import (
+from .spec.golden import check_bounds
+from .spec.fixedpoint import Fmt, FormatError
+from .spec.ir import (
     Activation, DenseLayer, EmbeddingInput, FeatureInput, FixedArray, LayerFormats, QModel,
     QModelError, RecurrentLayer, WeightCodes, thaw,
 )

@@ -47,12 +47,12 @@ def load_qmodel(path: str, say=print):
 
 
 def _text_tokens(qmodel, text: str) -> list[list[int]]:
-    from hwgen.ir import EmbeddingInput
+    from hwgen.spec.ir import EmbeddingInput
 
     stage = qmodel.input
     if not isinstance(stage, EmbeddingInput) or stage.vocab is None:
         raise SimCliError("--text needs a model with an embedding input and a vocabulary")
-    from hwgen.tokens import text_to_ids
+    from hwgen.spec.tokens import text_to_ids
 
     try:
         return [text_to_ids(stage.vocab, text)]

@@ -152,7 +152,7 @@ def ptb_text(chars: int, split: str = "valid") -> str:
 
 
 def text_to_tokens(qmodel, text: str) -> list[int]:
-    """Token ids of ``text`` in the model's vocabulary (hwgen.tokens's rule)."""
-    from hwgen.tokens import text_to_ids
+    """Token ids of ``text`` in the model's vocabulary (hwgen.spec.tokens's rule)."""
+    from hwgen.spec.tokens import text_to_ids
 
     return text_to_ids(qmodel.input.vocab, text)

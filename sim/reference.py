@@ -103,8 +103,8 @@ class GoldenReference(Reference):
                  cycles_per_step: int | None = None, input_range: float = 1.0, rails: float = 0.1):
         from hwgen.expected import expected_run
         from hwgen.generator.interface import check_output, input_format, output_format
-        from hwgen.stimulus import random_inputs
-        from hwgen.ir import EmbeddingInput
+        from hwgen.spec.stimulus import random_inputs
+        from hwgen.spec.ir import EmbeddingInput
 
         self.qmodel = qmodel
         self.output = check_output(qmodel, output)
@@ -180,7 +180,7 @@ class GoldenReference(Reference):
             lines.append(f"  {mark} beat {j} step {self.step[j]}: {self._input_text(j)}, first={int(self.start[0, j])}")
             for key in keys:
                 lines.append(f"       {key:6s} {_fmt_words(self.trace[key][0, j], 12, diff[:8] if key == 'out.y' else ())}")
-        lines.append(f"  (full per-step trace: hwgen.golden.run(qmodel, inputs, start, trace=True); "
+        lines.append(f"  (full per-step trace: hwgen.spec.golden.run(qmodel, inputs, start, trace=True); "
                      f"signals {', '.join(sorted(self.trace))})")
         return "\n".join(lines)
 

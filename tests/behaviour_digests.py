@@ -27,7 +27,7 @@ def _sha(data: bytes | str) -> str:
 
 def cases():
     """(key, qmodel, generator parameters): one per cell x code x style, and the example."""
-    from hwgen.random_qmodel import random_qmodel
+    from hwgen.spec.random_qmodel import random_qmodel
 
     for i, (cell, code, style) in enumerate((c, k, s) for c in CELLS for k in CODES for s in STYLES):
         act = "table" if (i // 2) % 2 else "hard"

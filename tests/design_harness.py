@@ -9,7 +9,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from hwgen.expected import expected_outputs
-from hwgen.stimulus import random_inputs
+from hwgen.spec.stimulus import random_inputs
 from hwgen.generator.interface import input_format, output_format
 
 

@@ -1,7 +1,7 @@
 """A second, independent golden model written from docs/arithmetic.md alone.
 
-Plain Python integers only (no numpy in the arithmetic, nothing from hwgen.golden,
-hwgen.activation or hwgen.fixedpoint's functions); only the IR's data and Fmt's attributes
+Plain Python integers only (no numpy in the arithmetic, nothing from hwgen.spec.golden,
+hwgen.spec.activation or hwgen.spec.fixedpoint's functions); only the IR's data and Fmt's attributes
 (width, frac, signed, min_int, max_int) are read. Section numbers refer to docs/arithmetic.md.
 
 A value is a pair ``(x, f)``: the integer ``x`` standing for ``x * 2**-f`` (section 1).

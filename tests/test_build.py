@@ -11,7 +11,7 @@ from hwgen.fit import FitError
 from hwgen.expected import expected_outputs
 from hwgen.generator.interface import input_format, output_format
 from hwgen.qmodel_file import load, save
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_auto_weights_fall_back_to_spram_when_block_ram_is_over(tiny, tmp_path, 
     """The fit's decision alone (synthesis replaced by fixed counts): over on block RAM with the
     codes in ROM, so the build takes them into SPRAM; over on logic, it refuses as before."""
     import hwgen.build as hb
-    from hwgen.synth import SynthReport
+    from hwgen.toolchain.synth import SynthReport
 
     def fake(counts_by_weights):
         def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom"):

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from hwgen.activation import HARD_REFERENCE
-from hwgen.ir import ActFunc
+from hwgen.spec.activation import HARD_REFERENCE
+from hwgen.spec.ir import ActFunc
 from train.cells import (
     QuantGRU,
     QuantLSTM,
@@ -96,7 +96,7 @@ def test_hard_activations_are_the_hardware_ones():
 
 
 def numpy_reference(kind, w, x, h, c):
-    """Hard-activation cells written out from the hardware's definitions (hwgen.activation)."""
+    """Hard-activation cells written out from the hardware's definitions (hwgen.spec.activation)."""
     sig, tanh = HARD_REFERENCE[ActFunc.SIGMOID], HARD_REFERENCE[ActFunc.TANH]
     wih, whh, bih, bhh = (w[k].detach().numpy() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     outs = []

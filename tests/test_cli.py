@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwgen import __version__, golden
+from hwgen import __version__
+from hwgen.spec import golden
 from hwgen.cli import main
 from hwgen.qmodel_file import load, save
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "char-gru-untrained.qmodel.json"
 
@@ -116,8 +117,8 @@ def test_example_file_is_what_its_script_makes(tmp_path, monkeypatch):
 
 
 def test_histogram_labels_name_the_weight_values():
-    from hwgen.ir import CodeKind, FixedArray, WeightCodes
-    from hwgen.summary import code_histogram
+    from hwgen.spec.ir import CodeKind, FixedArray, WeightCodes
+    from hwgen.spec.summary import code_histogram
 
     q = np.array([[1, 0, -1], [1, 1, 0]])
     assert code_histogram(WeightCodes(CodeKind.TERNARY, q, exp=-1)) == {"0": 2, "±2^-1": 4}

@@ -9,14 +9,14 @@ import pytest
 import torch
 from torch import nn
 
-from hwgen import golden
+from hwgen.spec import golden
 from hwgen.cli import main
 from hwgen.export import ExportError, ExportOptions, export_model
 from hwgen.export import floatnet
 from hwgen.export.codes import window_clamp, MatrixInfo
 from hwgen.export.load import load_source
 from hwgen.export.source import float_net
-from hwgen.ir import CodeKind, WeightCodes
+from hwgen.spec.ir import CodeKind, WeightCodes
 from hwgen.qmodel_file import load, save
 from train.checkpoint import make_checkpoint, save_checkpoint
 from train.model import RecurrentModel
@@ -94,8 +94,8 @@ def test_floatnet_equals_the_training_model(tmp_path):
 
 
 def test_hard_activations_agree_everywhere():
-    from hwgen.activation import HARD_REFERENCE
-    from hwgen.ir import ActFunc
+    from hwgen.spec.activation import HARD_REFERENCE
+    from hwgen.spec.ir import ActFunc
     from train.cells import hard_sigmoid, hard_tanh
 
     x = torch.linspace(-5, 5, 1001, dtype=torch.float64)

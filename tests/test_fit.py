@@ -4,8 +4,8 @@ tests/test_build.py)."""
 import pytest
 
 from hwgen.fit import LC_MARGIN, FitError, choose, lane_candidates
-from hwgen.synth import SynthReport
-from hwgen.targets import get_target
+from hwgen.toolchain.synth import SynthReport
+from hwgen.toolchain.targets import get_target
 
 UP5K = get_target("ice40-up5k")
 

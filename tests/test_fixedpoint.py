@@ -1,4 +1,4 @@
-"""hwgen.fixedpoint against an independent, exact reference (Fraction / Python ints).
+"""hwgen.spec.fixedpoint against an independent, exact reference (Fraction / Python ints).
 
 Contract: values are ints v meaning v * 2**-frac; rounding is round half away from zero
 everywhere; saturation clamps to the format's range and never wraps.
@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from hwgen.fixedpoint import (
+from hwgen.spec.fixedpoint import (
     SAFE_BITS, BoundError, Fmt, FormatError, Fx, align, requantize, round_half_away, round_shift,
     saturate,
 )

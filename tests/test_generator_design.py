@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from design_harness import check_exact, random_stimulus, simulate
-from hwgen.fixedpoint import Fmt
+from hwgen.spec.fixedpoint import Fmt
 from hwgen.generator import build_design, plan_design
-from hwgen.ir import FixedArray, QModel, WeightCodes
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.ir import FixedArray, QModel, WeightCodes
+from hwgen.spec.random_qmodel import random_qmodel
 
 # (kind, code, act, lanes, style): every cell x code kind, lanes 1, a divisor, a non-divisor and
 # more than a row; unrolled for each cell; hard and table activations throughout.
@@ -159,7 +159,7 @@ def rails_model(kind: str, sign: int) -> QModel:
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
 def test_saturation_at_both_rails(kind):
-    from hwgen import golden
+    from hwgen.spec import golden
 
     for sign in (1, -1):
         q = rails_model(kind, sign)
@@ -319,7 +319,7 @@ def test_plan_without_amaranth():
 
 def test_mixed_code_kinds_in_one_layer_share_a_memory():
     """W_ih pow2 and W_hh ternary with a per-row scale: stored in one common code format."""
-    from hwgen.random_qmodel import random_codes
+    from hwgen.spec.random_qmodel import random_codes
 
     q = random_qmodel("gru", hidden=3, inputs=2, code="pow2", act="hard", seed=6)
     layer = q.layers[0]

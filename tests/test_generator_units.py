@@ -25,16 +25,16 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from hwgen import golden
-from hwgen.activation import evaluate, hard_activation, table_activation
-from hwgen.fixedpoint import Fmt, Fx, requantize
+from hwgen.spec import golden
+from hwgen.spec.activation import evaluate, hard_activation, table_activation
+from hwgen.spec.fixedpoint import Fmt, Fx, requantize
 from hwgen.generator import (
     Bounded, CodeFormat, HardActivation, TableActivation, code_width, decode_codes, encode_codes, round_clamp,
 )
 from hwgen.generator.codes import encode_q
 from hwgen.generator.lanes import apply_code, lane_sum, product_bounds, tree_ranks
 from hwgen.generator.shapes import fmt_shape, shape_for, shape_range
-from hwgen.ir import WeightCodes
+from hwgen.spec.ir import WeightCodes
 
 F = Fmt.parse
 
@@ -358,7 +358,7 @@ BAD_ARGUMENTS = [
     (lambda: HardActivation("tanh", 0, 12, F("s8.6")), TypeError, r"HardActivation in_shape must be an Amaranth shape such as signed\(12\), not 12"),
     (lambda: HardActivation("tanh", 0, unsigned(0), F("s8.6")), ValueError, r"in_shape unsigned\(0\) has no bits"),
     (lambda: HardActivation("tanh", 1.5, signed(8), F("s8.6")), TypeError, "HardActivation in_frac must be an integer binary point, not 1.5"),
-    (lambda: HardActivation("tanh", 0, signed(8), "s8.6"), TypeError, "HardActivation out must be a hwgen.fixedpoint.Fmt"),
+    (lambda: HardActivation("tanh", 0, signed(8), "s8.6"), TypeError, "HardActivation out must be a hwgen.spec.fixedpoint.Fmt"),
     (lambda: HardActivation("tanh", 0, signed(8), F("s8.6"), registered=1), TypeError, "HardActivation registered must be True or False, not 1"),
     (lambda: CodeFormat("quaternary", 0), ValueError, r"unknown weight code kind 'quaternary'"),
     (lambda: CodeFormat("ternary", 2), ValueError, "ternary codes take span 0, not 2"),

@@ -19,7 +19,7 @@ from amaranth.lib.memory import Memory
 from hwgen import qmodel_file
 from hwgen.generator import emit_verilog
 from hwgen.generator.interface import input_format, output_format
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 ROOT = Path(__file__).resolve().parents[1]
 

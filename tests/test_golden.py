@@ -8,10 +8,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hwgen import golden
-from hwgen.fixedpoint import Fmt
-from hwgen.ir import EmbeddingInput, FeatureInput, QModelError, WeightCodes
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec import golden
+from hwgen.spec.fixedpoint import Fmt
+from hwgen.spec.ir import EmbeddingInput, FeatureInput, QModelError, WeightCodes
+from hwgen.spec.random_qmodel import random_qmodel
 
 KINDS = ["rnn", "gru", "lstm"]
 

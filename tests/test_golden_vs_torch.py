@@ -7,7 +7,7 @@ the infinity norm, as long as nothing saturates (each test checks that premise):
 
 - a requantize into format F adds at most rho(F) = 2**-(F.frac + 1);
 - an activation unit adds at most its error bound delta (half an output LSB for hard units, the
-  table's worst error for tables: ``hwgen.activation.error_bound``) and scales input errors by its
+  table's worst error for tables: ``hwgen.spec.activation.error_bound``) and scales input errors by its
   Lipschitz constant (1/4 for sigmoid and hard sigmoid, 1 for tanh, hard tanh and relu);
 - a matrix scales errors by its infinity norm; a product a*b of values with |a| <= 1 adds
   |a| e_b + |b| e_a.
@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 import torch
 
-from hwgen import golden
-from hwgen.activation import error_bound
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec import golden
+from hwgen.spec.activation import error_bound
+from hwgen.spec.random_qmodel import random_qmodel
 
 F64 = torch.float64  # every tensor here is float64 (set per tensor: the default dtype is global)
 

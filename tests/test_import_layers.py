@@ -20,15 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: layer of each hwgen module (prefix match, most specific first); higher numbers may import lower
 LAYERS = [
     ("hwgen.cli", 5), ("hwgen.entry", 5),
-    ("hwgen.build", 4), ("hwgen.fit", 4), ("hwgen.synth", 4), ("hwgen.pnr", 4), ("hwgen.bitstream", 4),
-    ("hwgen.boards", 4), ("hwgen.uart_bridge", 4), ("hwgen.toolchain", 4), ("hwgen.outdir", 4),
-    ("hwgen.models", 4),
+    ("hwgen.build", 4), ("hwgen.fit", 4), ("hwgen.outdir", 4), ("hwgen.models", 4),
+    ("hwgen.toolchain.limits", 1.5), ("hwgen.toolchain.targets", 0), ("hwgen.toolchain", 4),
     ("hwgen.expected", 3),
     ("hwgen.export", 2), ("hwgen.evaluate", 2), ("hwgen.generator", 2),
-    ("hwgen.limits", 1.5),
-    ("hwgen.qmodel_file", 1), ("hwgen.summary", 1), ("hwgen.random_qmodel", 1),
-    ("hwgen.golden", 0.5), ("hwgen.activation", 0.4), ("hwgen.tokens", 0.1),
-    ("hwgen.ir", 0.2), ("hwgen.fixedpoint", 0), ("hwgen.files", 0), ("hwgen.targets", 0), ("hwgen", 0),
+    ("hwgen.qmodel_file", 1), ("hwgen.spec.summary", 1), ("hwgen.spec.random_qmodel", 1), ("hwgen.spec.stimulus", 1),
+    ("hwgen.spec.golden", 0.5), ("hwgen.spec.activation", 0.4), ("hwgen.spec.ir", 0.2), ("hwgen.spec.tokens", 0.1),
+    ("hwgen.spec.fixedpoint", 0), ("hwgen.spec", 0), ("hwgen.files", 0), ("hwgen", 0),
 ]
 SIBLINGS = {("hwgen.generator", "hwgen.export"), ("hwgen.export", "hwgen.generator")}
 #: (importer, imported): imports against the direction, each to be removed (none left)
@@ -152,4 +150,4 @@ def test_the_circle_check_finds_a_circle():
 def test_the_generator_does_not_run_the_golden_model():
     for path, module in modules():
         if module.startswith("hwgen.generator"):
-            assert not any(t.startswith("hwgen.golden") for t in imports(path, module)), module
+            assert not any(t.startswith("hwgen.spec.golden") for t in imports(path, module)), module

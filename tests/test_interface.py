@@ -6,8 +6,8 @@ from amaranth.hdl import Const
 
 from hwgen.expected import expected_outputs
 from hwgen.generator.interface import check_output, input_format, output_format
-from hwgen.golden import run
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.golden import run
+from hwgen.spec.random_qmodel import random_qmodel
 
 
 def amaranth_bits(fmt, value, first) -> int:

@@ -1,4 +1,4 @@
-"""hwgen.ir: validation (each error message checked) and immutability."""
+"""hwgen.spec.ir: validation (each error message checked) and immutability."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hwgen import golden, qmodel_file
-from hwgen.activation import hard_activation, table_activation
-from hwgen.fixedpoint import Fmt
-from hwgen.ir import (
+from hwgen import qmodel_file
+from hwgen.spec import golden
+from hwgen.spec.activation import hard_activation, table_activation
+from hwgen.spec.fixedpoint import Fmt
+from hwgen.spec.ir import (
     thaw,
     Activation, DenseLayer, EmbeddingInput, FeatureInput, FixedArray, LayerFormats, QModel, QModelError,
     RecurrentLayer, WeightCodes,
@@ -462,7 +463,7 @@ def test_absurd_weight_exponent_is_a_qmodel_error():
 def test_equality_is_field_by_field():
     """Equal models compare equal however they were made (a file round trip makes new arrays and
     tuples); any one changed field makes them differ."""
-    from hwgen.random_qmodel import random_qmodel
+    from hwgen.spec.random_qmodel import random_qmodel
 
     m = random_qmodel("lstm", hidden=3, inputs=2, outputs=2, code="pow2", act="table", table_bits=4, seed=5)
     again = qmodel_file.from_dict(qmodel_file.to_dict(m))

@@ -9,7 +9,7 @@ import pytest
 
 from hwgen.models import ModelError, load_model, model_kind
 from hwgen.qmodel_file import save, to_text
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 
 def test_kind_comes_from_the_content_not_the_name(tmp_path):

@@ -19,7 +19,7 @@ import pytest
 from hwgen.build import BuildError, BuildOptions, build
 from hwgen.outdir import MANIFEST
 from hwgen.qmodel_file import save
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 HWGEN = [sys.executable, "-m", "hwgen.cli"]
 QUIET = lambda m: None  # noqa: E731
@@ -106,17 +106,17 @@ def test_output_has_ordinary_permissions(tiny, tmp_path):
 
 
 def test_a_failed_tool_keeps_the_log_its_message_names(tiny, tmp_path, monkeypatch):
-    import hwgen.synth as synth
+    import hwgen.toolchain.synth as synth
 
 
     def failing(name, args, log, cwd, *rest, **kw):
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("ERROR: a synthesis failure\n")
-        from hwgen.toolchain import ToolError
+        from hwgen.toolchain.tools import ToolError
         raise ToolError(f"{name} failed (exit 1):\n  ERROR: a synthesis failure\n  full log: {log}")
 
     monkeypatch.setattr(synth, "run_tool", failing)
-    from hwgen.toolchain import ToolError
+    from hwgen.toolchain.tools import ToolError
     with pytest.raises(ToolError) as e:
         _build(tiny, tmp_path / "f")
     log = Path(str(e.value).split("full log: ")[1].split("\n")[0])
@@ -343,7 +343,7 @@ def test_a_qmodel_whose_codes_exceed_the_device_is_refused_before_synthesis(tmp_
 
 
 def test_golden_and_export_refuse_runs_that_would_exhaust_memory(tmp_path, monkeypatch):
-    from hwgen import limits
+    from hwgen.toolchain import limits
     from hwgen.cli import main
 
     q = random_qmodel("rnn", hidden=4, inputs=2, code="binary", act="hard", width=8, seed=1)
@@ -468,7 +468,7 @@ def test_a_text_file_given_as_a_checkpoint_is_named_as_such(tmp_path):
 
 
 def test_golden_and_sim_read_text_the_same_way():
-    from hwgen.tokens import text_to_ids
+    from hwgen.spec.tokens import text_to_ids
 
     ptb = ["_", "a", "b", "\n"]
     assert text_to_ids(ptb, "ab ba") == [1, 2, 0, 2, 1]          # a typed space is PTB's '_'

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from hwgen import qmodel_file
-from hwgen.activation import hard_activation
-from hwgen.fixedpoint import Fmt
-from hwgen.ir import thaw
-from hwgen.ir import FeatureInput, FixedArray, LayerFormats, QModel, RecurrentLayer, WeightCodes
+from hwgen.spec.activation import hard_activation
+from hwgen.spec.fixedpoint import Fmt
+from hwgen.spec.ir import thaw
+from hwgen.spec.ir import FeatureInput, FixedArray, LayerFormats, QModel, RecurrentLayer, WeightCodes
 from hwgen.qmodel_file import QModelFileError, digest, from_dict, load, save, to_dict, to_text
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 KINDS = ["rnn", "gru", "lstm"]
 CODES = ["binary", "ternary", "pow2", "fixed"]

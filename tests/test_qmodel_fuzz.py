@@ -16,7 +16,7 @@ import random
 import pytest
 
 from hwgen.qmodel_file import QModelFileError, from_dict, load, to_dict, to_text
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 
 SEEDS = range(300)
 MODELS = [random_qmodel("gru", hidden=3, inputs=2, vocab=5, outputs=4, code="pow2", act="table", seed=1,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from hwgen.fixedpoint import round_half_away as np_round_half_away
-from hwgen.ir import WeightCodes
+from hwgen.spec.fixedpoint import round_half_away as np_round_half_away
+from hwgen.spec.ir import WeightCodes
 from train.quantizers import (
     BinaryConnect,
     BinaryConnectFn,

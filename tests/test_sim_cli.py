@@ -32,7 +32,7 @@ def test_unknown_simulator_is_refused_by_the_parser(capsys):
 def test_model_pt_is_exported_first(tmp_path):
     from test_export import make_pt
 
-    from hwgen.ir import QModel
+    from hwgen.spec.ir import QModel
     from sim.cli import load_qmodel
 
     said = []

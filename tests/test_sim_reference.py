@@ -6,7 +6,7 @@ import pytest
 from hwgen.expected import expected_outputs
 from hwgen.generator.interface import input_format, output_format
 from hwgen.qmodel_file import save
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 from sim.designs import flip_weight_bit
 from sim.reference import GoldenReference, golden_reference
 

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec.random_qmodel import random_qmodel
 from sim import runner
 from sim.designs import (
     DesignParams, example_model, flip_weight_bit, golden_spec, ptb_text, qmodel_design, text_to_tokens,

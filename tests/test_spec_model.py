@@ -9,10 +9,10 @@ import itertools
 import numpy as np
 import pytest
 
-from hwgen import golden
-from hwgen.fixedpoint import Fmt
-from hwgen.ir import Activation, FeatureInput, LayerFormats, QModel
-from hwgen.random_qmodel import random_qmodel
+from hwgen.spec import golden
+from hwgen.spec.fixedpoint import Fmt
+from hwgen.spec.ir import Activation, FeatureInput, LayerFormats, QModel
+from hwgen.spec.random_qmodel import random_qmodel
 
 from spec_model import run_spec
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.pnr import place_and_route
-from hwgen.synth import synthesize
-from hwgen.targets import TargetError, get_target, target_names
-from hwgen.toolchain import ToolError, run_tool
+from hwgen.toolchain.pnr import place_and_route
+from hwgen.toolchain.synth import synthesize
+from hwgen.toolchain.targets import TargetError, get_target, target_names
+from hwgen.toolchain.tools import ToolError, run_tool
 
 PROBE = Path(__file__).parent / "data" / "synth_probe.v"
 

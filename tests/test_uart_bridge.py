@@ -8,7 +8,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from hwgen.uart_bridge import UartBridge, payload_bytes
+from hwgen.toolchain.uart_bridge import UartBridge, payload_bytes
 
 DIV = 4  # clock cycles per UART bit
 
@@ -128,7 +128,7 @@ def test_bridge_around_a_generated_design_matches_the_golden_model(weights):
     from hwgen.generator import build_design
     from hwgen.expected import expected_outputs
     from hwgen.generator.interface import input_format, output_format
-    from hwgen.random_qmodel import random_qmodel
+    from hwgen.spec.random_qmodel import random_qmodel
 
     q = random_qmodel("gru", hidden=3, inputs=2, vocab=6, outputs=4, code="pow2", act="hard", seed=8)
     design = build_design(q, lanes=2, weights=weights)

@@ -13,7 +13,7 @@ kernels (``torch._VF.rnn_tanh / rnn_relu / gru / lstm``, what torch.nn.RNN/GRU/L
 quantized tensors as explicit weights, so autograd still carries the straight-through gradient to
 the shadow weights; those kernels are 2-3x faster than a Python loop over time on a CPU. The
 Python loop over time (:meth:`QuantCell.forward_steps`) remains where the kernels cannot follow:
-``activation="hard"`` (the hardware's units, hwgen/activation.py:
+``activation="hard"`` (the hardware's units, hwgen/spec/activation.py:
 ``hard_sigmoid(x) = clamp(x/4 + 1/2, 0, 1)`` and ``hard_tanh(x) = clamp(x, -1, 1)``; torch's own
 Hardsigmoid is x/6 + 1/2 and is not used) and ``batch_norm="input_product"``, which normalises
 ``W_ih x`` between the product and the recurrence. Both paths compute the same function (tested).

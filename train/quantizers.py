@@ -23,7 +23,7 @@ registry name          definition (``W`` shadow weight, ``W_q`` quantized weight
 Decisions beyond the table (each one tested in tests/test_quantizers.py):
 
 * ``round`` is half away from zero (:func:`round_half_away`, the reference's rounding and the one
-  hwgen.fixedpoint uses), never ``torch.round``'s half-to-even.
+  hwgen.spec.fixedpoint uses), never ``torch.round``'s half-to-even.
 * Deterministic binary is evaluated as ``W >= 0``, which equals ``round(p)`` in exact arithmetic;
   evaluating ``p`` in float32 would send negative weights smaller than half an ulp of 1 to ``+H``.
 * Exponential quantization has no zero level in training (the paper's quantizer): an exact 0 maps
@@ -87,7 +87,7 @@ __all__ = [
 def round_half_away(x: torch.Tensor) -> torch.Tensor:
     """Round to integers (kept in ``x``'s float dtype), halves away from zero.
 
-    The rule of :func:`hwgen.fixedpoint.round_half_away`, evaluated the same exact way: not as
+    The rule of :func:`hwgen.spec.fixedpoint.round_half_away`, evaluated the same exact way: not as
     ``floor(|x| + 1/2)``, which rounds the largest float below 1/2 up (0.49999997 in float32 would
     become 1), but by comparing ``|x| - floor(|x|)`` (exact) with 1/2.
     """
@@ -235,7 +235,7 @@ class ExponentialFn(_StraightThrough):
 class Codes:
     """A quantized tensor as integers: ``W_q = q * 2**exp * scale``.
 
-    ``kind`` and ``span`` follow :class:`hwgen.ir.CodeKind` / ``WeightCodes``: ``binary`` (q = ±1),
+    ``kind`` and ``span`` follow :class:`hwgen.spec.ir.CodeKind` / ``WeightCodes``: ``binary`` (q = ±1),
     ``ternary`` (q in {-1, 0, 1}), ``pow2`` (q = ±2**j, 0 <= j <= span), ``fixed`` (|q| < 2**span).
     ``scale`` is binary's ``H`` or ternary's ``W0`` (already rounded to the tensor's dtype), else 1.
     """

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _stop_children() -> None:
     """End tools still running (in case a command's own cleanup did not get to them)."""
-    if "hwgen.toolchain" in sys.modules:
-        sys.modules["hwgen.toolchain"].stop_tools()
+    if "hwgen.toolchain.tools" in sys.modules:
+        sys.modules["hwgen.toolchain.tools"].stop_tools()
 
 
 if __name__ == "__main__":

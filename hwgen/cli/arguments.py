@@ -6,7 +6,7 @@ Kept apart from the commands' work so that building the command line's parser (`
 
 from __future__ import annotations
 
-from ..activation import DEFAULT_TABLE_BITS  # the spec's default table depth (numpy only)
+from ..spec.activation import DEFAULT_TABLE_BITS  # the spec's default table depth (numpy only)
 
 
 def add_export_arguments(parser) -> None:

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from ..build import BuildError, BuildOptions, build, check_outdir
 from ..fit import FitError
-from ..targets import TARGETS, ALIASES, TargetError
-from ..toolchain import ToolError
+from ..toolchain.targets import TARGETS, ALIASES, TargetError
+from ..toolchain.tools import ToolError
 
 #: Errors that end a build with their message (no traceback).
 BUILD_ERRORS = (BuildError, FitError, TargetError, ToolError)
@@ -44,8 +44,8 @@ def _refuse_oversized(path: Path, target: str) -> None:
     counting each weight matrix's entries at one bit, from the checkpoint's tensor shapes."""
     import torch
 
-    from ..limits import LimitError, check_onchip
-    from ..targets import get_target
+    from ..toolchain.limits import LimitError, check_onchip
+    from ..toolchain.targets import get_target
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

@@ -11,29 +11,29 @@ from .common import CliError, check_writable_file, console, load_qmodel, save_np
 
 def _inputs(qmodel, args):
     """Token ids from --text (embedding models with a vocabulary), else seeded random inputs."""
-    from ..ir import EmbeddingInput
+    from ..spec.ir import EmbeddingInput
 
     rng = np.random.default_rng(args.seed)
     stage = qmodel.input
     if args.text is not None:
         if not isinstance(stage, EmbeddingInput) or stage.vocab is None:
             raise CliError("--text needs a model with an embedding input and a vocabulary")
-        from ..tokens import text_to_ids
+        from ..spec.tokens import text_to_ids
 
         try:
             return np.array([text_to_ids(stage.vocab, args.text)], dtype=np.int64)
         except ValueError as e:
             raise CliError(f"--text has {e}") from None
-    from ..stimulus import random_inputs
+    from ..spec.stimulus import random_inputs
 
     return random_inputs(qmodel, rng, (args.batch, args.steps), scale=0.5)  # features within half their range
 
 
 def cmd_golden(args) -> None:
-    from .. import golden
-    from ..ir import EmbeddingInput
+    from ..spec import golden
+    from ..spec.ir import EmbeddingInput
 
-    from ..limits import LimitError, check_memory, golden_bytes
+    from ..toolchain.limits import LimitError, check_memory, golden_bytes
 
     if args.batch < 1 or args.steps < 1:
         raise CliError("--batch and --steps must be positive")

@@ -8,7 +8,7 @@ from .common import console, load_qmodel
 
 
 def cmd_inspect(args) -> None:
-    from ..summary import describe, print_description
+    from ..spec.summary import describe, print_description
 
     d = describe(load_qmodel(args.model))
     if args.json:

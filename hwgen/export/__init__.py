@@ -2,7 +2,7 @@
 
     from hwgen.export import ExportOptions, export_model
     result = export_model("model.pt", ExportOptions(width=16))
-    result.qmodel     # hwgen.ir.QModel, ready for the golden model and the generator
+    result.qmodel     # hwgen.spec.ir.QModel, ready for the golden model and the generator
     result.report     # plain JSON data (docs/export.md, "Report")
 
 The stages, each its own module: :mod:`.source` (read the checkpoint), :mod:`.codes` (quantizer
@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..evaluate import Data, EvalError, float_metric, golden_metric, lanes_of, load_split
-from ..ir import QModel
+from ..spec.ir import QModel
 from . import floatnet
 from .assemble import TABLE_BITS, build_qmodel, choose_formats, format_rows, signal_names
 from .calibrate import collect, parse_overrides
@@ -82,7 +82,7 @@ def export_model(path, options: ExportOptions | None = None, out_path=None,
     ``out_path`` (where the QModel will be written) is accepted for compatibility; the QModel
     records the source's file name and SHA-256, never its folder.
     """
-    from ..limits import LimitError, check_memory, export_bytes
+    from ..toolchain.limits import LimitError, check_memory, export_bytes
 
     options = options or ExportOptions()
     options.check()

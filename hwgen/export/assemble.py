@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..activation import DEFAULT_TABLE_BITS, DEFAULT_TABLE_RANGE, hard_activation, table_activation
-from ..fixedpoint import Fmt, FormatError
-from ..golden import check_bounds
-from ..ir import (
+from ..spec.activation import DEFAULT_TABLE_BITS, DEFAULT_TABLE_RANGE, hard_activation, table_activation
+from ..spec.fixedpoint import Fmt, FormatError
+from ..spec.golden import check_bounds
+from ..spec.ir import (
     DenseLayer, EmbeddingInput, FeatureInput, LayerFormats, QModel, QModelError, RecurrentLayer, WeightCodes,
 )
 from .calibrate import SignalStats, fmt_for, saturation, unit_fmt

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..fixedpoint import Fmt, FormatError
+from ..spec.fixedpoint import Fmt, FormatError
 from .floatnet import FloatNet, run
 from .source import ExportError
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..fixedpoint import round_half_away
-from ..ir import CodeKind, FixedArray, WeightCodes
+from ..spec.fixedpoint import round_half_away
+from ..spec.ir import CodeKind, FixedArray, WeightCodes
 from .floatnet import FloatLayer, FloatNet
 from .source import ExportError, Source, bn_affine
 

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..ir import ActImpl, EmbeddingInput, QModel
+from ..spec.ir import ActImpl, EmbeddingInput, QModel
 
 F64 = torch.float64
 Recorder = Callable[[str, torch.Tensor], None]

@@ -9,9 +9,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..ir import QModel
+from ..spec.ir import QModel
 from ..qmodel_file import digest
-from ..summary import weight_stats
+from ..spec.summary import weight_stats
 from .codes import Mapped
 from .source import Source
 
@@ -77,8 +77,8 @@ def _ebr_blocks(entries: int, width: int) -> int:
 
 def activation_rows(qm: QModel) -> list[dict]:
     """Per activation unit: how it is built, its error against the real function (in output
-    LSBs; :func:`hwgen.activation.error_bound`) and, for tables, the ROM's bits and block RAMs."""
-    from ..activation import error_bound
+    LSBs; :func:`hwgen.spec.activation.error_bound`) and, for tables, the ROM's bits and block RAMs."""
+    from ..spec.activation import error_bound
 
     rows = []
     for i, layer in enumerate(qm.layers):

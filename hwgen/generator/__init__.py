@@ -1,4 +1,4 @@
-"""The hardware generator: Amaranth components that compute exactly what :mod:`hwgen.golden` does.
+"""The hardware generator: Amaranth components that compute exactly what :mod:`hwgen.spec.golden` does.
 
 The design (docs/generator.md): :func:`plan_design` resolves a QModel and :class:`DesignParams`
 into a :class:`DesignPlan` (plain values: stages, cycles, memories); :func:`build_design` builds

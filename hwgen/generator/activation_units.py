@@ -1,4 +1,4 @@
-"""Activation units in hardware, bit-exact with :func:`hwgen.activation.evaluate`.
+"""Activation units in hardware, bit-exact with :func:`hwgen.spec.activation.evaluate`.
 
 Hard units are one :func:`~hwgen.generator.requantize.round_clamp` each (sigmoid adds a shift and
 the constant 1/2 first). Table units compute the ROM index with the same primitive and read a
@@ -13,9 +13,9 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..activation import evaluate, hard_activation
-from ..fixedpoint import BoundError, Fmt, Fx
-from ..ir import ActFunc, ActImpl, Activation
+from ..spec.activation import evaluate, hard_activation
+from ..spec.fixedpoint import BoundError, Fmt, Fx
+from ..spec.ir import ActFunc, ActImpl, Activation
 from .requantize import Bounded, check_registered, round_clamp
 from .shapes import check_fmt, check_frac, check_shape, fmt_shape, shape_range
 
@@ -86,7 +86,7 @@ class TableActivation(wiring.Component):
     def __init__(self, activation: Activation, in_frac: int, in_shape):
         if not isinstance(activation, Activation) or activation.impl is not ActImpl.TABLE:
             raise TypeError(
-                f"TableActivation needs a table Activation (hwgen.activation.table_activation), "
+                f"TableActivation needs a table Activation (hwgen.spec.activation.table_activation), "
                 f"not {activation!r}"
             )
         self.activation = activation

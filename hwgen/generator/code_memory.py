@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import CodeKind, QModel, WeightCodes
+from ..spec.ir import CodeKind, QModel, WeightCodes
 from .codes import CodeFormat, encode_q
 from .plan import LOAD_WIDTH, DesignPlan, StagePlan, pieces
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import CodeKind, WeightCodes
+from ..spec.ir import CodeKind, WeightCodes
 
 
 @dataclass(frozen=True)

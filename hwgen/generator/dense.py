@@ -12,8 +12,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..fixedpoint import Fmt
-from ..ir import DenseLayer
+from ..spec.fixedpoint import Fmt
+from ..spec.ir import DenseLayer
 from .control import step_control
 from .exact import register_for
 from .loader import code_port

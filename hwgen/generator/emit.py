@@ -6,7 +6,7 @@ import json
 
 from amaranth.back import rtlil, verilog
 
-from ..ir import QModel
+from ..spec.ir import QModel
 from .loader import LOADED_SUFFIX
 from .plan import DesignParams, DesignPlan
 from .planner import plan_design

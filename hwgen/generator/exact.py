@@ -1,6 +1,6 @@
 """Exact fixed-point values in hardware: an Amaranth expression paired with its golden :class:`Fx`.
 
-The golden model computes every signal as an :class:`~hwgen.fixedpoint.Fx` (binary point and
+The golden model computes every signal as an :class:`~hwgen.spec.fixedpoint.Fx` (binary point and
 worst-case range). :class:`Exact` carries the same ``Fx`` next to the hardware expression and
 combines both with the same operators (``+``, ``-``, ``*`` align to the larger binary point, as
 docs/arithmetic.md §2 says), so a datapath written as ``(ai + r * ghn).requantize(m, P)`` gets its
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.hdl import Module, Signal, Value
 
-from ..fixedpoint import Fmt, Fx
+from ..spec.fixedpoint import Fmt, Fx
 from .requantize import Bounded, round_clamp
 from .shapes import fmt_shape, shape_for
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
-from ..ir import ActImpl, Activation, RecurrentLayer
+from ..spec.ir import ActImpl, Activation, RecurrentLayer
 from .activation_units import HardActivation, TableActivation
 from .exact import Exact, fx_of, fx_range, register_for
 from .lanes import booth_digit

@@ -21,8 +21,8 @@ import numpy as np
 from amaranth.hdl import Shape, unsigned
 from amaranth.lib import data
 
-from ..fixedpoint import Fmt
-from ..ir import EmbeddingInput, QModel
+from ..spec.fixedpoint import Fmt
+from ..spec.ir import EmbeddingInput, QModel
 from .plan import OUTPUTS
 from .shapes import fmt_shape
 from .vectors import index_bits

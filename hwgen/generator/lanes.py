@@ -6,7 +6,7 @@ one adder tree that sums them.
 of the folded datapath (:class:`hwgen.generator.matvec.FoldedRows`). :func:`tree` is the adder tree
 of every sum in the generator (the lanes', the unrolled rows', the Booth terms'); :func:`booth_digit`
 the radix-4 Booth digit of both the fixed-code lanes and the serial gate products. Every signal is
-sized from hwgen's interval arithmetic (:class:`hwgen.fixedpoint.Fx`), so a sum is as wide as
+sized from hwgen's interval arithmetic (:class:`hwgen.spec.fixedpoint.Fx`), so a sum is as wide as
 ``P * max|x| * max|q|`` needs and never wraps.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value
 
-from ..fixedpoint import Fx
-from ..ir import CodeKind
+from ..spec.fixedpoint import Fx
+from ..spec.ir import CodeKind
 from .code_memory import BaselineFormat
 from .codes import CodeFormat
 from .requantize import Bounded

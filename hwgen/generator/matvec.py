@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from amaranth.hdl import Module, Mux, Signal, Value, unsigned
 from amaranth.lib.memory import Memory
 
-from ..ir import WeightCodes
+from ..spec.ir import WeightCodes
 from .exact import Exact, fx_range
 from .lanes import lane_sum, tree, tree_ranks
 from .loader import loaded_memory

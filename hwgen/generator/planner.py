@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import EmbeddingInput, QModel
+from ..spec.ir import EmbeddingInput, QModel
 from ..qmodel_file import digest
 from .dense import DenseStage
 from .interface import check_output, input_format, output_format

@@ -14,7 +14,7 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import RecurrentLayer
+from ..spec.ir import RecurrentLayer
 from .control import step_control
 from .exact import Exact, fx_of, register_for
 from .gates import Write, act_unit, capture, gate_unit, serial_offset

@@ -1,7 +1,7 @@
 """The requantize stage in hardware: round half away from zero, then clamp (docs/arithmetic.md §2).
 
 :func:`round_clamp` is the one rounding primitive of the generator; the requantizer and every
-activation unit are built from it, so they round exactly as :func:`hwgen.fixedpoint.round_shift`.
+activation unit are built from it, so they round exactly as :func:`hwgen.spec.fixedpoint.round_shift`.
 Each step tracks the exact integer range of its result, so a comparator is only built where a value
 can actually leave the clamp range, and a result whose range is a single integer becomes a constant.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value
 
-from ..fixedpoint import round_shift
+from ..spec.fixedpoint import round_shift
 from .shapes import shape_for, shape_range
 
 

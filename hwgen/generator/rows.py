@@ -10,7 +10,7 @@ import numpy as np
 from amaranth.hdl import Const, Module, Value
 from amaranth.lib.memory import Memory
 
-from ..ir import FixedArray, WeightCodes
+from ..spec.ir import FixedArray, WeightCodes
 from .exact import Exact, fx_range
 from .shapes import shape_for
 

@@ -1,6 +1,6 @@
 """Shapes and parameter checks shared by the generator's components.
 
-Every signal width comes from an integer range ``[lo, hi]`` through :attr:`hwgen.fixedpoint.Fx.width`,
+Every signal width comes from an integer range ``[lo, hi]`` through :attr:`hwgen.spec.fixedpoint.Fx.width`,
 the same code that reports widths in ``hwgen inspect``, so hardware and golden model cannot disagree
 about how wide a signal is.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from amaranth.hdl import Shape, signed, unsigned
 
-from ..fixedpoint import SAFE_BITS, Fmt, Fx
+from ..spec.fixedpoint import SAFE_BITS, Fmt, Fx
 
 #: Largest |frac| a component accepts (the same limit as Fmt's).
 FRAC_LIMIT = 64
@@ -66,5 +66,5 @@ def check_frac(frac, what: str) -> int:
 
 def check_fmt(fmt, what: str) -> Fmt:
     if not isinstance(fmt, Fmt):
-        raise TypeError(f"{what} must be a hwgen.fixedpoint.Fmt such as Fmt.parse('s16.14'), not {fmt!r}")
+        raise TypeError(f"{what} must be a hwgen.spec.fixedpoint.Fmt such as Fmt.parse('s16.14'), not {fmt!r}")
     return fmt

@@ -17,8 +17,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..fixedpoint import Fmt
-from ..ir import EmbeddingInput
+from ..spec.fixedpoint import Fmt
+from ..spec.ir import EmbeddingInput
 from .code_memory import chunks
 from .control import step_control
 from .interface import index_format, vector_format

@@ -12,7 +12,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import QModel
+from ..spec.ir import QModel
 from .code_memory import load_image
 from .dense import DenseStage
 from .interface import input_format, output_format

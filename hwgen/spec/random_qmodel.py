@@ -89,7 +89,7 @@ def random_qmodel(
     if outputs:
         output = DenseLayer(random_codes(rng, code, outputs, size, True), random_bias(rng, outputs), Fmt(width, width - 6))
     return check_bounds(QModel(stage, tuple(layers), output, name=f"random-{kind}-{CodeKind(code).value}-{act}-s{seed}",
-                               meta={"origin": "hwgen.random_qmodel", "seed": seed}))
+                               meta={"origin": "hwgen.random_qmodel", "seed": seed}))  # the label files record (kept)
 
 
 def _activations(kind: str, impl: str, f: LayerFormats, table_bits: int) -> dict:

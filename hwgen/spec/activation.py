@@ -1,7 +1,7 @@
 """Activation units, evaluated exactly as the hardware does (docs/arithmetic.md, "Activations").
 
 Hard units are shifts and clamps; table units are a ROM indexed by the rounded input. Both take
-an :class:`~hwgen.fixedpoint.Fx` at any binary point and return integers in the unit's format.
+an :class:`~hwgen.spec.fixedpoint.Fx` at any binary point and return integers in the unit's format.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from .targets import Target
-from .toolchain import ToolError, run_tool
+from .tools import ToolError, run_tool
 
 #: iCE40 primitive cell types counted as each reported resource.
 ICE40_CELLS = {

@@ -17,7 +17,7 @@ __all__ = ["random_inputs"]
 
 def random_inputs(qmodel: QModel, rng: np.random.Generator, shape: tuple[int, ...], *, scale: float = 1.0,
                   rails: float = 0.0) -> np.ndarray:
-    """Inputs of ``shape`` leading dimensions (``(batch, steps)`` for :func:`hwgen.golden.run`):
+    """Inputs of ``shape`` leading dimensions (``(batch, steps)`` for :func:`hwgen.spec.golden.run`):
     token ids, or feature vectors (one more dimension, the input size)."""
     stage = qmodel.input
     if isinstance(stage, EmbeddingInput):

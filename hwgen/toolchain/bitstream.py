@@ -13,14 +13,14 @@ from rtl_templates import path as template_path
 from .boards import Board
 from .pnr import read_report
 from .targets import get_target
-from .toolchain import ToolError, run_tool
+from .tools import ToolError, run_tool
 
 TOP = "hwgen_board"
 
 
 def board_netlists(design: wiring.Component, board: Board) -> tuple[str, str]:
     """The board top's Verilog and the RTLIL netlist it is written from (read by synthesis)."""
-    from .generator.emit import rtlil_to_verilog, to_rtlil
+    from ..generator.emit import rtlil_to_verilog, to_rtlil
     from .uart_bridge import BoardTop
 
     netlist = to_rtlil(BoardTop(design, board.divisor), TOP)

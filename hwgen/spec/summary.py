@@ -9,7 +9,7 @@ from rich.table import Table
 from .activation import error_bound
 from .golden import signal_bounds
 from .ir import CodeKind, EmbeddingInput, QModel, WeightCodes
-from .qmodel_file import digest
+from ..qmodel_file import digest
 
 
 def code_bits(w: WeightCodes) -> int:

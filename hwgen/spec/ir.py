@@ -4,8 +4,8 @@ A QModel is immutable and its structure is validated on construction (shapes, fo
 how the stages connect). It holds only integers and fixed-point formats, so the golden model and
 the generator need no floats to agree. This module is the bottom of the spec and imports nothing
 above it: that no signal of a model can overflow int64 is the bound inference's check
-(:func:`hwgen.golden.check_bounds`), made by everything that builds a QModel from outside data
-(the file reader, the export, :mod:`hwgen.random_qmodel`) and by every golden run. The file form
+(:func:`hwgen.spec.golden.check_bounds`), made by everything that builds a QModel from outside data
+(the file reader, the export, :mod:`hwgen.spec.random_qmodel`) and by every golden run. The file form
 (JSON, see :mod:`hwgen.qmodel_file`) round-trips exactly.
 """
 
@@ -180,7 +180,7 @@ class Activation:
 
     TABLE units hold their samples: ``values[k] = f((k - N/2) * step)`` rounded to ``out``,
     ``N = len(values) = 2**addr_bits``, ``step = 2**(range_log2 + 1 - addr_bits)``.
-    Build them with :func:`hwgen.activation.table_activation`.
+    Build them with :func:`hwgen.spec.activation.table_activation`.
     """
 
     func: ActFunc

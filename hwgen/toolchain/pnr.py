@@ -16,7 +16,7 @@ from rtl_templates import path as template_path
 
 from .synth import read_command
 from .targets import Target
-from .toolchain import ToolError, run_tool
+from .tools import ToolError, run_tool
 
 HARNESS = "hwgen_pnr_harness"
 #: nextpnr's names for the resources the reports use.
