@@ -24,7 +24,7 @@ from rich.console import Console  # noqa: E402
 
 from hwgen.evaluate import float_metric, golden_metric, load_split  # noqa: E402
 from hwgen.export import ExportOptions, export_model  # noqa: E402
-from hwgen.export.commands import progress_bar  # noqa: E402
+from hwgen.cli.common import progress_bar  # noqa: E402
 from hwgen.export.floatnet import from_qmodel  # noqa: E402
 from hwgen.export.source import float_net  # noqa: E402
 

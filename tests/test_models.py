@@ -45,11 +45,11 @@ def test_what_is_neither_is_one_clear_error(tmp_path, content, message):
 
 
 def test_sim_and_build_read_a_renamed_qmodel_alike(tmp_path):
-    from hwgen.cli.build_command import load_model as build_load
+    from hwgen.cli.build import load_model as build_load
     from sim.cli import load_qmodel
 
     q = random_qmodel("rnn", hidden=2, inputs=4, code="binary", act="hard", width=8, seed=1)
     save(q, tmp_path / "a.qmodel.json")
     shutil.copy(tmp_path / "a.qmodel.json", tmp_path / "renamed.pt")
     assert to_text(load_qmodel(str(tmp_path / "renamed.pt"))) == to_text(q)
-    assert to_text(build_load(str(tmp_path / "renamed.pt"), None, lambda m: None)[0]) == to_text(q)
+    assert to_text(build_load(str(tmp_path / "renamed.pt"), lambda m: None)[0]) == to_text(q)

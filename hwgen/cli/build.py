@@ -1,23 +1,151 @@
-"""`hwgen build` and `hwgen targets` wiring (the command's work: hwgen/cli/build_command.py and hwgen/build.py)."""
+"""`hwgen build` and `hwgen targets`: arguments, progress and the printed report (the work:
+hwgen/build.py). The command's imports wait until it runs, so building the parser stays light."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 from .common import CliError, console
 
 
 def cmd_build(args) -> None:
-    from .build_command import BUILD_ERRORS, run_build
+    from ..build import BuildError
+    from ..fit import FitError
+    from ..toolchain.targets import TargetError
+    from ..toolchain.tools import ToolError
 
     try:
-        run_build(args, console)
-    except BUILD_ERRORS as e:
+        run_build(args)
+    except (BuildError, FitError, TargetError, ToolError) as e:  # their messages say what to do
         raise CliError(str(e)) from None
 
 
-def cmd_targets(args) -> None:
-    from .build_command import run_targets
+def auto_int(value: str, flag: str, least: int) -> int | None:
+    """``None`` for ``auto``, else an integer of at least ``least``."""
+    from ..build import BuildError
 
-    run_targets(args, console)
+    if value == "auto":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise BuildError(f"{flag} {value!r}: an integer of at least {least}, or auto") from None
+    if n < least:
+        raise BuildError(f"{flag} {n}: at least {least}")
+    return n
+
+
+def options_from(args):
+    """The :class:`hwgen.build.BuildOptions` the arguments ask for."""
+    from ..build import BuildOptions
+
+    lanes = auto_int(args.lanes, "--lanes", 1)
+    multipliers = auto_int(args.multipliers, "--multipliers", 0)
+    return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
+                        multipliers=multipliers, weights=args.weights, pnr=args.pnr, freq_mhz=args.freq,
+                        bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
+                        seed=args.seed, force=args.force)
+
+
+def _refuse_oversized(path: Path, target: str) -> None:
+    """Before the export (minutes for a big model): refuse weights no device memory can hold,
+    counting each weight matrix's entries at one bit, from the checkpoint's tensor shapes."""
+    import torch
+
+    from ..build import BuildError
+    from ..toolchain.limits import LimitError, check_onchip
+    from ..toolchain.targets import get_target
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return  # not a readable checkpoint: the export says why
+    sd = obj.get("state_dict", obj) if isinstance(obj, dict) else {}
+    weights = sum(t.numel() for k, t in sd.items()
+                  if isinstance(t, torch.Tensor) and t.dim() == 2 and "weight" in k and "embedding" not in k)
+    try:
+        check_onchip(weights, get_target(target), exact=False)
+    except LimitError as e:
+        raise BuildError(f"{path}: {e}") from None
+
+
+def _stage_reporter(say):
+    """An export progress callback that says each stage once, when it starts."""
+    seen = set()
+
+    def progress(what: str, done: int, total: int) -> None:
+        if what not in seen:
+            seen.add(what)
+            say(f"  export: {what} ({total} part{'s' if total != 1 else ''})")
+    return progress
+
+
+def load_model(path: str, say, export_options=None, target: str = "ice40"):
+    """The build's model (hwgen.models): a QModel file as is, a checkpoint exported, after the
+    quick refusal of weights no device memory can hold; returns (qmodel, export report or None)."""
+    from ..build import BuildError
+    from ..models import ModelError
+    from ..models import load_model as read
+
+    try:
+        return read(path, export_options=export_options, say=say, progress=_stage_reporter(say),
+                    before_export=lambda p: _refuse_oversized(p, target))
+    except ModelError as e:
+        raise BuildError(str(e)) from None
+
+
+def run_build(args) -> None:
+    from ..build import build, check_outdir
+    from .export import export_options
+
+    t0 = time.monotonic()
+    say = (lambda msg: None) if args.quiet else (lambda msg: console.print(f"[dim]{time.monotonic() - t0:6.1f}s[/] {msg}"))
+    options = options_from(args)
+    check_outdir(Path(args.outdir), args.force)  # before the slow steps
+    qmodel, export_report = load_model(args.model, say, export_options(args), args.target)
+    result = build(qmodel, Path(args.outdir), options, say=say, export_report=export_report)
+    print_report(result.report)
+    console.print(f"wrote {result.outdir}/ ({len(result.files)} files) in {time.monotonic() - t0:.1f} s")
+
+
+def print_report(report: dict) -> None:
+    from rich.table import Table
+
+    d, t = report["design"], report["target"]
+    console.print(f"[bold]{report['model']['name']}[/] on {t['name']}: {d['style']} datapath, {d['lanes']} lane(s), "
+                  f"{d['cycles_per_step']:,} cycles per time step, latency {d['latency']:,} cycles")
+    table = Table("resource", "used", "available", "use", title="synthesis (yosys)", title_justify="left")
+    for row in report["synthesis"]["rows"]:
+        avail = row["available"]
+        share = f"{100 * row['used'] / avail:.1f}%" if avail else ""
+        table.add_row(row["resource"], f"{row['used']:,}", f"{avail:,}" if avail else "-", share)
+    console.print(table)
+    if "pnr" in report:
+        p = report["pnr"]
+        lc = p["utilization"].get("lc", {})
+        console.print(f"place and route: Fmax {p['fmax_mhz']:.1f} MHz, {lc.get('used', 0):,}/{lc.get('available', 0):,} "
+                      f"logic cells; {p['steps_per_second']:,.0f} time steps per second, "
+                      f"{p['step_latency_us']:.2f} us per step")
+    if "bitstream" in report:
+        b = report["bitstream"]
+        console.print(f"bitstream: {b['file']} for {b['board']} ({b['fmax_mhz']:.1f} MHz reached, board clock "
+                      f"{b['clock_mhz']:g} MHz, UART {b['baud']} baud)")
+    if "check" in report:
+        c = report["check"]
+        console.print(f"check ({c['simulator']}): {c['steps']} steps, {c['mismatches']} mismatches")
+
+
+def cmd_targets(args) -> None:
+    from rich.table import Table
+
+    from ..toolchain.targets import ALIASES, TARGETS
+
+    table = Table("target", "description", title="hwgen build --target", title_justify="left")
+    for name, target in TARGETS.items():
+        aliases = [a for a, t in ALIASES.items() if t == name]
+        table.add_row(name + (f" ({', '.join(aliases)})" if aliases else ""), target.description)
+    console.print(table)
 
 
 def add_parsers(sub) -> None:

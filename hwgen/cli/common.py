@@ -1,7 +1,9 @@
-"""What every command shares: its console, its one-line error, the QModel file loader and
-result-file writes."""
+"""What every command shares: its console, its one-line error, its progress bars, the QModel file
+loader and result-file writes."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from rich.console import Console
 
@@ -19,6 +21,26 @@ def load_qmodel(path: str):
         return load(path)
     except QModelFileError as e:
         raise CliError(f"{e}\n  (hwgen reads QModel files written by `hwgen export`; see docs/qmodel-format.md)") from None
+
+
+@contextmanager
+def progress_bar(console: Console, quiet: bool = False):
+    """A ``(what, done, total)`` callback drawing one bar per stage (nothing when quiet)."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(what: str, done: int, total: int):
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done)
+
+        yield update
 
 
 def check_writable_file(path: str | None, flag: str) -> None:

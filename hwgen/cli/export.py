@@ -1,28 +1,77 @@
-"""`hwgen export` and `hwgen eval` (the work is in hwgen/export/commands.py)."""
+"""`hwgen export`: model.pt (or a torch.nn checkpoint) to a QModel file and its report."""
 
 from __future__ import annotations
 
-from .common import CliError, console, load_qmodel
+import re
+from pathlib import Path
+
+from .common import CliError, console, progress_bar
 
 
 def cmd_export(args) -> None:
     from ..export import ExportError
-    from ..export.commands import run_export
 
     try:
-        run_export(args, console)
+        run_export(args)
     except ExportError as e:
         raise CliError(str(e)) from None
 
 
-def cmd_eval(args) -> None:
+def run_export(args) -> None:
+    import json
+
+    from ..export import ExportError, export_model
+    from ..export.report import print_report
+    from ..files import FileWriteError, check_writable, write_together
+    from ..qmodel_file import to_text
+
+    out = Path(args.output)
+    report_path = Path(args.report) if args.report else default_report_path(out)
+    try:  # before the work: a wrong path costs seconds, not the export
+        check_writable(out, "-o")
+        check_writable(report_path, "--report")
+    except FileWriteError as e:
+        raise ExportError(str(e)) from None
+    opts = export_options(args)
+    with progress_bar(console, args.quiet) as progress:
+        result = export_model(args.model, opts, out_path=out, progress=progress)
+    report = json.dumps(result.report, indent=1) + "\n"
+    try:  # both computed before either is written; both replaced, or neither
+        write_together([(out, lambda f: f.write(to_text(result.qmodel)), False),
+                        (report_path, lambda f: f.write(report), False)], what="writing")
+    except FileWriteError as e:
+        raise ExportError(str(e)) from None
+    if not args.quiet:
+        print_report(result.report, console)
+    console.print(f"wrote {out} and {report_path}")
+
+
+def parse_window(text: str | None) -> tuple[int, int] | None:
     from ..export import ExportError
-    from ..export.commands import run_eval
 
-    try:
-        run_eval(args, load_qmodel(args.model), console)
-    except ExportError as e:
-        raise CliError(str(e)) from None
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(-?\d+)\s*:\s*(-?\d+)\s*", text)
+    if not m:
+        raise ExportError(f"--exp-window {text!r}: expected LO:HI exponents, e.g. -8:0")
+    return int(m.group(1)), int(m.group(2))
+
+
+def default_report_path(out: Path) -> Path:
+    name = out.name[: -len(".qmodel.json")] if out.name.endswith(".qmodel.json") else out.stem
+    return out.with_name(name + ".export.json")
+
+
+def export_options(args):
+    """The :class:`hwgen.export.ExportOptions` the export arguments ask for."""
+    from ..export import ExportOptions
+
+    return ExportOptions(
+        width=args.width, headroom=args.headroom, formats=args.format or [], scale=args.scale,
+        scale_bits=args.scale_bits, exp_window=parse_window(args.exp_window), weight_bits=args.weight_bits,
+        act_table_bits=args.act_table_bits,
+        quantize=args.quantize, dataset=args.dataset, calibration=args.calibration,
+        calib_limit=args.calib_limit, eval_limit=args.eval_limit, name=getattr(args, "name", None))
 
 
 def add_parsers(sub) -> None:
@@ -39,13 +88,3 @@ def add_parsers(sub) -> None:
     s.add_argument("--name", help="model name in the QModel (default: the file's stem)")
     s.add_argument("--quiet", action="store_true", help="no progress bar or tables")
     s.set_defaults(func=cmd_export)
-
-    s = sub.add_parser("eval", help="accuracy of the golden model on real data, beside the float models")
-    s.add_argument("model", help="QModel file (.qmodel.json)")
-    s.add_argument("--dataset", help="dataset (default: the one recorded at export)")
-    s.add_argument("--split", choices=("test", "valid", "train"), default="test")
-    s.add_argument("--limit", type=int, metavar="N", help="only the first N characters / sequences")
-    s.add_argument("--checkpoint", metavar="PT", help="the model.pt it came from (default: recorded at export)")
-    s.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(func=cmd_eval)
