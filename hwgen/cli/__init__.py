@@ -11,7 +11,7 @@ import sys
 import threading
 
 from .. import __version__
-from . import build, evaluate, export, golden, inspect, simulate, train
+from . import build, evaluate, export, golden, inspect, simulate, sweep, train
 from .common import CliError, console
 
 __all__ = ["CliError", "build_parser", "console", "main"]
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwgen", description="Low-precision RNN/GRU/LSTM to verified RTL.")
     p.add_argument("--version", action="version", version=f"hwgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (inspect, golden, train, export, evaluate, build, simulate):
+    for command in (inspect, golden, train, export, evaluate, build, simulate, sweep):
         command.add_parsers(sub)
     return p
 

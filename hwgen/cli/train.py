@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from train.names import DATASETS as TRAIN_DATASETS, QUANTIZERS as TRAIN_QUANTIZERS
+
 from .common import CliError, console
 
-TRAIN_QUANTIZERS = ("float", "binary", "binary_stochastic", "ternary", "ternary_stochastic",
-                    "pow2_ternary", "exponential", "exponential_stochastic")
-TRAIN_DATASETS = ("ptb-char", "wiki-char", "japanese-vowels", "mnist-seq", "synthetic-text", "synthetic-seq")
+#: `hwgen train`'s help texts (its arguments: hwgen/cli/arguments.py)
+TRAIN_PARSER = dict(help="quantization-aware training of an RNN/GRU/LSTM; writes model.pt",
+                       description="Quantization-aware training (Ott et al. 2016). Writes the best "
+                                   "checkpoint (by valid metric) to --out, the latest state to "
+                                   "OUT.last.pt (for --resume) and a training curve to OUT.curve.png.")
 _MODEL_OPTIONS = ("cell", "hidden", "embed", "activation", "quantizer", "int_bits", "frac_bits",
                   "k_min", "k_max", "batch_norm", "nonlinearity", "init", "preset", "bn_gamma", "bias",
                   "quantize_output")
@@ -137,87 +141,8 @@ def cmd_train(args) -> None:
 
 
 def add_parsers(sub) -> None:
-    s = sub.add_parser("train", help="quantization-aware training of an RNN/GRU/LSTM; writes model.pt",
-                       description="Quantization-aware training (Ott et al. 2016). Writes the best "
-                                   "checkpoint (by valid metric) to --out, the latest state to "
-                                   "OUT.last.pt (for --resume) and a training curve to OUT.curve.png.")
-    g = s.add_argument_group("data")
-    g.add_argument("--dataset", metavar="NAME", help="one of: " + ", ".join(TRAIN_DATASETS))
-    g.add_argument("--limit", type=int, metavar="N", help="truncate the dataset (for quick runs)")
-    g = s.add_argument_group("model")
-    g.add_argument("--preset", choices=("ott2016", "hard"),
-                   help="ott2016: the reference implementation's set-up (smooth units, BatchNorm on "
-                        "the input with gamma 0.1, one bias per gate, float output layer; also the "
-                        "defaults when no preset is named); hard: the hardware's clamp units, no "
-                        "BatchNorm, everything quantized. A flag contradicting a named preset is refused")
-    g.add_argument("--cell", choices=("rnn", "gru", "lstm"), help="default gru")
-    g.add_argument("--hidden", action="append", metavar="N[,N...]",
-                   help="hidden size; repeat it or give a comma list for a stack (default 128)")
-    g.add_argument("--embed", type=int, metavar="DIM",
-                   help="token embedding size for text; 0 = one-hot into the first layer (default 0)")
-    g.add_argument("--activation", choices=("hard", "smooth"),
-                   help="smooth (sigmoid/tanh, table units in hardware; default) or hard (the "
-                        "hardware's clamp units)")
-    g.add_argument("--nonlinearity", choices=("tanh", "relu"), help="vanilla RNN only (default tanh)")
-    g.add_argument("--quantizer", metavar="NAME", help="weight quantizer: " + ", ".join(TRAIN_QUANTIZERS)
-                   + " (default float)")
-    g.add_argument("--int-bits", type=int, metavar="I", help="pow2_ternary integer bits (default 0)")
-    g.add_argument("--frac-bits", type=int, metavar="F", help="pow2_ternary fraction bits (default 1)")
-    g.add_argument("--k-min", type=int, metavar="K", help="exponential: smallest exponent (default -22)")
-    g.add_argument("--k-max", type=int, metavar="K", help="exponential: largest exponent (default 9)")
-    for what, doc in (("input", "input weights W_ih"), ("recurrent", "recurrent weights W_hh"),
-                      ("bias", "biases")):
-        g.add_argument(f"--no-quantize-{what}", action="store_true", help=f"keep {doc} full precision")
-    q = g.add_mutually_exclusive_group()
-    q.add_argument("--quantize-output", dest="quantize_output", action="store_const", const=True,
-                   help="quantize the output layer too (default: full precision, exported as "
-                        "fixed-point codes)")
-    q.add_argument("--no-quantize-output", dest="quantize_output", action="store_const", const=False,
-                   help="keep the output layer full precision (the default)")
-    g.add_argument("--batch-norm", nargs="?", const="input", choices=("input", "input_product", "off"),
-                   help="BatchNorm on each layer's input path, not the recurrent one: 'input' (the "
-                        "reference's, the default) normalises x, 'input_product' normalises W_ih x "
-                        "per row, 'off'")
-    g.add_argument("--bn-gamma", type=float, metavar="G",
-                   help="BatchNorm's initial scale (default 0.1, the reference's)")
-    g.add_argument("--bias", choices=("per_gate", "pair"),
-                   help="per_gate: one bias per gate on the input side (the reference's; default); "
-                        "pair: torch's b_ih and b_hh")
-    g.add_argument("--init", choices=("glorot", "torch"),
-                   help="weight initialisation: glorot (U(±W0), ternary's W0; biases 0) or torch's (default glorot)")
-    g = s.add_argument_group("training")
-    g.add_argument("--epochs", type=int, metavar="N", help="epochs (with --steps: whichever ends first)")
-    g.add_argument("--steps", type=int, metavar="N", help="optimizer steps at most")
-    g.add_argument("--batch", type=int, metavar="N", help="batch size (default 32)")
-    g.add_argument("--bptt", type=int, metavar="T", help="truncated-BPTT length for text (default 50)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
-    g.add_argument("--lr-scale", choices=("none", "glorot"),
-                   help="glorot: each quantized tensor's rate times 1/sqrt(1.5/(fan_in+fan_out)), "
-                        "the reference's W_LR_scale (default none)")
-    g.add_argument("--schedule", choices=("plateau", "cosine", "none"),
-                   help="learning-rate schedule: plateau (halve after --lr-patience evaluations "
-                        "without improvement; default), cosine over the step budget, none")
-    g.add_argument("--lr-factor", type=float, metavar="F", help="plateau: factor per cut (default 0.5)")
-    g.add_argument("--lr-patience", type=int, metavar="N",
-                   help="plateau: evaluations without improvement before a cut (default 1)")
-    g.add_argument("--patience", type=int, metavar="N",
-                   help="early stopping: stop after N evaluations without a better valid metric, "
-                        "0 = never (default 4)")
-    g.add_argument("--weight-decay", type=float, metavar="W",
-                   help="Adam weight decay of the full-precision tensors (default 0)")
-    g.add_argument("--decay-quantized", action="store_const", const=True,
-                   help="apply --weight-decay to the quantized tensors' shadow weights too")
-    g.add_argument("--clip", type=float, help="gradient-norm clipping, 0 = off (default 1.0)")
-    g.add_argument("--eval-every", type=int, metavar="N", help="evaluate every N steps (default: each epoch)")
-    g.add_argument("--eval-batch", type=int, metavar="N",
-                   help="lanes (text) or sequences per call when evaluating (default 128)")
-    g.add_argument("--reset-every", type=int, metavar="N",
-                   help="text: reset the carried state to zero every N chunks, 0 = each epoch only (default 20)")
-    g.add_argument("--seed", type=int, help="random seed (default 0)")
-    g.add_argument("--device", metavar="DEV", help="cpu (default) or cuda[:N]")
-    g = s.add_argument_group("output")
-    g.add_argument("--out", default="model.pt", metavar="PATH", help="best checkpoint (default model.pt)")
-    g.add_argument("--resume", action="store_true", help="continue from OUT.last.pt (budget may grow)")
-    g.add_argument("--force", action="store_true", help="replace an existing OUT (and OUT.last.pt)")
-    g.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation lines")
+    from .arguments import add_train_arguments
+
+    s = sub.add_parser("train", **TRAIN_PARSER)
+    add_train_arguments(s)
     s.set_defaults(func=cmd_train)

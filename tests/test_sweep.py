@@ -1,0 +1,197 @@
+"""`hwgen sweep` on a real local Ray with two workers: a tiny grid of training runs (synthetic
+text, two quantizers, two seeds, a few steps) and hardware points (generic synthesis of a tiny
+QModel, and one that fails), resumed, partly rerun and reported; and every refusal of a bad SPEC
+before anything runs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hwgen.qmodel_file import save
+from hwgen.spec.random_qmodel import random_qmodel
+from hwgen.sweep.report import load_points, write_report
+from hwgen.sweep.run import SweepError, run_sweep
+from hwgen.sweep.spec import SpecError, load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = """
+name = "tiny"
+
+[train]
+dataset = "synthetic-text"
+cell = "gru"
+hidden = 8
+quantizer = ["ternary", "exponential"]
+seed = [1, 2]
+steps = 12
+limit = 3000
+extra = ["--eval-every", "6", "--batch", "8", "--bptt", "16"]
+
+[hardware]
+model = ["tiny.qmodel.json", "broken.qmodel.json"]
+target = "generic"
+lanes = 2
+style = "folded"
+"""
+
+
+def hwgen(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hwgen.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """The tiny sweep, run once through the command line (a local Ray, two workers)."""
+    root = tmp_path_factory.mktemp("sweep")
+    save(random_qmodel("gru", hidden=3, inputs=2, vocab=5, outputs=5, code="ternary", seed=1), root / "tiny.qmodel.json")
+    (root / "broken.qmodel.json").write_text('{"format": "hwgen-qmodel", "version": 1}')  # builds fail on it
+    (root / "tiny.toml").write_text(TINY)
+    first = hwgen("sweep", "tiny.toml", "-o", "results", "--workers", "2", cwd=root)
+    return root, first
+
+
+def points(root: Path) -> dict[str, dict]:
+    return {p["folder"]: p for p in load_points(root / "results")}
+
+
+def test_every_point_finishes_and_the_failing_one_is_recorded(swept):
+    root, first = swept
+    assert first.returncode == 0, first.stderr
+    assert "6 point(s) run (1 failed)" in first.stdout
+    got = points(root)
+    train = [p for p in got.values() if p["kind"] == "train"]
+    assert sorted(p["folder"] for p in train) == [
+        f"train/synthetic-text-gru-h8-{q}-s{s}" for q in ("exponential", "ternary") for s in (1, 2)]
+    assert all(p["status"] == "ok" and p["metrics"]["test_bpc"] > 0 for p in train)
+    for p in train:  # the point's own checkpoint holds the figure its record gives
+        import torch
+
+        ckpt = torch.load(root / "results" / p["folder"] / "model.pt", weights_only=True)
+        assert ckpt["metrics"]["test_bpc"] == p["metrics"]["test_bpc"]
+    good = got["hardware/tiny-generic-folded-p2"]
+    assert good["status"] == "ok" and good["metrics"]["cycles_per_step"] > 0 and good["metrics"]["cells"] > 0
+    bad = got["hardware/broken-generic-folded-p2"]
+    assert bad["status"] == "failed" and "hwgen build" in bad["error"]
+
+
+def test_a_second_run_runs_nothing_and_a_deleted_point_alone_runs_again(swept):
+    root, _ = swept
+    again = hwgen("sweep", "tiny.toml", "-o", "results", "--workers", "2", cwd=root)
+    assert again.returncode == 0 and "0 point(s) run" in again.stdout and "Ray:" not in again.stdout
+    before = points(root)
+    gone = "train/synthetic-text-gru-h8-ternary-s2"
+    shutil.rmtree(root / "results" / gone)
+    rerun = hwgen("sweep", "tiny.toml", "-o", "results", "--workers", "2", cwd=root)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "1 point(s) run (0 failed)" in rerun.stdout and gone in rerun.stdout
+    after = points(root)
+    assert after[gone]["status"] == "ok"
+    assert {k: v for k, v in after.items() if k != gone} == {k: v for k, v in before.items() if k != gone}
+    retry = hwgen("sweep", "tiny.toml", "-o", "results", "--workers", "2", "--retry-failed", cwd=root)
+    assert "1 point(s) run (1 failed)" in retry.stdout and "broken-generic" in retry.stdout
+
+
+def test_the_report_gives_the_points_figures(swept):
+    root, _ = swept
+    report = write_report(root / "results", "tiny", "hwgen sweep tiny.toml").read_text()
+    got = points(root)
+    for q in ("ternary", "exponential"):
+        vals = [got[f"train/synthetic-text-gru-h8-{q}-s{s}"]["metrics"]["test_bpc"] for s in (1, 2)]
+        mean = sum(vals) / 2
+        assert re.search(rf"\| {q} \(det\.\) \| {mean:.3f} ± [0-9.]+ \(n=2\)", report), report
+    good = got["hardware/tiny-generic-folded-p2"]["metrics"]
+    assert f"| {good['cycles_per_step']:,} | {good['cells']} (gates) |" in report
+    assert "broken-generic-folded-p2" in report.split("## Failed points")[1]
+
+
+def test_a_results_folder_of_another_spec_is_refused_unless_asked(swept, tmp_path):
+    root, _ = swept
+    other = root / "other.toml"
+    other.write_text(TINY.replace('seed = [1, 2]', 'seed = [3]').replace('"broken.qmodel.json"', ''))
+    refused = hwgen("sweep", "other.toml", "-o", "results", cwd=root)
+    assert refused.returncode == 1 and "holds the results of another SPEC ('tiny')" in refused.stderr
+    assert "--allow-spec-change" in refused.stderr
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(SweepError, match="is not empty and is not a sweep's results folder"):
+        run_sweep(load_spec(root / "tiny.toml"), tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
+def test_an_unreachable_cluster_fails_fast(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "t.toml").write_text(TINY.split("[hardware]")[0])
+    t0 = time.monotonic()
+    with pytest.raises(SweepError, match=rf"cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused"):
+        run_sweep(load_spec(tmp_path / "t.toml"), tmp_path / "r", address=f"127.0.0.1:{port}")
+    assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.parametrize("change, message", [
+    ('name = "tiny"', ""),  # the unchanged SPEC is fine
+    ('[train]', "[train]\nlr = 0.1", ),
+    ('quantizer = ["ternary", "exponential"]', 'quantizer = ["ternary", "quaternary"]'),
+    ('cell = "gru"', 'cell = "transformer"'),
+    ('seed = [1, 2]', 'seed = []'),
+    ('hidden = 8', 'hidden = "8"'),
+    ('lanes = 2', 'lanes = [2, 2]'),
+    ('target = "generic"', 'target = "virtex"'),
+    ('extra = ["--eval-every", "6", "--batch", "8", "--bptt", "16"]', 'extra = ["--no-such-flag"]'),
+])
+def test_bad_specs_get_one_message_naming_the_key(tmp_path, change, message):
+    save(random_qmodel("gru", hidden=3, inputs=2, seed=1), tmp_path / "tiny.qmodel.json")
+    (tmp_path / "broken.qmodel.json").write_text("{}")
+    text = TINY if not message else TINY.replace(change, message)
+    (tmp_path / "s.toml").write_text(text)
+    if not message:
+        assert len(load_spec(tmp_path / "s.toml").train) == 4
+        return
+    expected = {
+        "lr": "unknown key 'lr'; known keys: cell, dataset, epochs, extra, hidden, limit, preset, quantizer, reuse, seed, steps",
+        "quaternary": "quantizer 'quaternary' is not one of float, binary, binary_stochastic, ternary",
+        "transformer": "cell 'transformer' is not one of rnn, gru, lstm",
+        "seed = []": "seed is an empty list: give at least one value",
+        '"8"': "hidden takes int values, not '8'",
+        "[2, 2]": "lanes lists a value twice",
+        "virtex": "target 'virtex'",
+        "--no-such-flag": "is refused: unrecognized arguments: --no-such-flag",
+    }
+    key = next(k for k in expected if k in message)
+    result = hwgen("sweep", "s.toml", "-o", "r", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert expected[key] in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "r").exists()  # nothing ran, nothing was written
+
+
+def test_a_spec_with_nothing_to_run_or_no_file_is_refused(tmp_path):
+    (tmp_path / "empty.toml").write_text('name = "x"\n')
+    with pytest.raises(SpecError, match=r"nothing to run: give a \[train\] table, a \[hardware\] table or both"):
+        load_spec(tmp_path / "empty.toml")
+    with pytest.raises(SpecError, match="cannot read it"):
+        load_spec(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_text("[train\n")
+    with pytest.raises(SpecError, match="not a TOML file"):
+        load_spec(tmp_path / "bad.toml")
+
+
+def test_the_shipped_specs_are_valid():
+    for spec in sorted((ROOT / "docs" / "results").glob("*.toml")) + sorted((ROOT / "bench").glob("*.toml")):
+        assert load_spec(spec).train or load_spec(spec).hardware, spec
+
+
+def test_report_of_a_folder_without_results_is_refused(tmp_path):
+    (tmp_path / "s.toml").write_text(TINY.split("[hardware]")[0])
+    r = hwgen("sweep", "s.toml", "-o", "nowhere", "--report", cwd=tmp_path)
+    assert r.returncode == 1 and "holds no sweep results" in r.stderr
