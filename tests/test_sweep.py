@@ -195,3 +195,58 @@ def test_report_of_a_folder_without_results_is_refused(tmp_path):
     (tmp_path / "s.toml").write_text(TINY.split("[hardware]")[0])
     r = hwgen("sweep", "s.toml", "-o", "nowhere", "--report", cwd=tmp_path)
     assert r.returncode == 1 and "holds no sweep results" in r.stderr
+
+
+def _commands_in(folder: Path) -> list[str]:
+    """Command lines of the processes working in ``folder`` (by their working directory)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(proc / "cwd").resolve().is_relative_to(folder):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_stopped_sweep_leaves_no_training_running_and_resumes(tmp_path, signal_name):
+    """Stopped while both points train: exit 130 / 143, no training left running, nothing recorded;
+    the next run continues the runs from their last checkpoints."""
+    import signal
+    import time
+
+    (tmp_path / "long.toml").write_text(TINY.split("[hardware]")[0].replace("steps = 12", "steps = 100000")
+                                        .replace('quantizer = ["ternary", "exponential"]', 'quantizer = "ternary"'))
+    results = (tmp_path / "results").resolve()
+    proc = subprocess.Popen([sys.executable, "-m", "hwgen.cli", "sweep", "long.toml", "-o", "results",
+                             "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while sum("hwgen.cli train" in c for c in _commands_in(results)) < 2 or \
+            len(list(results.glob("train/*/model.last.pt"))) < 2:  # both points training, checkpointed
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.5)
+    proc.send_signal(getattr(signal, signal_name))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name], err
+    time.sleep(3)
+    assert not [c for c in _commands_in(results) if "hwgen" in c]
+    assert not list(results.glob("*/*/point.json"))  # nothing recorded as finished or failed
+    assert len(list(results.glob("train/*/model.last.pt"))) == 2
+    # the same grid with a budget already spent: both runs resume and finish at once
+    (tmp_path / "long.toml").write_text((tmp_path / "long.toml").read_text().replace("steps = 100000", "steps = 6"))
+    again = hwgen("sweep", "long.toml", "-o", "results", "--workers", "2", "--allow-spec-change", cwd=tmp_path)
+    assert again.returncode == 0 and "2 point(s) run (0 failed)" in again.stdout, again.stderr
+    assert all(p["status"] == "ok" and p["resumed"] for p in load_points(results))
+
+
+def test_a_resumed_run_gets_no_model_options():
+    """`hwgen train --resume` takes the model from the checkpoint and refuses its options: they go,
+    with their values (also negative ones, optional ones and --flag=value forms); the rest stays."""
+    from hwgen.sweep.points import without_model_options
+
+    argv = ["--dataset", "x", "--cell", "gru", "--hidden", "8", "--k-min", "-22", "--seed", "1",
+            "--no-quantize-recurrent", "--steps", "6", "--batch-norm", "input", "--activation=smooth",
+            "--batch-norm", "--batch", "8", "--preset", "ott2016", "--out", "model.pt", "--quiet"]
+    assert without_model_options(argv) == ["--dataset", "x", "--seed", "1", "--steps", "6", "--batch", "8",
+                                           "--out", "model.pt", "--quiet"]

@@ -11,10 +11,11 @@ TRAIN_PARSER = dict(help="quantization-aware training of an RNN/GRU/LSTM; writes
                        description="Quantization-aware training (Ott et al. 2016). Writes the best "
                                    "checkpoint (by valid metric) to --out, the latest state to "
                                    "OUT.last.pt (for --resume) and a training curve to OUT.curve.png.")
-_MODEL_OPTIONS = ("cell", "hidden", "embed", "activation", "quantizer", "int_bits", "frac_bits",
+#: options that shape the model: `--resume` takes them from the checkpoint and refuses them
+MODEL_OPTIONS = ("cell", "hidden", "embed", "activation", "quantizer", "int_bits", "frac_bits",
                   "k_min", "k_max", "batch_norm", "nonlinearity", "init", "preset", "bn_gamma", "bias",
                   "quantize_output")
-_NO_QUANTIZE = ("no_quantize_input", "no_quantize_recurrent", "no_quantize_bias")
+NO_QUANTIZE = ("no_quantize_input", "no_quantize_recurrent", "no_quantize_bias")
 #: preset setting -> the flag that sets it (for messages)
 _PRESET_FLAGS = {"activation": "--activation", "batch_norm": "--batch-norm", "bn_gamma": "--bn-gamma",
                  "bias": "--bias", "quantize_output": "--quantize-output / --no-quantize-output"}
@@ -88,8 +89,8 @@ def cmd_train(args) -> None:
                 if getattr(args, k) is not None}
     try:
         if args.resume:
-            given = [_option(k) for k in _MODEL_OPTIONS if getattr(args, k) is not None]
-            given += [_option(k) for k in _NO_QUANTIZE if getattr(args, k)]
+            given = [_option(k) for k in MODEL_OPTIONS if getattr(args, k) is not None]
+            given += [_option(k) for k in NO_QUANTIZE if getattr(args, k)]
             if given:
                 raise CliError(f"--resume continues the saved model; drop {', '.join(given)} "
                                f"(or train a new model with another --out)")

@@ -27,9 +27,12 @@ class PointFailed(RuntimeError):
 
 def _run(argv: list[str], log: Path, cwd: Path) -> None:
     """``python -m hwgen.cli ARGV`` in ``cwd``, output to ``log``; PointFailed on a non-zero exit."""
-    with open(log, "w") as out:
+    from ..toolchain.tools import DIE_WITH_PARENT
+
+    with open(log, "w") as out:  # a worker that is killed takes the command down with it
         proc = subprocess.run([sys.executable, "-m", "hwgen.cli", *argv], cwd=cwd, stdout=out,
-                              stderr=subprocess.STDOUT, env={**os.environ, **ONE_THREAD})
+                              stderr=subprocess.STDOUT, env={**os.environ, **ONE_THREAD},
+                              preexec_fn=DIE_WITH_PARENT)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-6:]
         raise PointFailed(f"`hwgen {argv[0]}` exited with status {proc.returncode}: " + " | ".join(tail))
@@ -83,9 +86,34 @@ class TrainPoint:
     def run(self, folder: Path) -> dict:
         """Train into ``folder`` (``model.pt``, ``train.log``), resuming a run that was cut short."""
         resume = (folder / "model.last.pt").exists()
-        argv = ["train", *self.arguments("model.pt")] + (["--resume"] if resume else [])
+        argv = ["train", *(without_model_options(self.arguments("model.pt")) + ["--resume"] if resume
+                           else self.arguments("model.pt"))]
         _run(argv, folder / "train.log", folder)
         return {"metrics": trained_metrics(folder / "model.pt"), "resumed": resume}
+
+
+def without_model_options(argv: list[str]) -> list[str]:
+    """``argv`` less the options that shape the model, which `hwgen train --resume` takes from
+    the checkpoint (and refuses when given)."""
+    import argparse
+
+    from ..cli.arguments import train_parser
+    from ..cli.train import MODEL_OPTIONS, NO_QUANTIZE
+
+    parser = train_parser()
+    flags = {"--" + d.replace("_", "-") for d in (*MODEL_OPTIONS, *NO_QUANTIZE)} | {"--no-quantize-output"}
+    out, i = [], 0
+    while i < len(argv):
+        token, i = argv[i], i + 1
+        if token.split("=", 1)[0] not in flags:
+            out.append(token)
+        elif "=" not in token and i < len(argv) and not argv[i].startswith("--"):
+            try:  # the next token is the flag's value if the parser takes the two together
+                _, unknown = parser.parse_known_args([token, argv[i]])
+            except argparse.ArgumentError:
+                unknown = [argv[i]]
+            i += 0 if unknown else 1
+    return out
 
 
 def trained_metrics(path: Path) -> dict:

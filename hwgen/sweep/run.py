@@ -14,8 +14,10 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -274,6 +276,10 @@ def _start_ray(address: str | None, workers: int | None, say: Say):
     if address is not None:
         _check_reachable(address)
     t0 = time.monotonic()
+    # Ray's driver installs its own SIGTERM/SIGINT handling (SIGTERM aborts the process); hwgen's
+    # stays, so that a stopped sweep unwinds, cancels its tasks and shuts Ray down.
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)} \
+        if threading.current_thread() is threading.main_thread() else {}
     try:
         if address is None:
             ray.init(num_cpus=workers or os.cpu_count() or 1, **kwargs)
@@ -283,6 +289,10 @@ def _start_ray(address: str | None, workers: int | None, say: Say):
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise SweepError(f"cannot start {where}: {first}") from None
+    finally:
+        for s, handler in handlers.items():
+            if handler is not None:
+                signal.signal(s, handler)
     cpus = int(ray.cluster_resources().get("CPU", 0))
     say(f"Ray: {'local, ' if address is None else address + ', '}{cpus} worker CPU(s), "
         f"started in {time.monotonic() - t0:.1f} s")
@@ -321,12 +331,14 @@ def _run_points(ray, points: list, results: Path, outcome: SweepResult, say: Say
     say(f"running {len(points)} point(s)")
     try:
         while running:
-            done, _ = ray.wait(list(running), num_returns=1)
+            done = _interruptible(lambda: ray.wait(list(running), num_returns=1, timeout=1.0))[0]
+            if not done:
+                continue
             ref = done[0]
             p, kind, seed = running.pop(ref)
             folder = results / p.folder
             try:
-                result = ray.get(ref)
+                result = _interruptible(lambda: ray.get(ref))
             except Exception as e:  # the worker died (out of memory, killed): recorded
                 result = {"status": "failed", "error": f"the Ray task failed: {str(e).strip().splitlines()[-1]}"}
             if "files" in result:
@@ -350,6 +362,18 @@ def _run_points(ray, points: list, results: Path, outcome: SweepResult, say: Say
     except BaseException:
         for ref in running:
             ray.cancel(ref, force=True)
+        raise
+
+
+def _interruptible(call):
+    """``call()``; a Ctrl-C or SIGTERM that arrives inside Ray's compiled code surfaces there as a
+    SystemError wrapping it: raise the interruption itself, so the sweep unwinds as it should."""
+    try:
+        return call()
+    except SystemError as e:
+        inner = e.__cause__ or e.__context__
+        if isinstance(inner, BaseException) and not isinstance(inner, Exception):
+            raise inner from None
         raise
 
 

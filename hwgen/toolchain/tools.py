@@ -42,6 +42,23 @@ def is_warm(name: str) -> bool:
     return base.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in base.iterdir())
 
 
+def _parent_death_signal():
+    """A ``preexec_fn`` that has the kernel send the child SIGTERM when its parent dies (Linux's
+    PR_SET_PDEATHSIG), so a tool or command outlives no parent that was killed outright (a Ray
+    worker is ended with SIGKILL). Resolved once here: the child may only make the one call."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the parent's own cleanup is all there is
+        return None
+    term = int(signal.SIGTERM)
+    return lambda: prctl(1, term)  # PR_SET_PDEATHSIG
+
+
+#: ``preexec_fn`` for children that must die with hwgen (None where the system has no such call)
+DIE_WITH_PARENT = _parent_death_signal()
+
 #: Tool processes still running (tools may run in parallel threads; see :func:`stop_tools`).
 _RUNNING: set[subprocess.Popen] = set()
 
@@ -76,7 +93,7 @@ def run_tool(name: str, args: list[str], log: Path, cwd: Path, announce: Callabl
         # Its own process group: a terminal's Ctrl-C reaches hwgen alone, which then ends the
         # whole group (the tool and anything it started), so nothing is left orphaned.
         proc = subprocess.Popen([exe, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=DIE_WITH_PARENT)
         _RUNNING.add(proc)
         try:
             proc.wait(timeout=timeout)
