@@ -250,3 +250,18 @@ def test_a_resumed_run_gets_no_model_options():
             "--batch-norm", "--batch", "8", "--preset", "ott2016", "--out", "model.pt", "--quiet"]
     assert without_model_options(argv) == ["--dataset", "x", "--seed", "1", "--steps", "6", "--batch", "8",
                                            "--out", "model.pt", "--quiet"]
+
+
+def test_variants_are_one_more_axis_of_argument_lists(tmp_path):
+    spec = load_spec(ROOT / "docs" / "results" / "figure3.toml")
+    assert len(spec.train) == 3 * 5
+    by = {p.folder: p for p in spec.train}
+    p = by["train/ptb-char-gru-h64-s1-input_bias"]
+    assert p.params["variant"] == "input_bias"
+    assert p.arguments("m.pt")[-6:] == ["--quantizer", "ternary", "--no-quantize-recurrent", "--out", "m.pt", "--quiet"]
+    (tmp_path / "v.toml").write_text('[train]\ndataset = "synthetic-text"\n[train.variants]\n"a b" = []\n')
+    with pytest.raises(SpecError, match="variant name 'a b': letters, digits and _ only"):
+        load_spec(tmp_path / "v.toml")
+    (tmp_path / "v.toml").write_text('[train]\ndataset = "synthetic-text"\n[train.variants]\nx = ["--nope"]\n')
+    with pytest.raises(SpecError, match="unrecognized arguments: --nope"):
+        load_spec(tmp_path / "v.toml")

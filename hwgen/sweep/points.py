@@ -58,6 +58,7 @@ class TrainPoint:
     epochs: int | None = None
     steps: int | None = None
     limit: int | None = None
+    variant: str | None = None  # the name of the SPEC's argument list in `extra`, if any
     extra: tuple[str, ...] = ()
     named: tuple[str, ...] = ALWAYS_NAMED
 

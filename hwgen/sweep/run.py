@@ -119,8 +119,10 @@ def _same_run(ckpt: dict, point: TrainPoint, asked: dict) -> bool:
         return False
     preset = dict(PRESETS[point.preset or "ott2016"])
     preset["quantize"] = preset.pop("quantize_output")
-    if config.get("quantize", {}).get("output") != preset.pop("quantize") or \
-            any(config.get(k) != v for k, v in preset.items()):
+    quantize = config.get("quantize", {})
+    if quantize.get("output") != preset.pop("quantize") or any(config.get(k) != v for k, v in preset.items()):
+        return False
+    if any(quantize.get(part) == bool(asked.get(f"no_quantize_{part}")) for part in ("input", "recurrent", "bias")):
         return False
     return all(settings.get(k) == v for k, v in asked.items() if k in settings and v is not None and k != "device")
 

@@ -26,6 +26,8 @@ TRAIN_AXES = {
 }
 #: [train] keys that are not axes: every point gets the same
 TRAIN_FIXED = {"extra": "a list of further `hwgen train` arguments, e.g. [\"--eval-every\", \"1000\"]",
+               "variants": "a table of named argument lists, one more axis: each point trains with "
+                           "one of them, e.g. {recurrent_only = [\"--no-quantize-input\"]}",
                "reuse": "a list of folders of finished model.pt files to take over instead of training again"}
 #: [hardware] axes (`hwgen build`'s flags)
 HARDWARE_AXES = {
@@ -138,15 +140,32 @@ def _train(table: dict, base: Path, where: str) -> tuple[tuple[TrainPoint, ...],
         raise SpecError(f"{where}: dataset is required (one of {', '.join(DATASETS)})")
     axes = {k: _axis(table, k, kind, choices, where) for k, (kind, choices) in TRAIN_AXES.items()}
     extra = tuple(_string_list(table, "extra", where))
+    variants = _variants(table.get("variants"), where)
     reuse = tuple((base / p).resolve() for p in _string_list(table, "reuse", where))  # missing ones: nothing to reuse
     # Axes given as lists name the points; a single value is the same for all and stays out of names.
     varying = tuple(k for k in TRAIN_AXES if isinstance(table.get(k), list) or k in TrainPoint.ALWAYS_NAMED)
+    varying += ("variant",) if variants else ()
     points = []
-    for values in itertools.product(*axes.values()):
-        p = TrainPoint(**dict(zip(axes, values)), extra=extra, named=varying)
-        points.append(p)
+    for values in itertools.product(*axes.values(), variants or [None]):
+        *values, variant = values
+        args = extra + (variants[variant] if variant is not None else ())
+        points.append(TrainPoint(**dict(zip(axes, values)), variant=variant, extra=args, named=varying))
     _check_train_arguments(points, where)
     return tuple(points), reuse
+
+
+def _variants(value, where: str) -> dict[str, tuple[str, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not value:
+        raise SpecError(f"{where}: variants must be a table of names to argument lists, e.g. "
+                        f"variants = {{all = [], recurrent_only = [\"--no-quantize-input\"]}}, not {value!r}")
+    out = {}
+    for name, args in value.items():
+        if not name.replace("_", "").isalnum():
+            raise SpecError(f"{where}: variant name {name!r}: letters, digits and _ only (it names folders)")
+        out[name] = tuple(_string_list({name: args}, name, f"{where} variants"))
+    return out
 
 
 def _check_train_arguments(points: list[TrainPoint], where: str) -> None:
