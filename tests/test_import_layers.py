@@ -26,7 +26,7 @@ LAYERS = [
     ("hwgen.export", 2), ("hwgen.evaluate", 2), ("hwgen.generator", 2),
     ("hwgen.qmodel_file", 1), ("hwgen.spec.summary", 1), ("hwgen.spec.random_qmodel", 1), ("hwgen.spec.stimulus", 1),
     ("hwgen.spec.golden", 0.5), ("hwgen.spec.activation", 0.4), ("hwgen.spec.ir", 0.2), ("hwgen.spec.tokens", 0.1),
-    ("hwgen.spec.fixedpoint", 0), ("hwgen.spec", 0), ("hwgen.files", 0), ("hwgen", 0),
+    ("hwgen.spec.fixedpoint", 0), ("hwgen.spec", 0), ("hwgen.files", 0), ("hwgen.extras", 0), ("hwgen", 0),
 ]
 SIBLINGS = {("hwgen.generator", "hwgen.export"), ("hwgen.export", "hwgen.generator")}
 #: (importer, imported): imports against the direction, each to be removed (none left)

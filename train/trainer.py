@@ -649,7 +649,10 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
 
     best_step = None if best_ckpt is None else best_ckpt["train_state"]["step"]
 
+    no_plot_said = False
+
     def do_plot() -> Path | None:
+        nonlocal no_plot_said
         if not plot:
             return None
         from .plot import plot_training_curve
@@ -658,6 +661,10 @@ def train(config: Mapping[str, Any] | None, settings: TrainSettings, out: str | 
             return plot_training_curve(curve, losses, history, metric,
                                        title=f"{data.name}: {label}")
         except ImportError:  # matplotlib missing: the checkpoints matter, the picture does not
+            if console is not None and not no_plot_said:
+                console.print("training curve not drawn: matplotlib is not installed "
+                              "(pip install 'hwgen[plots]')")
+                no_plot_said = True
             return None
 
     def evaluate_and_save(bar: _Progress) -> None:

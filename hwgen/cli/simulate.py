@@ -6,6 +6,12 @@ from .common import CliError, console
 
 
 def cmd_sim(args) -> None:
+    from ..extras import MissingExtra, require
+
+    try:
+        require("cocotb", "sim", "hwgen sim")
+    except MissingExtra as e:
+        raise CliError(str(e)) from None
     from sim.cli import SimCliError, run
 
     try:

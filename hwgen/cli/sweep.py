@@ -14,9 +14,14 @@ def cmd_sweep(args) -> None:
     from ..sweep.run import SweepError, run_sweep
     from ..sweep.spec import SpecError, load_spec
 
+    from ..extras import MissingExtra, require
+
     try:
         spec = load_spec(args.spec)
-    except SpecError as e:
+        for module in ("ray", "matplotlib"):
+            if module == "matplotlib" or not args.report:
+                require(module, "sweep", "hwgen sweep")
+    except (SpecError, MissingExtra) as e:
         raise CliError(str(e)) from None
     if args.workers is not None and args.workers < 1:
         raise CliError("--workers must be at least 1")
