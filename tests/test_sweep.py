@@ -265,3 +265,26 @@ def test_variants_are_one_more_axis_of_argument_lists(tmp_path):
     (tmp_path / "v.toml").write_text('[train]\ndataset = "synthetic-text"\n[train.variants]\nx = ["--nope"]\n')
     with pytest.raises(SpecError, match="unrecognized arguments: --nope"):
         load_spec(tmp_path / "v.toml")
+
+
+def test_hardware_points_are_placed_and_routed_once_per_seed(tmp_path):
+    """An ice40 design synthesized once and placed with two seeds: each seed's Fmax, their median,
+    best and spread, and steps per second at the median, as the per-seed nextpnr reports say."""
+    import statistics
+
+    save(random_qmodel("rnn", hidden=2, inputs=2, code="ternary", act="hard", width=8, seed=3), tmp_path / "m.qmodel.json")
+    (tmp_path / "hw.toml").write_text('[hardware]\nmodel = "m.qmodel.json"\ntarget = "ice40-up5k"\n'
+                                      'lanes = 2\nstyle = "folded"\npnr_seeds = [1, 2]\n')
+    outcome = run_sweep(load_spec(tmp_path / "hw.toml"), tmp_path / "r", workers=2, say=lambda m: None)
+    assert outcome.ran == 1 and outcome.failed == 0
+    (rec,) = load_points(tmp_path / "r")
+    m = rec["metrics"]
+    import json as _json
+
+    fmax = [_json.loads((tmp_path / "r" / rec["folder"] / f"pnr-s{s}" / "pnr_report.json").read_text())
+            for s in (1, 2)]
+    per_seed = [round(min(c["achieved"] for c in r["fmax"].values()), 2) for r in fmax]  # as reported per seed
+    assert per_seed == [r["fmax_mhz"] for r in m["pnr"]] and [r["seed"] for r in m["pnr"]] == [1, 2]
+    assert m["fmax_median_mhz"] == round(statistics.median(per_seed), 2)
+    assert m["fmax_spread_mhz"] == round(max(per_seed) - min(per_seed), 2)
+    assert m["steps_per_second"] == round(statistics.median(per_seed) * 1e6 / m["cycles_per_step"], 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -201,8 +202,10 @@ def place_and_route(build: Path, workdir: Path, target: str, seed: int, freq: fl
     plan = DesignPlan.from_json(json.loads((build / "design.json").read_text()))
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
+    design = workdir / "hwgen_top.il"  # the tool scripts name their inputs relative to workdir
+    shutil.copyfile(build / "hwgen_top.il", design)
     t0 = time.monotonic()
-    report = pnr(build / "hwgen_top.il", get_target(target), workdir, plan.input_width, plan.output_width,
+    report = pnr(design, get_target(target), workdir, plan.input_width, plan.output_width,
                  freq_mhz=freq, seed=seed, loaded=bool(plan.loaded), announce=lambda m: None)
     return {**report.to_json(), "wall_s": round(time.monotonic() - t0, 1)}
 
