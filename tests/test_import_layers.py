@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: layer of each hwgen module (prefix match, most specific first); higher numbers may import lower
 LAYERS = [
-    ("hwgen.cli", 5), ("hwgen.entry", 5), ("hwgen.sweep", 5),
+    ("hwgen.cli", 5), ("hwgen.entry", 5), ("hwgen.sweep", 5), ("hwgen.api", 5),
     ("hwgen.build", 4), ("hwgen.fit", 4), ("hwgen.outdir", 4), ("hwgen.models", 4),
     ("hwgen.toolchain.limits", 1.5), ("hwgen.toolchain.targets", 0), ("hwgen.toolchain", 4),
     ("hwgen.expected", 3),
