@@ -72,10 +72,6 @@ def max_lanes(qmodel: QModel) -> int:
     return max(rows)
 
 
-#: bits of one iCE40 block RAM (SB_RAM40_4K)
-EBR_BITS = 4096
-
-
 def code_bits(qmodel: QModel) -> int:
     """Bits of the layers' weight codes, as the folded datapath stores them."""
     from .generator.code_memory import common_format
@@ -184,7 +180,12 @@ def write_vectors(qmodel: QModel, output: str | None, vectors: dict, folder: Pat
 
 def resource_rows(target: Target, synth: SynthReport) -> list[dict]:
     rows = []
-    if target.family == "ice40":
+    if target.family == "ecp5":  # "lc" counts LUT4 sites, each with a flip-flop
+        for key in ("lut4", "carry", "dram", "dff"):
+            rows.append({"resource": key, "used": synth.counts[key], "available": target.available("lc")})
+        for key in ("ebr", "dsp"):
+            rows.append({"resource": key, "used": synth.counts[key], "available": target.available(key)})
+    elif target.family == "ice40":
         for key in ("lut4", "carry", "dff"):
             rows.append({"resource": key, "used": synth.counts[key], "available": target.available("lc")})
         for key in RESOURCES[1:]:
@@ -256,7 +257,7 @@ def _fit(qmodel, staging, options, target, say):
     and, when the codes do not fit it, SPRAM on a target that has it (loaded at run time)."""
     choices = [options.weights] if options.weights != "auto" else ["rom"]
     if options.weights == "auto" and target.available("spram") > 0:
-        bits, room = code_bits(qmodel), target.available("ebr") * EBR_BITS
+        bits, room = code_bits(qmodel), target.available("ebr") * target.ebr_bits
         if bits > room:  # cannot fit: no need to synthesize it to know
             say(f"the weight codes ({bits / 1024:,.0f} Kbit) exceed the block RAM ({room / 1024:,.0f} Kbit): "
                 "keeping them in SPRAM, loaded at run time")

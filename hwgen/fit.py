@@ -47,7 +47,7 @@ def limit(target: Target, resource: str) -> int:
 
 def over(report: SynthReport, target: Target) -> dict[str, tuple[int, int]]:
     """Resources used beyond their limit: ``{resource: (used, limit)}``."""
-    if target.family != "ice40":
+    if not target.has_pnr:  # a generic target has no capacity
         return {}
     return {r: (report.used(r), limit(target, r)) for r in RESOURCES
             if report.used(r) > limit(target, r)}
@@ -129,5 +129,5 @@ def refusal(target: Target, report: SynthReport, what: str) -> str:
              if target.available("spram") and not report.used("spram") else "")
     lines.append("options: fewer hidden units or layers; a narrower --width (smaller registers and adders); "
                  f"weight codes with fewer bits (ternary or pow2-ternary);{spram} a larger device "
-                 "(`hwgen targets`: ice40-hx8k has 7,680 logic cells)")
+                 "(`hwgen targets`: ice40-hx8k has 7,680 logic cells, ecp5-25k 24,288 LUT4s, ecp5-85k 83,640)")
     return "\n".join(lines)

@@ -35,7 +35,7 @@ MANIFEST = ".hwgen-outputs.json"
 #: Files a build wrote before the manifest existed (recognised by its report, ``build_report.json``).
 _LEGACY_BUILD = ("build_report.json", "export_report.json", "model.qmodel.json", "hwgen_top.v",
                  "hwgen_top.il", "synth.ys", "synth_stat.json", "logs", "vectors", "pnr.ys",
-                 "hwgen_pnr_harness.v", "pnr_report.json", "design.asc", "hwgen_board.v",
+                 "hwgen_pnr_harness.v", "pnr_report.json", "design.asc", "design.config", "hwgen_board.v",
                  "hwgen_board.il", "icebreaker.pcf", "netlist.json")
 
 

