@@ -104,18 +104,10 @@ def simulate(qmodel, *, simulator: str = "icarus", sequences: int = 4, max_len: 
     from .generator.plan import DesignParams
 
     require("cocotb", "sim", "hwgen.simulate")
-    from sim import runner
-    from sim.designs import golden_spec, qmodel_design
+    from sim import simulate as bench  # the verification package's public surface
 
     root = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="hwgen-sim-"))
-    params = DesignParams(**params)
-    design, qpath = qmodel_design(qmodel, params, root / "design")
-    ref = golden_spec(qpath, params.output, sequences=sequences, seed=seed, max_len=max_len,
-                      cycles_per_step=design.cycles_per_step)
-    result = runner.run(design, simulator, ref, seed=seed, root=root)
-    if not result.ok:
-        raise RuntimeError(f"the Verilog disagrees with the golden model\n{result.failure}")
-    return dict(result.summary)
+    return bench(qmodel, DesignParams(**params), simulator, root, sequences=sequences, max_len=max_len, seed=seed)
 
 
 def _ids(qmodel, text: str) -> list[int]:

@@ -24,6 +24,22 @@ def read_plan(folder: Path):
         raise RuntimeError(f"--check: cannot read {path} ({e}); rebuild the folder with this hwgen") from None
 
 
+def simulate(qmodel, params, simulator: str, root: Path, *, sequences: int, max_len: int, seed: int) -> dict:
+    """The design of ``qmodel`` for ``params`` (:class:`hwgen.generator.plan.DesignParams`) under
+    the bench in ``root``: random sequences, idle cycles and backpressure, every output checked
+    against the golden model. Raises RuntimeError with the first mismatch; returns the summary."""
+    from . import runner
+    from .designs import golden_spec, qmodel_design
+
+    design, qpath = qmodel_design(qmodel, params, Path(root) / "design")
+    ref = golden_spec(qpath, params.output, sequences=sequences, seed=seed, max_len=max_len,
+                      cycles_per_step=design.cycles_per_step)
+    result = runner.run(design, simulator, ref, seed=seed, root=root)
+    if not result.ok:
+        raise RuntimeError(f"the Verilog disagrees with the golden model\n{result.failure}")
+    return dict(result.summary)
+
+
 def check_build(folder: Path, simulator: str, *, seed: int = 1) -> dict:
     """Simulate ``folder/hwgen_top.v`` with the build's test vectors under random idle cycles and
     backpressure, after the weights image ``vectors/load.hex`` where the design has a load port.

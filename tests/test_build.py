@@ -98,7 +98,7 @@ def test_too_big_is_refused_and_old_output_kept(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--target", "ecp5"], "unknown target 'ecp5'; valid targets: ice40-up5k"),
+    (["--target", "virtex7"], "unknown target 'virtex7'; valid targets: ice40-up5k"),
     (["--bitstream", "--board", "ulx3s"], "unknown board 'ulx3s'; valid boards: icebreaker"),
     (["--bitstream"], "--bitstream needs --board"),
     (["--target", "ice40-hx8k", "--bitstream", "--board", "icebreaker"], "carries ice40-up5k"),
