@@ -38,7 +38,7 @@ def cmd_sweep(args) -> None:
                       f"{outcome.skipped} already done, {outcome.reused} reused, in {outcome.wall_s:.0f} s")
     elif not (results / "sweep.json").exists():
         raise CliError(f"--report: {results} holds no sweep results (run the sweep first, or give -o)")
-    path = write_report(results, spec.name, command, Path(args.report_dir) if args.report_dir else None)
+    path = write_report(results, spec.name, command, Path(args.report_dir) if args.report_dir else None, spec)
     console.print(f"wrote {path}")
 
 

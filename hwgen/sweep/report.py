@@ -206,9 +206,10 @@ def design_plot(rows: list[dict], path: Path) -> Path | None:
 # ------------------------------------------------------------------------------------------------
 
 
-def write_report(results: Path, name: str, command: str, out: Path | None = None) -> Path:
+def write_report(results: Path, name: str, command: str, out: Path | None = None, spec=None) -> Path:
     """``report.md`` (and ``design_space.png`` when there are hardware points) in ``out``
-    (default: the results folder)."""
+    (default: the results folder). With the ``spec``, the report says how much of its grid has
+    not run yet."""
     results = Path(results)
     out = Path(out or results)
     out.mkdir(parents=True, exist_ok=True)
@@ -216,6 +217,12 @@ def write_report(results: Path, name: str, command: str, out: Path | None = None
     ok = [p for p in points if p["status"] == "ok"]
     bad = [p for p in points if p["status"] != "ok"]
     lines = [f"# Sweep {name}", "", f"Command: `{command}`. {len(ok)} point(s) finished, {len(bad)} failed.", ""]
+    if spec is not None:
+        waiting = [p for p in spec.train if read_point(results / p.folder) is None]
+        if waiting:
+            lines += [f"**Unfinished grid**: {len(waiting)} of its {len(spec.train)} training points have not "
+                      f"finished yet (the command above resumes it): "
+                      + ", ".join(p.folder.split("/", 1)[1] for p in waiting) + ".", ""]
     tables = paper_tables(points)
     if tables:
         lines += ["## Training: the paper table", ""] + tables
