@@ -88,6 +88,9 @@ def main() -> None:
         diff = f"{m - base:+.3f}" if base is not None and v != "float" else ""
         lines.append(f"| {LABELS[v]} | {m:.3f} | {sd:.3f} | {var:.5f} | {n} | {diff} |")
     lines += ["", "![figure 3](figure3.png)", ""]
+    notes = out / "figure3.notes.md"  # a person's reading, kept when the figure is remade
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
     (out / "figure3.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -3,7 +3,7 @@ text, a GRU trained for a few hundred steps, one thread each) run by `hwgen swee
 with two workers, against the same points run one after another in this process, in the same run.
 Also Ray's fixed start-up cost (``ray.init`` to ready, and shutdown).
 
-    .venv/bin/python bench/sweep_overhead.py [--points 12] [--steps 300]
+    .venv/bin/python bench/sweep_overhead.py [--points 12] [--steps 1200]
 
 Target on the 2-core machine: the Ray sweep's wall time at most 0.6x the sequential one.
 """
@@ -44,7 +44,7 @@ def ray_startup() -> tuple[float, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--points", type=int, default=12)
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=1200)
     args = p.parse_args()
     s = spec(args.points, args.steps)
     with tempfile.TemporaryDirectory() as tmp:

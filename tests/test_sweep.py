@@ -100,7 +100,9 @@ def test_a_second_run_runs_nothing_and_a_deleted_point_alone_runs_again(swept):
 
 def test_the_report_gives_the_points_figures(swept):
     root, _ = swept
+    (root / "results" / "notes.md").write_text("## Reading it\n\nA person's words.\n")
     report = write_report(root / "results", "tiny", "hwgen sweep tiny.toml").read_text()
+    assert report.rstrip().endswith("A person's words.")  # kept when the report is rewritten
     got = points(root)
     for q in ("ternary", "exponential"):
         vals = [got[f"train/synthetic-text-gru-h8-{q}-s{s}"]["metrics"]["test_bpc"] for s in (1, 2)]

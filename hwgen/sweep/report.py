@@ -208,8 +208,8 @@ def design_plot(rows: list[dict], path: Path) -> Path | None:
 
 def write_report(results: Path, name: str, command: str, out: Path | None = None, spec=None) -> Path:
     """``report.md`` (and ``design_space.png`` when there are hardware points) in ``out``
-    (default: the results folder). With the ``spec``, the report says how much of its grid has
-    not run yet."""
+    (default: the results folder), ending with ``out/notes.md`` where a person wrote one. With the
+    ``spec``, the report says how much of its grid has not run yet."""
     results = Path(results)
     out = Path(out or results)
     out.mkdir(parents=True, exist_ok=True)
@@ -242,6 +242,9 @@ def write_report(results: Path, name: str, command: str, out: Path | None = None
         lines += ["## Failed points", "", "| point | error |", "|---|---|"]
         lines += [f"| {p['folder']} | {p.get('error', '').replace('|', '/')[:300]} |" for p in bad]
         lines.append("")
+    notes = out / "notes.md"  # a person's reading of the results, kept when the report is rewritten
+    if notes.exists():
+        lines += ["", notes.read_text().strip(), ""]
     path = out / "report.md"
     write_atomic(path, lambda f: f.write("\n".join(lines).rstrip() + "\n"))
     return path
