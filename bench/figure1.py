@@ -49,7 +49,7 @@ def curves(path: Path, text: str, steps: int, sequences: int) -> tuple[np.ndarra
                 return layer(xt, state)[1]
             with torch.no_grad():
                 nxt = step(h)
-            jac = torch.autograd.functional.jacobian(step, h)[0, :, 0, :]
+            jac = torch.autograd.functional.jacobian(step, h, vectorize=True)[0, :, 0, :]
             eig[s, t] = torch.linalg.eigvals(jac).abs().max().item()
             h = nxt
             norm[s, t] = h.norm().item()
@@ -102,6 +102,9 @@ def main() -> None:
         lines.append(f"| {label} | {eig.mean():.3f} | {eig[:, half:].mean():.3f} | {norm.mean():.2f} | "
                      f"{norm[:, half:].mean():.2f} |")
     lines += ["", "![figure 1](figure1.png)", ""]
+    notes = out / "figure1.notes.md"  # a person's reading, kept when the figure is remade
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
     (out / "figure1.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
