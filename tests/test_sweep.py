@@ -127,6 +127,42 @@ def test_a_results_folder_of_another_spec_is_refused_unless_asked(swept, tmp_pat
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
 
 
+def test_kept_models_resume_the_grid_in_a_new_results_folder(swept):
+    """--keep-models writes each finished training run, less its resume state, where a SPEC's
+    `reuse` finds it: a grid whose results folder is gone (another machine, a new session) takes
+    the runs over instead of training again, and listing `reuse` does not make it another SPEC."""
+    from train.checkpoint import load_checkpoint
+
+    root, _ = swept
+    kept = hwgen("sweep", "tiny.toml", "-o", "results", "--report", "--keep-models", "kept", cwd=root)
+    assert kept.returncode == 0, kept.stderr
+    got = {p["folder"]: p for p in points(root).values() if p["kind"] == "train"}
+    files = sorted((root / "kept").glob("*.pt"))
+    assert [f.stem for f in files] == sorted(f.split("/", 1)[1] for f in got)
+    for f in files:
+        ckpt = load_checkpoint(f)
+        whole = load_checkpoint(root / "results" / "train" / f.stem / "model.pt")
+        assert ckpt["metrics"] == whole["metrics"] and "optimizer" not in ckpt["train_state"]
+        assert ckpt["train_state"]["settings"] == whole["train_state"]["settings"]
+        assert f.stat().st_size < (root / "results" / "train" / f.stem / "model.pt").stat().st_size / 2
+    before = {f: f.read_bytes() for f in files}
+    again = hwgen("sweep", "tiny.toml", "-o", "results", "--report", "--keep-models", "kept", cwd=root)
+    assert again.returncode == 0 and "kept" not in again.stdout.replace("kept/", "")
+    assert {f: f.read_bytes() for f in files} == before  # files already there stay untouched
+
+    with_reuse = TINY.replace("\n[hardware]", 'reuse = ["kept"]\n\n[hardware]')
+    (root / "reusing.toml").write_text(with_reuse)
+    same = hwgen("sweep", "reusing.toml", "-o", "results", cwd=root)
+    assert same.returncode == 0 and "0 point(s) run" in same.stdout, same.stdout + same.stderr
+    (root / "train-only.toml").write_text(with_reuse.split("[hardware]")[0])
+    fresh = hwgen("sweep", "train-only.toml", "-o", "fresh", cwd=root)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "0 point(s) run" in fresh.stdout and "4 reused" in fresh.stdout and "Ray:" not in fresh.stdout
+    for folder in got:
+        assert load_checkpoint(root / "fresh" / folder / "model.pt")["metrics"] == load_checkpoint(
+            root / "results" / folder / "model.pt")["metrics"]
+
+
 def test_an_unreachable_cluster_fails_fast(tmp_path):
     import socket
     import time

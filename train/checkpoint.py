@@ -21,7 +21,7 @@ import torch
 from .model import ConfigError, RecurrentModel, normalize_config
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "make_checkpoint", "save_checkpoint",
-           "load_checkpoint", "model_from_checkpoint", "REQUIRED_KEYS"]
+           "load_checkpoint", "model_from_checkpoint", "finished_model", "REQUIRED_KEYS"]
 
 FORMAT = "hwgen-model"
 VERSION = 1
@@ -77,6 +77,19 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Mapping[str, Any]) -> Path:
             pass
         raise
     return path
+
+
+#: the parts of ``train_state`` that only ``hwgen train --resume`` reads
+RESUME_ONLY = ("optimizer", "scheduler", "generator", "torch_rng", "hidden", "losses")
+
+
+def finished_model(ckpt: Mapping[str, Any]) -> dict[str, Any]:
+    """``ckpt`` less the state only resuming needs (the optimizer's moments are twice the weights):
+    a finished model to keep, still a valid model.pt whose settings say how it was trained."""
+    slim = dict(ckpt)
+    if isinstance(slim.get("train_state"), Mapping):
+        slim["train_state"] = {k: v for k, v in slim["train_state"].items() if k not in RESUME_ONLY}
+    return slim
 
 
 def _nonfinite(state_dict: Mapping[str, Any]) -> str | None:

@@ -28,16 +28,24 @@ def cmd_sweep(args) -> None:
     results = Path(args.output or Path("out") / "sweeps" / Path(args.spec).stem)
     command = f"hwgen sweep {shlex.quote(args.spec)} -o {shlex.quote(str(results))}"  # what reproduces the results
     say = (lambda m: None) if args.quiet else (lambda m: console.print(m, soft_wrap=True, highlight=False))
+    keep = Path(args.keep_models) if args.keep_models else None
+    if keep is not None and keep.exists() and not keep.is_dir():
+        raise CliError(f"--keep-models {keep}: is a file, not a folder")
     if not args.report:
         try:
             outcome = run_sweep(spec, results, address=args.address, workers=args.workers,
-                                retry_failed=args.retry_failed, allow_spec_change=args.allow_spec_change, say=say)
+                                retry_failed=args.retry_failed, allow_spec_change=args.allow_spec_change,
+                                keep=keep, say=say)
         except SweepError as e:
             raise CliError(str(e)) from None
         console.print(f"sweep {spec.name}: {outcome.ran} point(s) run ({outcome.failed} failed), "
                       f"{outcome.skipped} already done, {outcome.reused} reused, in {outcome.wall_s:.0f} s")
     elif not (results / "sweep.json").exists():
         raise CliError(f"--report: {results} holds no sweep results (run the sweep first, or give -o)")
+    if args.report and keep is not None:
+        from ..sweep.run import keep_models
+
+        keep_models(spec, results, keep, say)
     path = write_report(results, spec.name, command, Path(args.report_dir) if args.report_dir else None, spec)
     console.print(f"wrote {path}")
 
@@ -57,5 +65,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--retry-failed", action="store_true", help="run the points recorded as failed again")
     s.add_argument("--allow-spec-change", action="store_true",
                    help="add this SPEC's points to a results folder made by another SPEC")
+    s.add_argument("--keep-models", metavar="DIR",
+                   help="also copy each finished training point's model (less its resume state) into DIR, "
+                        "a folder to list under the SPEC's reuse so the grid outlives its results folder")
     s.add_argument("--quiet", action="store_true", help="only the summary")
     s.set_defaults(func=cmd_sweep)

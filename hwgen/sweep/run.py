@@ -25,7 +25,7 @@ from typing import Callable
 
 from ..files import write_atomic
 from .points import HardwarePoint, PointFailed, TrainPoint, place_and_route, summarize_pnr
-from .spec import Spec
+from .spec import Spec, identity_of
 
 SWEEP_FILE = "sweep.json"
 POINT_FILE = "point.json"
@@ -51,7 +51,7 @@ def open_results(results: Path, spec: Spec, allow_spec_change: bool) -> None:
             recorded = json.loads(marker.read_text())
         except (OSError, ValueError) as e:
             raise SweepError(f"{marker} is unreadable ({e}); choose another -o") from None
-        if json.dumps(recorded.get("spec"), sort_keys=True) != spec.identity and not allow_spec_change:
+        if identity_of(recorded.get("spec") or {}) != spec.identity and not allow_spec_change:
             raise SweepError(f"{results} holds the results of another SPEC ({recorded.get('name')!r}); "
                              f"use another -o, or --allow-spec-change to add this SPEC's points to it")
     elif results.exists() and any(results.iterdir()):
@@ -125,6 +125,29 @@ def _same_run(ckpt: dict, point: TrainPoint, asked: dict) -> bool:
     if any(quantize.get(part) == bool(asked.get(f"no_quantize_{part}")) for part in ("input", "recurrent", "bias")):
         return False
     return all(settings.get(k) == v for k, v in asked.items() if k in settings and v is not None and k != "device")
+
+
+def keep_models(spec: Spec, results: Path, keep: Path, say: Say = print) -> int:
+    """Copy every finished training point's model.pt into ``keep`` as ``<point>.pt``, less the
+    state only resuming needs; returns how many were new. ``keep`` is meant to be listed under the
+    SPEC's ``reuse`` and committed, so that a grid longer than a machine's life (a session, a
+    spot instance) resumes where its results folder is gone. Files already there stay untouched."""
+    return sum(keep_model(results / p.folder, keep, say) for p in spec.train
+               if (read_point(results / p.folder) or {}).get("status") == "ok")
+
+
+def keep_model(folder: Path, keep: Path, say: Say = print) -> bool:
+    import torch
+
+    from train.checkpoint import finished_model, save_checkpoint
+
+    dest = keep / f"{folder.name}.pt"
+    if dest.exists():
+        return False
+    keep.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(dest, finished_model(torch.load(folder / "model.pt", map_location="cpu", weights_only=True)))
+    say(f"kept {dest}")
+    return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -231,8 +254,10 @@ def trained_models(spec: Spec, results: Path) -> list[HardwarePoint]:
 
 
 def run_sweep(spec: Spec, results: Path, *, address: str | None = None, workers: int | None = None,
-              retry_failed: bool = False, allow_spec_change: bool = False, say: Say = print) -> SweepResult:
-    """Run every point of ``spec`` not finished in ``results``; see the module's docstring."""
+              retry_failed: bool = False, allow_spec_change: bool = False, keep: Path | None = None,
+              say: Say = print) -> SweepResult:
+    """Run every point of ``spec`` not finished in ``results``; see the module's docstring. With
+    ``keep``, each finished training point's model also goes there (:func:`keep_models`)."""
     results = Path(results).resolve()
     open_results(results, spec, allow_spec_change)
     t0 = time.monotonic()
@@ -262,10 +287,12 @@ def run_sweep(spec: Spec, results: Path, *, address: str | None = None, workers:
                 continue
             if ray is None:
                 ray = _start_ray(address, workers, say)
-            _run_points(ray, stage, results, outcome, say)
+            _run_points(ray, stage, results, outcome, say, keep)
     finally:
         if ray is not None:
             ray.shutdown()
+        if keep is not None:
+            keep_models(spec, results, keep, say)
     outcome.wall_s = round(time.monotonic() - t0, 1)
     return outcome
 
@@ -317,7 +344,7 @@ def _check_reachable(address: str) -> None:
                          f"`ray start --head` there, or check the address (docs/sweep.md)") from None
 
 
-def _run_points(ray, points: list, results: Path, outcome: SweepResult, say: Say) -> None:
+def _run_points(ray, points: list, results: Path, outcome: SweepResult, say: Say, keep: Path | None) -> None:
     work = ray.remote(num_cpus=1, max_retries=0)(execute)
     pnr = ray.remote(num_cpus=1, max_retries=0)(execute_pnr)
     token = uuid.uuid4().hex
@@ -361,6 +388,8 @@ def _run_points(ray, points: list, results: Path, outcome: SweepResult, say: Say
                     continue
                 result = _with_seeds(base.pop(p.folder), seeds.pop(p.folder))
             _finish(p, folder, result, outcome, say)
+            if keep is not None and kind == "point" and isinstance(p, TrainPoint) and result["status"] == "ok":
+                keep_model(folder, keep, say)
     except BaseException:
         for ref in running:
             ray.cancel(ref, force=True)

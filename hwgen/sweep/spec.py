@@ -57,7 +57,18 @@ class Spec:
 
     @property
     def identity(self) -> str:
-        return json.dumps(self.content, sort_keys=True)
+        return identity_of(self.content)
+
+
+def identity_of(content: dict) -> str:
+    """What a results folder belongs to: the SPEC less ``train.reuse`` (where finished runs may be
+    found changes nothing about what the grid computes)."""
+    if not isinstance(content, dict):
+        return json.dumps(content, sort_keys=True)
+    grid = dict(content)
+    if isinstance(grid.get("train"), dict):
+        grid["train"] = {k: v for k, v in grid["train"].items() if k != "reuse"}
+    return json.dumps(grid, sort_keys=True)
 
 
 def load_spec(path: str | Path) -> Spec:
