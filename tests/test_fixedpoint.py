@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from hwgen.spec.fixedpoint import (
-    SAFE_BITS, BoundError, Fmt, FormatError, Fx, align, requantize, round_half_away, round_shift,
-    saturate,
+    SAFE_BITS, BoundError, Fmt, FormatError, Fx, align, requantize, requantize_int, round_half_away,
+    round_shift, saturate,
 )
 
 # ------------------------------------------------------------------ the independent reference
@@ -222,6 +222,24 @@ def test_requantize_left_shift_saturates_never_wraps():
     # a shift of 64 or more
     assert int(requantize(np.int64(3), 0, Fmt(16, 64))) == 32767
     assert int(requantize(np.int64(-3), 0, Fmt(16, 64))) == -32768
+
+
+@pytest.mark.parametrize("frac, fmt", [
+    (14, Fmt(8, 6)), (14, Fmt(16, 14)), (10, Fmt(8, 4, False)), (0, Fmt(16, 0)), (20, Fmt(8, 0)),
+    (0, Fmt(20, 4)), (5, Fmt(2, 0, False)), (0, Fmt(16, 14)), (0, Fmt(16, 64)), (40, Fmt(16, 0)),
+    (62, Fmt(16, 0)), (63, Fmt(16, 0)), (100, Fmt(16, 0)), (30, Fmt(32, 2)),
+])
+def test_requantize_of_one_integer_equals_the_reference(frac, fmt):
+    """The golden model's bounds go through requantize_int: the Fraction reference, value for
+    value, and the array requantize's result, over rails, halves and the largest magnitudes."""
+    rng = np.random.default_rng(frac * 1000 + fmt.width)
+    xs = [0, 1, -1, 2 ** 61, -(2 ** 61), 2 ** 62 - 1, -(2 ** 62) + 1, -32768, 32767, 3, -3]
+    xs += [(2 ** k) + d for k in range(0, 61, 7) for d in (-1, 0, 1)]
+    xs += [-x for x in xs] + rng.integers(-(2 ** 40), 2 ** 40, 200).tolist()
+    got = [requantize_int(x, frac, fmt) for x in xs]
+    assert got == [ref_requantize(x, frac, fmt) for x in xs]
+    assert got == requantize(np.array(xs, dtype=np.int64), frac, fmt).tolist()
+    assert all(type(v) is int for v in got)
 
 
 # ------------------------------------------------------------------ align

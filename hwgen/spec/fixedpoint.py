@@ -140,6 +140,19 @@ def round_shift(x, shift: int) -> np.ndarray:
     return (x + half - (x < 0)) >> np.int64(shift)
 
 
+def requantize_int(x: int, frac: int, fmt: Fmt) -> int:
+    """:func:`requantize` of one Python integer (the bounds of a signal), in exact integer
+    arithmetic: the same rounding and saturation without NumPy's per-call cost, which dominated
+    the golden model at small batches. Tested equal to :func:`requantize` value for value."""
+    shift = frac - fmt.frac
+    if shift < 0:
+        limit = (max(-fmt.min_int, fmt.max_int) >> -shift) + 1
+        x = min(max(x, -limit), limit) << min(-shift, SAFE_BITS)
+    elif shift > 0:
+        x = (x + (1 << (shift - 1)) - (x < 0)) >> shift
+    return min(max(x, fmt.min_int), fmt.max_int)
+
+
 def saturate(x, fmt: Fmt) -> np.ndarray:
     """Clamp integers to the range of ``fmt`` (never wrap)."""
     return np.clip(np.asarray(x, dtype=np.int64), fmt.min_int, fmt.max_int)
@@ -220,6 +233,8 @@ class Fx:
     def at(self, frac: int) -> "Fx":
         """The same value at a finer binary point (exact)."""
         k = frac - self.frac
+        if k == 0:
+            return self
         return Fx(align(self.v, self.frac, frac), frac, self.lo << k, self.hi << k)
 
     def __add__(self, other: "Fx") -> "Fx":
@@ -241,7 +256,7 @@ class Fx:
 
     def requantize(self, fmt: Fmt) -> "Fx":
         """One rounding (half away from zero) and one saturation into ``fmt``."""
-        lo, hi = (int(requantize(b, self.frac, fmt)) for b in (self.lo, self.hi))
+        lo, hi = (requantize_int(b, self.frac, fmt) for b in (self.lo, self.hi))
         return Fx(requantize(self.v, self.frac, fmt), fmt.frac, lo, hi)
 
     def clamp(self, lo: int, hi: int) -> "Fx":

@@ -12,7 +12,7 @@ one product, and for embedding inputs once per vocabulary entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -45,14 +45,10 @@ def matvec(w: WeightCodes, x: Fx) -> Fx:
         v = (x.v.astype(np.float64) @ p.q_t).astype(np.int64)
     else:
         v = x.v @ w.q.T
-    # Row r ranges over [pos_r * lo + neg_r * hi, pos_r * hi + neg_r * lo] (pos/neg: sums of
-    # its positive/negative codes), times its scale.
-    scale = p.scale
-    lows = [(a * x.lo + b * x.hi) * s for a, b, s in zip(p.pos, p.neg, scale)]
-    highs = [(a * x.hi + b * x.lo) * s for a, b, s in zip(p.pos, p.neg, scale)]
+    lo, hi = p.range_of(x.lo, x.hi)
     if w.scale is None:
-        return Fx(v, x.frac - w.exp, min(lows, default=0), max(highs, default=0))
-    return Fx(v * w.scale.values, x.frac - w.exp + w.scale.frac, min(lows), max(highs))
+        return Fx(v, x.frac - w.exp, lo, hi)
+    return Fx(v * w.scale.values, x.frac - w.exp + w.scale.frac, lo, hi)
 
 
 @dataclass(frozen=True)
@@ -62,6 +58,19 @@ class _Prepared:
     pos: tuple[int, ...]  # per row: sum of positive codes
     neg: tuple[int, ...]  # per row: sum of negative codes
     scale: tuple[int, ...]  # per row scale integer (1 without scale)
+    ranges: dict = field(default_factory=dict, compare=False)  # (x.lo, x.hi) -> output range
+
+    def range_of(self, lo: int, hi: int) -> tuple[int, int]:
+        """The range of ``W x`` for ``x`` in ``[lo, hi]``: row r ranges over
+        [pos_r * lo + neg_r * hi, pos_r * hi + neg_r * lo] (pos/neg: sums of its positive/negative
+        codes), times its scale. Exact Python integers; remembered, as a layer sees the same input
+        range every step."""
+        found = self.ranges.get((lo, hi))
+        if found is None:
+            rows = tuple(zip(self.pos, self.neg, self.scale))
+            found = self.ranges[(lo, hi)] = (min(((a * lo + b * hi) * s for a, b, s in rows), default=0),
+                                             max(((a * hi + b * lo) * s for a, b, s in rows), default=0))
+        return found
 
 
 def _prepared(w: WeightCodes) -> _Prepared:
