@@ -70,12 +70,27 @@ def test_auto_lanes_on_every_target(target, tmp_path):
         assert r["synthesis"]["counts"]["transistors"] > 1000
 
 
-def test_pnr_gives_fmax_and_throughput(tiny, tmp_path):
-    r = build(tiny, tmp_path / "p", BuildOptions(target="ice40", style="folded", lanes=2, pnr=True),
-              say=lambda m: None).report
-    p = r["pnr"]
+def test_pnr_gives_the_median_fmax_over_seeds_and_keeps_the_best_placement(tiny, tmp_path):
+    import statistics
+
+    out = build(tiny, tmp_path / "p", BuildOptions(target="ice40", style="folded", lanes=2, pnr=True,
+                                                   pnr_seeds=3), say=lambda m: None)
+    p, folder = out.report["pnr"], out.outdir
+    seeds = {}
+    for s in (1, 2, 3):  # every seed's own placement, report and log are kept
+        own = json.loads((folder / f"pnr-s{s}" / "pnr_report.json").read_text())
+        seeds[s] = min(c["achieved"] for c in own["fmax"].values())
+        assert (folder / f"pnr-s{s}" / "design.asc").is_file() and (folder / f"pnr-s{s}" / "logs" / "nextpnr.log").is_file()
+    assert [x["seed"] for x in p["seeds"]] == [1, 2, 3]
+    assert [x["fmax_mhz"] for x in p["seeds"]] == [round(seeds[s], 2) for s in (1, 2, 3)]
+    assert p["fmax_mhz"] == round(statistics.median(seeds.values()), 2)
+    assert p["fmax_spread_mhz"] == round(max(seeds.values()) - min(seeds.values()), 2)
+    best = max(seeds, key=lambda s: (seeds[s], -s))
+    assert p["kept_seed"] == best and p["fmax_best_mhz"] == round(seeds[best], 2)
+    assert (folder / "design.asc").read_bytes() == (folder / f"pnr-s{best}" / "design.asc").read_bytes()
     assert 10 < p["fmax_mhz"] < 400
-    assert p["steps_per_second"] == pytest.approx(p["fmax_mhz"] * 1e6 / r["design"]["cycles_per_step"], rel=1e-3)
+    assert p["steps_per_second"] == pytest.approx(statistics.median(seeds.values()) * 1e6
+                                                  / out.report["design"]["cycles_per_step"], rel=1e-6)
 
 
 def test_bitstream_for_icebreaker(tiny, tmp_path):
@@ -106,6 +121,7 @@ def test_too_big_is_refused_and_old_output_kept(tmp_path):
     (["--multipliers", "-1"], "--multipliers -1: at least 0"),
     (["--weights", "spram", "--target", "ice40-hx8k"], "--weights spram needs a target with SPRAM"),
     (["--target", "generic", "--pnr"], "--pnr needs an FPGA target"),
+    (["--pnr", "--pnr-seeds", "0"], "--pnr-seeds 0: at least 1"),
     (["-o", "/proc/hwgen-out"], "is not writable"),
     (["-o", "MODEL/out"], "a file is in the way"),
 ])

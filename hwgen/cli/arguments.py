@@ -154,6 +154,9 @@ def add_build_arguments(s) -> None:
                         "spram (UltraPlus SPRAM, sent through the design's load port after each reset); "
                         "auto: rom, or spram when the codes do not fit block RAM (default)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
+    s.add_argument("--pnr-seeds", type=int, default=3, metavar="N",
+                   help="place and route with nextpnr seeds 1..N: Fmax is their median, the spread is "
+                        "reported, the best placement is kept (default 3)")
     s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
     s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")
     s.add_argument("--board", help="board for --bitstream (icebreaker)")

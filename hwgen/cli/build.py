@@ -38,12 +38,15 @@ def auto_int(value: str, flag: str, least: int) -> int | None:
 
 def options_from(args):
     """The :class:`hwgen.build.BuildOptions` the arguments ask for."""
-    from ..build import BuildOptions
+    from ..build import BuildError, BuildOptions
 
     lanes = auto_int(args.lanes, "--lanes", 1)
     multipliers = auto_int(args.multipliers, "--multipliers", 0)
+    if args.pnr_seeds < 1:
+        raise BuildError(f"--pnr-seeds {args.pnr_seeds}: at least 1")
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
-                        multipliers=multipliers, weights=args.weights, pnr=args.pnr, freq_mhz=args.freq,
+                        multipliers=multipliers, weights=args.weights, pnr=args.pnr, pnr_seeds=args.pnr_seeds,
+                        freq_mhz=args.freq,
                         bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
                         seed=args.seed, force=args.force)
 
@@ -124,9 +127,12 @@ def print_report(report: dict) -> None:
     if "pnr" in report:
         p = report["pnr"]
         lc = p["utilization"].get("lc", {})
-        console.print(f"place and route: Fmax {p['fmax_mhz']:.1f} MHz, {lc.get('used', 0):,}/{lc.get('available', 0):,} "
-                      f"logic cells; {p['steps_per_second']:,.0f} time steps per second, "
-                      f"{p['step_latency_us']:.2f} us per step")
+        seeds = p["seeds"]
+        spread = (f" (median of {len(seeds)} placement seeds, {p['fmax_worst_mhz']:.1f}-{p['fmax_best_mhz']:.1f})"
+                  if len(seeds) > 1 else f" (placement seed {seeds[0]['seed']})")
+        console.print(f"place and route: Fmax {p['fmax_mhz']:.1f} MHz{spread}, {lc.get('used', 0):,}/"
+                      f"{lc.get('available', 0):,} logic cells; {p['steps_per_second']:,.0f} time steps per "
+                      f"second, {p['step_latency_us']:.2f} us per step")
     if "bitstream" in report:
         b = report["bitstream"]
         console.print(f"bitstream: {b['file']} for {b['board']} ({b['fmax_mhz']:.1f} MHz reached, board clock "

@@ -213,8 +213,10 @@ def place_and_route(build: Path, workdir: Path, target: str, seed: int, freq: fl
 def summarize_pnr(metrics: dict, runs: list[dict]) -> dict:
     """A design's place-and-route figures over seeds: each seed's Fmax, the median, best and
     spread, and time steps per second at the median."""
-    fmax = [r["fmax_mhz"] for r in runs]
-    median = statistics.median(fmax)
-    return {**metrics, "pnr": runs, "fmax_median_mhz": round(median, 2), "fmax_best_mhz": round(max(fmax), 2),
-            "fmax_spread_mhz": round(max(fmax) - min(fmax), 2),
-            "steps_per_second": round(median * 1e6 / metrics["cycles_per_step"], 1)}
+    from ..toolchain.pnr import fmax_summary
+
+    fmax = fmax_summary([r["fmax_mhz"] for r in runs])
+    return {**metrics, "pnr": runs, "fmax_median_mhz": fmax["fmax_mhz"], "fmax_best_mhz": fmax["fmax_best_mhz"],
+            "fmax_spread_mhz": fmax["fmax_spread_mhz"],
+            "steps_per_second": round(statistics.median(r["fmax_mhz"] for r in runs) * 1e6
+                                      / metrics["cycles_per_step"], 1)}

