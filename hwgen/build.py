@@ -8,6 +8,7 @@ staging folder, whose log the message names, until the next build into the same 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .fit import FitError, choose
+from .fit import FitError, Need, choose, label
 from .spec.ir import QModel
 from .toolchain.limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
@@ -44,6 +45,8 @@ class BuildOptions:
     output: str | None = None  # logits | hidden | argmax (None: logits when there is an output layer)
     multipliers: int | None = None  # gate multipliers; None: auto (see point_plan)
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
+    min_steps_per_second: float | None = None  # a floor on throughput (at freq_mhz, or the measured Fmax)
+    objective: str | None = None  # speed | area; None: area with a floor, else speed
     pnr: bool = False
     pnr_seeds: int = 3  # nextpnr seeds 1..N; Fmax is their median
     freq_mhz: float = 48.0
@@ -56,6 +59,11 @@ class BuildOptions:
     seed: int = 0
     force: bool = False  # build into a non-empty folder that is not an earlier build (files kept)
     export: object | None = None  # hwgen.export.ExportOptions for model.pt inputs
+
+    def need(self, clock_mhz: float | None = None) -> Need:
+        """The fitter's requirement, checked at ``clock_mhz`` (default: the --freq goal)."""
+        objective = self.objective or ("area" if self.min_steps_per_second is not None else "speed")
+        return Need(self.min_steps_per_second, objective, clock_mhz or self.freq_mhz)
 
 
 @dataclass
@@ -253,9 +261,11 @@ def point_name(style: str, lanes: int, weights: str) -> str:
     return f"{style}-p{lanes}" + ("" if weights == "rom" else f"-{weights}")
 
 
-def _fit(qmodel, staging, options, target, say):
+def _fit(qmodel, staging, options, target, say, need: Need | None = None):
     """The fit with the weights where ``--weights`` says; ``auto`` tries block RAM (ROM) first
-    and, when the codes do not fit it, SPRAM on a target that has it (loaded at run time)."""
+    and, when the codes do not fit it, SPRAM on a target that has it (loaded at run time).
+    ``need``: the requirement (default: the options' own, at the --freq clock)."""
+    need = need or options.need()
     choices = [options.weights] if options.weights != "auto" else ["rom"]
     if options.weights == "auto" and target.available("spram") > 0:
         bits, room = code_bits(qmodel), target.available("ebr") * target.ebr_bits
@@ -269,8 +279,11 @@ def _fit(qmodel, staging, options, target, say):
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             try:
                 measure = synth_measure(qmodel, options, target, staging, say, pool, weights)
+                cycles = functools.cache(lambda s, p, w=weights: point_plan(qmodel, options, target, s, p, w)
+                                         .cycles_per_step)
                 return weights, choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
-                                       lanes=options.lanes, style=options.style if weights == "rom" else "folded")
+                                       lanes=options.lanes, style=options.style if weights == "rom" else "folded",
+                                       cycles=cycles, need=need)
             except FitError as e:
                 if k + 1 == len(choices) or "ebr" not in e.over:
                     raise
@@ -296,14 +309,7 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     save(qmodel, staging / "model.qmodel.json")
     if export_report is not None:
         (staging / "export_report.json").write_text(json.dumps(export_report, indent=1, sort_keys=True) + "\n")
-    weights, fit = _fit(qmodel, staging, options, target, say)
-    plan = point_plan(qmodel, options, target, fit.style, fit.lanes, weights)
-    say(f"chosen datapath: {fit.style}, {fit.lanes} lane(s)" + (", weights in SPRAM" if weights == "spram" else ""))
-    point = staging / "fit" / point_name(fit.style, fit.lanes, weights)
-    for name in (f"{TOP}.v", f"{TOP}.il", "synth.ys", "synth_stat.json"):
-        shutil.copyfile(point / name, staging / name)
-    shutil.copytree(point / "logs", staging / "logs", dirs_exist_ok=True)
-    (staging / "design.json").write_text(json.dumps(plan.to_json(TOP), indent=1, sort_keys=True) + "\n")
+    weights, fit, plan, report = _design(qmodel, staging, options, target, say)
     say("writing test vectors (golden model)")
     write_vectors(qmodel, options.output, test_vectors(qmodel, options.output, options.vector_sequences,
                                                       options.vector_steps, options.seed), staging / "vectors")
@@ -311,9 +317,6 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
         from .generator.code_memory import image_text, load_image
 
         (staging / "vectors" / "load.hex").write_text(image_text(load_image(qmodel, plan)))
-    report = _report(qmodel, target, fit, plan)
-    if options.pnr or options.bitstream:
-        _pnr(report, options, target, plan, staging, say)
     if board is not None:
         from .toolchain.bitstream import build_bitstream
 
@@ -326,14 +329,63 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     return report
 
 
-def _report(qmodel, target, fit, plan) -> dict:
+#: rounds of fitting again at the measured Fmax when a placed design misses --min-steps-per-second
+PNR_ROUNDS = 3
+
+
+def _design(qmodel, staging, options, target, say):
+    """Fit, install the chosen design's files and, with --pnr, place and route it. A floor on
+    steps per second is first checked at the --freq goal; when the placed design's median Fmax
+    misses it, the fit runs again at that Fmax (more lanes), up to :data:`PNR_ROUNDS` times."""
+    clock = None
+    for _ in range(PNR_ROUNDS):
+        need = options.need(clock)
+        try:
+            weights, fit = _fit(qmodel, staging, options, target, say, need)
+        except FitError as e:
+            if clock is None:
+                raise
+            raise FitError(f"placed and routed, {label(fit.style, fit.lanes)} reaches a median Fmax of "
+                           f"{clock:g} MHz, under the --freq goal; at that clock, {e}", e.over) from None
+        plan = point_plan(qmodel, options, target, fit.style, fit.lanes, weights)
+        say(f"chosen datapath: {label(fit.style, fit.lanes)}" + (", weights in SPRAM" if weights == "spram" else ""))
+        _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights), staging, plan)
+        report = _report(qmodel, target, fit, plan, need)
+        if not (options.pnr or options.bitstream):
+            return weights, fit, plan, report
+        _pnr(report, options, target, plan, staging, say)
+        floor, reached = options.min_steps_per_second, report["pnr"]["steps_per_second"]
+        if floor is None or reached >= floor or options.lanes is not None:
+            break
+        clock = report["pnr"]["fmax_mhz"]
+        say(f"{reached:,.0f} steps/s at the measured {clock:g} MHz misses {floor:,.0f}: fitting again at that clock")
+    floor = options.min_steps_per_second
+    if floor is not None and report["pnr"]["steps_per_second"] < floor:
+        p = report["pnr"]
+        raise BuildError(f"placed and routed, the design ({label(fit.style, fit.lanes)}, {plan.cycles_per_step:,} "
+                         f"cycles per step) reaches {p['fmax_mhz']:g} MHz (median of {len(p['seeds'])} seeds): "
+                         f"{p['steps_per_second']:,.0f} time steps per second, under --min-steps-per-second "
+                         f"{floor:,.0f}; options: a lower floor, a larger device, a smaller model")
+    return weights, fit, plan, report
+
+
+def _install_point(point: Path, staging: Path, plan) -> None:
+    for name in (f"{TOP}.v", f"{TOP}.il", "synth.ys", "synth_stat.json"):
+        shutil.copyfile(point / name, staging / name)
+    shutil.copytree(point / "logs", staging / "logs", dirs_exist_ok=True)
+    (staging / "design.json").write_text(json.dumps(plan.to_json(TOP), indent=1, sort_keys=True) + "\n")
+
+
+def _report(qmodel, target, fit, plan, need: Need) -> dict:
     return {
         "model": {"name": qmodel.name, "digest": digest(qmodel), "layers": [l.kind for l in qmodel.layers],
                   "weights": weight_count(qmodel)},
         "target": {"name": target.name, "description": target.description},
         "design": {**plan.params.to_json(), "cycles_per_step": plan.cycles_per_step, "latency": plan.latency,
                    **({"load_words": plan.load_words, "load_image": "vectors/load.hex"} if plan.loaded else {})},
-        "fit": {"tried": [{"style": s, "lanes": p, "fits": ok} for s, p, ok in fit.tried]},
+        "fit": {"objective": need.objective, "tried": [c.to_json() for c in fit.tried],
+                **({"min_steps_per_second": need.min_steps, "clock_mhz": need.clock_mhz}
+                   if need.min_steps is not None else {})},
         "synthesis": {**fit.report.to_json(), "rows": resource_rows(target, fit.report)},
     }
 

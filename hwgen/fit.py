@@ -21,6 +21,7 @@ LC_MARGIN = 0.85
 UNROLL_LIMIT = 2048
 
 Measure = Callable[[str, int], SynthReport]  # (style, lanes) -> synthesized cost
+Cycles = Callable[[str, int], int]  # (style, lanes) -> cycles per time step (from the plan)
 
 
 class FitError(ValueError):
@@ -33,11 +34,67 @@ class FitError(ValueError):
 
 
 @dataclass(frozen=True)
+class Need:
+    """What the user asks of a design: a floor on time steps per second (``min_steps``, checked at
+    ``clock_mhz``: the place-and-route goal before anything is placed, the measured Fmax after) and
+    what to minimise: ``speed`` takes the fastest design that fits (and meets the floor), ``area``
+    the smallest that meets the floor."""
+
+    min_steps: float | None = None
+    objective: str = "speed"
+    clock_mhz: float = 48.0
+
+    def __post_init__(self):
+        if self.objective not in ("speed", "area"):
+            raise ValueError(f"objective {self.objective!r}: speed or area")
+        if self.min_steps is not None and not self.min_steps > 0:
+            raise ValueError(f"min_steps_per_second {self.min_steps}: a positive number")
+        if not self.clock_mhz > 0:
+            raise ValueError(f"clock {self.clock_mhz} MHz: a positive number")
+
+    def rate(self, cycles: int) -> float:
+        return self.clock_mhz * 1e6 / cycles
+
+    def met(self, cycles: int) -> bool:
+        return self.min_steps is None or self.rate(cycles) >= self.min_steps
+
+    def too_slow(self, cycles: int) -> str:
+        return (f"too slow: {cycles:,} cycles per step, {self.rate(cycles):,.0f} steps/s at "
+                f"{self.clock_mhz:g} MHz (needs {self.min_steps:,.0f})")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One design the fitter considered, and why it was not taken (``rejected``; empty for the
+    one chosen). ``fits`` is None for a design rejected on its cycle count alone (not synthesized)."""
+
+    style: str
+    lanes: int
+    fits: bool | None
+    cycles: int | None = None
+    rejected: str = ""
+
+    @property
+    def label(self) -> str:
+        """``unrolled`` or ``folded, P lane(s)``: an unrolled datapath's lane count is not a choice."""
+        return label(self.style, self.lanes)
+
+    def to_json(self) -> dict:
+        return {"style": self.style, "lanes": self.lanes, "fits": self.fits,
+                **({"cycles_per_step": self.cycles} if self.cycles is not None else {}),
+                **({"rejected": self.rejected} if self.rejected else {})}
+
+
+@dataclass(frozen=True)
 class Fit:
     style: str
     lanes: int
     report: SynthReport
-    tried: tuple[tuple[str, int, bool], ...]  # (style, lanes, fitted) in the order synthesized
+    tried: tuple[Candidate, ...]  # in the order considered
+
+
+def label(style: str, lanes: int) -> str:
+    return style if style == "unrolled" else f"{style}, {lanes} lane(s)"
 
 
 def limit(target: Target, resource: str) -> int:
@@ -53,6 +110,11 @@ def over(report: SynthReport, target: Target) -> dict[str, tuple[int, int]]:
             if report.used(r) > limit(target, r)}
 
 
+def over_text(excess: dict[str, tuple[int, int]]) -> str:
+    """``logic cells (LUT4+DFF) 6,020 > 4,488 (+1,532); ...``"""
+    return "; ".join(f"{RESOURCE_NAMES[r]} {u:,} > {l:,} (+{u - l:,})" for r, (u, l) in excess.items())
+
+
 def lane_candidates(max_lanes: int) -> list[int]:
     """1, 2, 4, ... up to ``max_lanes`` (which is included)."""
     out, p = [], 1
@@ -62,33 +124,69 @@ def lane_candidates(max_lanes: int) -> list[int]:
     return out + [max_lanes]
 
 
+class _Search:
+    """The fitter's state: the cost function, the cycle counts, the requirement and the record."""
+
+    def __init__(self, target: Target, measure: Measure, cycles: Cycles | None, need: Need):
+        if need.min_steps is not None and cycles is None:
+            raise ValueError("a steps-per-second floor needs the designs' cycle counts")
+        self.target, self.measure, self.cycles, self.need = target, measure, cycles, need
+        self.tried: list[Candidate] = []
+
+    def cycles_of(self, style: str, lanes: int) -> int | None:
+        return None if self.cycles is None else self.cycles(style, lanes)
+
+    def attempt(self, style: str, lanes: int) -> SynthReport | None:
+        """Synthesize; the report if it fits, else None (recorded either way)."""
+        report = self.measure(style, lanes)
+        excess = over(report, self.target)
+        self.tried.append(Candidate(style, lanes, not excess, self.cycles_of(style, lanes), over_text(excess)))
+        return None if excess else report
+
+    def slow(self, style: str, lanes: int, note: str = "") -> None:
+        self.tried.append(Candidate(style, lanes, None, self.cycles_of(style, lanes),
+                                    self.need.too_slow(self.cycles_of(style, lanes)) + note))
+
+    def fit(self, style: str, lanes: int, report: SynthReport) -> Fit:
+        """The chosen design; an earlier record of it says it was taken, not rejected."""
+        tried = [c for c in self.tried if (c.style, c.lanes) != (style, lanes)]
+        return Fit(style, lanes, report, tuple(tried) + (Candidate(style, lanes, True, self.cycles_of(style, lanes)),))
+
+
 def choose(target: Target, measure: Measure, *, max_lanes: int, weights: int, lanes: int | None = None,
-           style: str = "auto") -> Fit:
-    """The datapath to build; ``lanes``/``style`` fixed by the user are only checked."""
-    tried: list[tuple[str, int, bool]] = []
-
-    def attempt(s: str, p: int) -> SynthReport | None:
-        report = measure(s, p)
-        ok = not over(report, target)
-        tried.append((s, p, ok))
-        return report if ok else None
-
-    if style in ("auto", "unrolled") and lanes is None and (style == "unrolled" or weights <= UNROLL_LIMIT):
-        report = attempt("unrolled", max_lanes)
-        if report is not None:
-            return Fit("unrolled", max_lanes, report, tuple(tried))
-        if style == "unrolled":
-            raise _refuse(target, measure("unrolled", max_lanes), "unrolled")
+           style: str = "auto", cycles: Cycles | None = None, need: Need = Need()) -> Fit:
+    """The datapath to build; ``lanes``/``style`` fixed by the user are only checked. ``cycles``
+    gives a design's cycles per step without synthesizing it (the plan's), which ``need`` reads."""
+    search = _Search(target, measure, cycles, need)
+    unrolled_ok = style == "unrolled" or (style == "auto" and lanes is None and weights <= UNROLL_LIMIT)
     if lanes is not None:
         style = "folded" if style == "auto" else style
         report = measure(style, lanes)
         if over(report, target):
             raise _refuse(target, report, f"{lanes} lanes")
-        return Fit(style, lanes, report, ((style, lanes, True),))
-    return _search(target, attempt, measure, max_lanes, tried)
+        fit = search.fit(style, lanes, report)
+    elif need.objective == "area":
+        fit = _smallest(search, max_lanes, style, unrolled_ok)
+    else:
+        fit = _fastest(search, max_lanes, style, unrolled_ok)
+    c = search.cycles_of(fit.style, fit.lanes)
+    if c is not None and not need.met(c):
+        raise FitError(_unreachable(search, fit, max_lanes, style, unrolled_ok, lanes))
+    return fit
 
 
-def _search(target, attempt, measure, max_lanes, tried) -> Fit:
+def _fastest(search: _Search, max_lanes: int, style: str, unrolled_ok: bool) -> Fit:
+    if unrolled_ok:
+        report = search.attempt("unrolled", max_lanes)
+        if report is not None:
+            return search.fit("unrolled", max_lanes, report)
+        if style == "unrolled":
+            raise _refuse(search.target, search.measure("unrolled", max_lanes), "unrolled")
+    return _search(search, max_lanes)
+
+
+def _search(search: _Search, max_lanes: int) -> Fit:
+    target, measure, attempt = search.target, search.measure, search.attempt
     candidates = lane_candidates(max_lanes)
     probe_lanes = candidates[min(3, len(candidates) - 1)]
     if hasattr(measure, "prefetch"):  # both are needed unless P = 1 fails: start them together
@@ -97,7 +195,7 @@ def _search(target, attempt, measure, max_lanes, tried) -> Fit:
     if one is None:
         raise _refuse(target, measure("folded", 1), "1 lane")
     if len(candidates) == 1:
-        return Fit("folded", 1, one, tuple(tried))
+        return search.fit("folded", 1, one)
     probe = attempt("folded", probe_lanes)
     known = {1: one} | ({probe_lanes: probe} if probe else {})
     if probe is None:
@@ -110,8 +208,58 @@ def _search(target, attempt, measure, max_lanes, tried) -> Fit:
     for p in reversed(candidates):
         report = known.get(p) or attempt("folded", p)
         if report is not None:
-            return Fit("folded", p, report, tuple(tried))
-    return Fit("folded", 1, one, tuple(tried))
+            return search.fit("folded", p, report)
+    return search.fit("folded", 1, one)
+
+
+def _smallest(search: _Search, max_lanes: int, style: str, unrolled_ok: bool) -> Fit:
+    """The fewest lanes whose cycle count meets the floor (a linear scan of the plans, no
+    synthesis), synthesized; a design that does not fit ends the search, as more lanes cost more.
+    Without a floor: one lane."""
+    need = search.need
+    if style != "unrolled":
+        first = next((p for p in range(1, max_lanes + 1)
+                      if need.min_steps is None or need.met(search.cycles_of("folded", p))), None)
+        if first is not None:
+            if first > 1:
+                search.slow("folded", first - 1, " (and so every smaller lane count)")
+            report = search.attempt("folded", first)
+            if report is None:
+                raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None),
+                               over(search.measure("folded", first), search.target))
+            return search.fit("folded", first, report)
+        search.slow("folded", max_lanes, " (the most lanes a row can use)")
+    if unrolled_ok:
+        report = search.attempt("unrolled", max_lanes)
+        if report is not None:
+            return search.fit("unrolled", max_lanes, report)
+    raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None))
+
+
+def _unreachable(search: _Search, fastest: Fit | None, max_lanes: int, style: str, unrolled_ok: bool,
+                 lanes: int | None) -> str:
+    """Why no design meets the floor, with the numbers: each candidate's verdict and the fastest
+    design that fits (searched for here when not known yet)."""
+    need = search.need
+    if fastest is None and lanes is None:
+        try:
+            fastest = _fastest(_Search(search.target, search.measure, search.cycles, Need()), max_lanes, style,
+                               unrolled_ok)
+        except FitError:
+            fastest = None
+    lines = [f"no design reaches {need.min_steps:,.0f} time steps per second on {search.target.name} at "
+             f"{need.clock_mhz:g} MHz:"]
+    for c in search.tried:
+        if c.rejected:
+            lines.append(f"  {c.label}: {c.rejected}")
+    if fastest is not None:
+        c = search.cycles_of(fastest.style, fastest.lanes)
+        what = "the chosen" if lanes is not None else "the fastest design that fits"
+        lines.append(f"  {what}: {label(fastest.style, fastest.lanes)}, {c:,} cycles per step, "
+                     f"{need.rate(c):,.0f} steps/s at {need.clock_mhz:g} MHz")
+    lines.append("options: a lower --min-steps-per-second; a faster clock (--freq; --pnr measures what "
+                 "placement reaches); a larger device (`hwgen targets`); a smaller model")
+    return "\n".join(lines)
 
 
 def _refuse(target: Target, report: SynthReport, what: str) -> FitError:

@@ -12,6 +12,7 @@ from hwgen.expected import expected_outputs
 from hwgen.generator.interface import input_format, output_format
 from hwgen.qmodel_file import load, save
 from hwgen.spec.random_qmodel import random_qmodel
+from hwgen.toolchain.targets import get_target
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,50 @@ def test_pnr_gives_the_median_fmax_over_seeds_and_keeps_the_best_placement(tiny,
                                                   / out.report["design"]["cycles_per_step"], rel=1e-6)
 
 
+def test_a_throughput_floor_takes_the_fewest_lanes_that_meet_it(tiny, tmp_path):
+    """--min-steps-per-second: the smallest design whose cycles per step meet the floor at the
+    --freq clock (cycle counts from the plans: 213, 104, 87 for 1, 2, 3 lanes of this model)."""
+    from hwgen.build import point_plan
+
+    opts = BuildOptions(target="ice40", min_steps_per_second=500_000)
+    cycles = {p: point_plan(tiny, opts, get_target("ice40"), "folded", p, "rom").cycles_per_step for p in (2, 3)}
+    assert 48e6 / cycles[2] < 500_000 <= 48e6 / cycles[3]
+    r = build(tiny, tmp_path / "a", opts, say=lambda m: None).report
+    assert (r["design"]["style"], r["design"]["lanes"]) == ("folded", 3)
+    assert r["fit"]["objective"] == "area" and r["fit"]["min_steps_per_second"] == 500_000
+    assert [(t["lanes"], t["fits"]) for t in r["fit"]["tried"]] == [(2, None), (3, True)]
+    assert r["fit"]["tried"][0]["rejected"].startswith(f"too slow: {cycles[2]} cycles per step")
+
+
+def test_a_floor_no_design_reaches_is_refused_with_the_numbers(tiny, tmp_path, capsys):
+    """Even the most lanes a row can use are too slow, the unrolled datapath does not fit: the
+    message names both and the fastest design that does fit."""
+    from hwgen.build import point_plan
+
+    cycles = point_plan(tiny, BuildOptions(target="ice40"), get_target("ice40"), "folded", 10, "rom").cycles_per_step
+    model = tmp_path / "m.qmodel.json"
+    save(tiny, model)
+    assert main(["build", str(model), "-o", str(tmp_path / "o"), "--min-steps-per-second", "3e6"]) == 1
+    err = capsys.readouterr().err
+    assert "no design reaches 3,000,000 time steps per second on ice40-up5k at 48 MHz" in err
+    assert "the most lanes a row can use" in err and "Traceback" not in err
+    assert "unrolled: logic cells (LUT4+DFF) " in err
+    assert f"the fastest design that fits: folded, 10 lane(s), {cycles} cycles per step, {48e6 / cycles:,.0f} steps/s" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_with_pnr_the_floor_is_met_at_the_measured_fmax(tiny, tmp_path):
+    """A 1 GHz goal makes one lane look fast enough; placed, it is not, and the fit runs again at
+    the Fmax nextpnr measured."""
+    floor = 250_000
+    r = build(tiny, tmp_path / "f", BuildOptions(target="ice40", min_steps_per_second=floor, freq_mhz=1000,
+                                                 pnr=True, pnr_seeds=1), say=lambda m: None).report
+    p = r["pnr"]
+    assert p["steps_per_second"] >= floor and r["design"]["lanes"] > 1
+    assert r["fit"]["clock_mhz"] < 1000  # the last fit ran at a measured Fmax
+    assert r["fit"]["clock_mhz"] * 1e6 / r["design"]["cycles_per_step"] >= floor
+
+
 def test_bitstream_for_icebreaker(tiny, tmp_path):
     r = build(tiny, tmp_path / "bs", BuildOptions(target="ice40", style="folded", lanes=1, bitstream=True,
                                                   board="icebreaker"), say=lambda m: None)
@@ -112,6 +157,13 @@ def test_too_big_is_refused_and_old_output_kept(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "no staging folder left behind"
 
 
+def test_an_unknown_objective_is_refused_by_argparse(tiny, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["build", str(tmp_path / "m.qmodel.json"), "--objective", "fast"])
+    assert e.value.code == 2
+    assert "argument --objective: invalid choice: 'fast' (choose from 'speed', 'area')" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--target", "virtex7"], "unknown target 'virtex7'; valid targets: ice40-up5k"),
     (["--bitstream", "--board", "ulx3s"], "unknown board 'ulx3s'; valid boards: icebreaker"),
@@ -122,6 +174,7 @@ def test_too_big_is_refused_and_old_output_kept(tmp_path):
     (["--weights", "spram", "--target", "ice40-hx8k"], "--weights spram needs a target with SPRAM"),
     (["--target", "generic", "--pnr"], "--pnr needs an FPGA target"),
     (["--pnr", "--pnr-seeds", "0"], "--pnr-seeds 0: at least 1"),
+    (["--min-steps-per-second", "-5"], "--min-steps-per-second -5: a positive number"),
     (["-o", "/proc/hwgen-out"], "is not writable"),
     (["-o", "MODEL/out"], "a file is in the way"),
 ])

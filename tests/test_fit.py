@@ -3,7 +3,7 @@ tests/test_build.py)."""
 
 import pytest
 
-from hwgen.fit import LC_MARGIN, FitError, choose, lane_candidates
+from hwgen.fit import LC_MARGIN, FitError, Need, choose, lane_candidates
 from hwgen.toolchain.synth import SynthReport
 from hwgen.toolchain.targets import get_target
 
@@ -72,3 +72,83 @@ def test_search_starts_one_lane_and_the_probe_together():
     choose(UP5K, measure, max_lanes=114, weights=10**6)
     assert started == [[("folded", 1), ("folded", 8)]]
     assert calls[:2] == [("folded", 1), ("folded", 8)]
+
+
+# ------------------------------------------------------------------ a floor on steps per second
+
+
+def cycles_of(row=1000, overhead=10):
+    """A cost model's cycle count: rows of ``row`` codes over P lanes, plus a fixed overhead."""
+    return lambda style, lanes: -(-row // lanes) + overhead
+
+
+def rate(cycles, mhz=48.0):
+    return mhz * 1e6 / cycles
+
+
+def test_area_takes_the_fewest_lanes_that_meet_the_floor_with_one_synthesis():
+    measure, calls = linear_cost(800, 40)
+    cycles = cycles_of()
+    floor = 400_000  # 120 cycles at 48 MHz: 1000/P + 10 <= 120 -> P >= 10
+    need = Need(floor, "area", 48.0)
+    fit = choose(UP5K, measure, max_lanes=114, weights=10**6, cycles=cycles, need=need)
+    expected = min(p for p in range(1, 115) if rate(cycles("folded", p)) >= floor)
+    assert (fit.style, fit.lanes) == ("folded", expected) and calls == [("folded", expected)]
+    slow = [c for c in fit.tried if c.fits is None]
+    assert [c.lanes for c in slow] == [expected - 1] and "too slow" in slow[0].rejected
+    assert f"{rate(cycles('folded', expected - 1)):,.0f} steps/s at 48 MHz (needs 400,000)" in slow[0].rejected
+    assert fit.tried[-1].lanes == expected and fit.tried[-1].rejected == ""
+
+
+def test_area_without_a_floor_is_one_lane():
+    measure, calls = linear_cost(800, 40)
+    fit = choose(UP5K, measure, max_lanes=114, weights=10**6, cycles=cycles_of(), need=Need(None, "area"))
+    assert fit.lanes == 1 and calls == [("folded", 1)]
+
+
+def test_a_floor_whose_smallest_design_does_not_fit_is_refused_naming_the_best_reachable():
+    measure, _ = linear_cost(3000, 100)  # fits up to P = 15 (3000 + 100 * 14 = 4400 <= 4488)
+    cycles = cycles_of()
+    with pytest.raises(FitError) as e:
+        choose(UP5K, measure, max_lanes=114, weights=10**6, cycles=cycles, need=Need(1_000_000, "area", 48.0))
+    msg = str(e.value)
+    # 1000/P + 10 <= 48 -> P >= 27: 5,600 logic cells against a limit of 4,488
+    assert "no design reaches 1,000,000 time steps per second on ice40-up5k at 48 MHz" in msg
+    assert "folded, 27 lane(s): logic cells (LUT4+DFF) 5,600 > 4,488 (+1,112)" in msg
+    best = max(p for p in lane_candidates(114) if 3000 + 100 * (p - 1) <= 4488)
+    assert (f"the fastest design that fits: folded, {best} lane(s), {cycles('folded', best):,} cycles per step, "
+            f"{rate(cycles('folded', best)):,.0f} steps/s at 48 MHz") in msg
+    assert "lc" in e.value.over
+
+
+def test_speed_with_a_floor_it_cannot_reach_is_refused_and_a_fixed_lane_count_is_checked():
+    measure, _ = linear_cost(800, 40)
+    cycles = cycles_of(overhead=100)  # never more than 48e6 / 101 steps/s
+    with pytest.raises(FitError, match=r"no design reaches 500,000[\s\S]*the fastest design that fits: folded, "
+                                       r"64 lane\(s\), 116 cycles per step"):
+        choose(UP5K, measure, max_lanes=114, weights=10**6, cycles=cycles, need=Need(500_000, "speed", 48.0))
+    with pytest.raises(FitError, match=r"the most lanes a row can use"):
+        choose(UP5K, measure, max_lanes=114, weights=10**6, cycles=cycles, need=Need(500_000, "area", 48.0))
+    with pytest.raises(FitError, match=r"the chosen: folded, 4 lane\(s\), 350 cycles per step"):
+        choose(UP5K, measure, max_lanes=114, weights=10**6, lanes=4, cycles=cycles, need=Need(200_000, "area"))
+    fit = choose(UP5K, measure, max_lanes=114, weights=10**6, lanes=4, cycles=cycles, need=Need(100_000, "area"))
+    assert fit.lanes == 4  # 350 cycles: 137,143 steps/s
+
+
+def test_the_speed_search_records_why_each_candidate_was_rejected():
+    measure, _ = linear_cost(800, 600)  # the probe, P = 8, is over: 800 + 4200 = 5000 > 4488
+    fit = choose(UP5K, measure, max_lanes=114, weights=10**6, cycles=cycles_of())
+    over = [c for c in fit.tried if c.fits is False]
+    assert over and all(c.rejected.startswith("logic cells (LUT4+DFF) ") and "> 4,488 (+" in c.rejected for c in over)
+    assert fit.tried[-1].to_json() == {"style": "folded", "lanes": fit.lanes, "fits": True,
+                                       "cycles_per_step": cycles_of()("folded", fit.lanes)}
+
+
+@pytest.mark.parametrize("args, message", [
+    ((None, "fast"), "objective 'fast': speed or area"),
+    ((0, "area"), "min_steps_per_second 0: a positive number"),
+    ((None, "speed", -1.0), "clock -1.0 MHz: a positive number"),
+])
+def test_a_requirement_is_validated(args, message):
+    with pytest.raises(ValueError, match=message):
+        Need(*args)

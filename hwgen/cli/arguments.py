@@ -144,6 +144,12 @@ def add_build_arguments(s) -> None:
     s.add_argument("--lanes", default="auto", help="parallel weight lanes, or auto: the most that fit (default)")
     s.add_argument("--style", choices=("auto", "folded", "unrolled"), default="auto",
                    help="datapath style; auto unrolls small models when that fits (default)")
+    s.add_argument("--min-steps-per-second", type=float, metavar="N",
+                   help="a throughput floor: the smallest design that reaches N time steps per second at "
+                        "--freq (with --pnr: at the measured Fmax), or a refusal naming the best reachable")
+    s.add_argument("--objective", choices=("speed", "area"),
+                   help="speed: the fastest design that fits; area: the smallest that meets "
+                        "--min-steps-per-second (default: area with a floor, else speed)")
     s.add_argument("--output", choices=("logits", "hidden", "argmax"),
                    help="what the output stream carries (default: logits, or hidden without an output layer)")
     s.add_argument("--multipliers", default="auto",

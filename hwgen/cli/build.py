@@ -44,8 +44,14 @@ def options_from(args):
     multipliers = auto_int(args.multipliers, "--multipliers", 0)
     if args.pnr_seeds < 1:
         raise BuildError(f"--pnr-seeds {args.pnr_seeds}: at least 1")
+    floor = args.min_steps_per_second
+    if floor is not None and not 0 < floor < float("inf"):
+        raise BuildError(f"--min-steps-per-second {floor:g}: a positive number of time steps per second")
+    if args.freq <= 0:
+        raise BuildError(f"--freq {args.freq:g}: a positive clock in MHz")
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
                         multipliers=multipliers, weights=args.weights, pnr=args.pnr, pnr_seeds=args.pnr_seeds,
+                        min_steps_per_second=floor, objective=args.objective,
                         freq_mhz=args.freq,
                         bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
                         seed=args.seed, force=args.force)
@@ -115,6 +121,8 @@ def run_build(args) -> None:
 def print_report(report: dict) -> None:
     from rich.table import Table
 
+    from ..fit import label
+
     d, t = report["design"], report["target"]
     console.print(f"[bold]{report['model']['name']}[/] on {t['name']}: {d['style']} datapath, {d['lanes']} lane(s), "
                   f"{d['cycles_per_step']:,} cycles per time step, latency {d['latency']:,} cycles")
@@ -124,6 +132,13 @@ def print_report(report: dict) -> None:
         share = f"{100 * row['used'] / avail:.1f}%" if avail else ""
         table.add_row(row["resource"], f"{row['used']:,}", f"{avail:,}" if avail else "-", share)
     console.print(table)
+    fit = report["fit"]
+    if "min_steps_per_second" in fit:
+        console.print(f"fit: {fit['objective']}, at least {fit['min_steps_per_second']:,.0f} time steps per second "
+                      f"at {fit['clock_mhz']:g} MHz")
+    for c in fit["tried"]:
+        if c.get("rejected"):
+            console.print(f"  rejected {label(c['style'], c['lanes'])}: {c['rejected']}")
     if "pnr" in report:
         p = report["pnr"]
         lc = p["utilization"].get("lc", {})
