@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from hwgen.generator.planner import plan_design
 from hwgen.spec.random_qmodel import random_qmodel
 from sim import runner
 from sim.designs import (
@@ -143,6 +144,21 @@ def test_other_outputs(need_simulator, sim_build_root, sim, output):
     design, qpath = design_for(qm, DesignParams(style="folded", lanes=4, output=output), sim_build_root, ("output", output))
     ref = golden_spec(qpath, output, sequences=4, max_len=8, seed=2, cycles_per_step=design.cycles_per_step)
     check(runner.run(design, sim, ref, seed=2, root=sim_build_root))
+
+
+@pytest.mark.parametrize("sim, cell", per_sim(quick_verilator=("gru",))(["gru", "lstm"]))
+def test_hot_column_reads(need_simulator, sim_build_root, sim, cell):
+    """A token model whose table is a shared row plus a scaled one-hot (as batch norm folds a
+    character model's): the first layer reads one chunk of its input codes per row
+    (hwgen.generator.hot_column), the shared row's product joins the bias."""
+    need_simulator(sim)
+    qm = random_qmodel(cell, hidden=5, inputs=6, vocab=13, outputs=4, code="ternary", act="smooth",
+                       table="batchnorm", seed=14)
+    params = DesignParams(style="folded", lanes=4)
+    assert plan_design(qm, params).stages[1].hot
+    design, qpath = design_for(qm, params, sim_build_root, ("hot", cell))
+    ref = golden_spec(qpath, None, sequences=4, max_len=10, seed=7, cycles_per_step=design.cycles_per_step)
+    check(runner.run(design, sim, ref, seed=7, root=sim_build_root, idle=0.3, backpressure=0.3))
 
 
 EXAMPLE_CASES = [

@@ -47,7 +47,7 @@ class DenseStage(wiring.Component):
         else:  # the tree's ranks, the accumulator, scale and bias, the requantize into the buffer
             issues, drain = dense.out_size * chunks(n_in, lanes), tree_ranks(lanes) + 4
             rows = dense_rows(dense, lanes, baseline_width)
-            memory = MemoryPlan(rows.issues, rows.width, loaded)
+            memory = MemoryPlan(rows.depth, rows.width, loaded)
         interval = 1 + issues + drain
         return StagePlan(index, "dense", lanes, interval=interval, latency=interval, issues=issues, drain=drain,
                          style=style, code_memory=memory)
@@ -63,7 +63,7 @@ class DenseStage(wiring.Component):
         }
         self.rows = dense_rows(dense, self.lanes, baseline_width) if self.style == "folded" else None
         if plan.loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
-            members["codes"] = In(code_port(self.rows.issues, self.rows.width))
+            members["codes"] = In(code_port(self.rows.depth, self.rows.width))
         super().__init__(members)
 
     def elaborate(self, platform):

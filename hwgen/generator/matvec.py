@@ -66,15 +66,25 @@ class FoldedRows:
     """
 
     def __init__(self, ws: list[WeightCodes], order: list[int], gates: int, lanes: int,
-                 baseline: int | None = None):
-        self.ws, self.order, self.gates, self.lanes = ws, order, gates, lanes
+                 baseline: int | None = None, hot: bool = False):
+        self.ws, self.order, self.gates, self.lanes, self.hot = ws, order, gates, lanes, hot
         self.fmt = code_format(ws, baseline)
         self.k_counts = [chunks(w.shape[1], lanes) for w in ws]
-        self.k_per_row = sum(self.k_counts)
+        self.k_per_row = sum(self.k_counts)  # chunks of a row in memory
+        # (matrix, chunks read) in the order a row visits them; ``hot``: the first matrix's one
+        # hot chunk (hwgen.generator.hot_column) is read last, when its index is surely known.
+        self.visits = ([(i, n) for i, n in enumerate(self.k_counts)] if not hot else
+                       [(i, n) for i, n in enumerate(self.k_counts) if i > 0] + [(0, 1)])
+        self.reads_per_row = sum(n for _, n in self.visits)
 
     @property
     def issues(self) -> int:
-        """Issue cycles per time step: rows times chunks per row."""
+        """Issue cycles per time step: rows times chunks read per row."""
+        return len(self.order) * self.reads_per_row
+
+    @property
+    def depth(self) -> int:
+        """Words of the code memory: every chunk of every row."""
         return len(self.order) * self.k_per_row
 
     @property
@@ -86,27 +96,31 @@ class FoldedRows:
         """The code memory's words, in address order."""
         return memory_image(self.ws, self.order, self.lanes, self.fmt)
 
-    def build(self, m: Module, issue: Value, sources: list[Source], name: str, load=None):
+    def build(self, m: Module, issue: Value, sources: list[Source], name: str, load=None,
+              hot_chunk: Value | None = None):
         """Counters, memory, lanes and accumulators for ``W_i sources[i]``; returns the T1/T2
-        tokens and the accumulators."""
+        tokens and the accumulators. ``hot_chunk``: with ``hot``, the chunk of the first matrix
+        to read (held for the whole step)."""
+        assert (hot_chunk is not None) == self.hot
         self.sources = sources
-        n_rows, K = len(self.order), self.k_per_row
+        n_rows, K = len(self.order), self.reads_per_row
         # At least one bit each: zero-width signals become [-1:0] vectors in Verilog.
-        addr = Signal(range(max(2, self.issues)), name=f"{name}_addr")
+        addr = Signal(range(max(2, self.depth)), name=f"{name}_addr", init=self._first_address)
         if load is None:
-            mem = Memory(shape=unsigned(self.width), depth=self.issues, init=self.image())
+            mem = Memory(shape=unsigned(self.width), depth=self.depth, init=self.image())
             m.submodules[f"{name}_codes"] = mem
             port = mem.read_port()
             m.d.comb += port.addr.eq(addr)
             codes = port.data
         else:
-            codes = loaded_memory(m, load, self.issues, self.width, addr, f"{name}_codes")
+            codes = loaded_memory(m, load, self.depth, self.width, addr, f"{name}_codes")
         k = Signal(range(max(2, K)), name=f"{name}_k")
         g = Signal(range(max(2, self.gates)), name=f"{name}_g")
         u = Signal(range(max(2, n_rows // self.gates)), name=f"{name}_u")
         p = Signal(range(max(2, n_rows)), name=f"{name}_p")
         with m.If(issue):
-            m.d.sync += [addr.eq(wrap_inc(addr, self.issues)), k.eq(wrap_inc(k, K))]
+            self._advance(m, addr, k, p, hot_chunk, name)
+            m.d.sync += k.eq(wrap_inc(k, K))
             with m.If(k == K - 1):
                 m.d.sync += [p.eq(wrap_inc(p, n_rows)), g.eq(wrap_inc(g, self.gates))]
                 with m.If(g == self.gates - 1):
@@ -115,36 +129,70 @@ class FoldedRows:
               "p": Signal.like(p, name=f"{name}_p1"), "u": Signal.like(u, name=f"{name}_u1"),
               "g": Signal.like(g, name=f"{name}_g1")}
         m.d.sync += [t1["v"].eq(issue), t1["k"].eq(k), t1["p"].eq(p), t1["u"].eq(u), t1["g"].eq(g)]
-        chunk_data, start = [], 0
-        for src, n_k in zip(self.sources, self.k_counts):  # addressed at T0, like the codes
-            chunk_data.append(src.read(m, k - start if start else k))
-            start += n_k
+        chunk_data = [None] * len(self.ws)
+        for i, start, _ in self._visit_ranges():  # addressed at T0, like the codes
+            chunk_data[i] = self.sources[i].read(m, hot_chunk if self.hot and i == 0 else (k - start if start else k))
         is_first = Signal(name=f"{name}_x1")  # which matrix a chunk is of, known a cycle ahead
-        m.d.sync += is_first.eq(k < self.k_counts[0])
+        m.d.sync += is_first.eq(k == K - 1 if self.hot else k < self.k_counts[0])
         psum = self._lanes(m, codes, chunk_data, is_first, name)
         for rank in range(tree_ranks(self.lanes)):  # tokens travel beside the sum
             nxt = {key: Signal.like(t1[key], name=f"{name}_{key}1_{rank}") for key in t1}
             m.d.sync += [nxt[key].eq(t1[key]) for key in t1]
             t1 = nxt
-        accs, start = [], 0
-        for i, (w, src, n_k) in enumerate(zip(self.ws, self.sources, self.k_counts)):
+        accs = [None] * len(self.ws)
+        for i, start, n_k in self._visit_ranges():
+            w, src = self.ws[i], self.sources[i]
             sig, ex = acc_exact(w, src, f"{name}_acc{i}")
-            mine = t1["v"]
-            if start > 0:
-                mine &= t1["k"] >= start
-            if start + n_k < K:
-                mine &= t1["k"] < start + n_k
-            with m.If(mine):
+            with m.If(self._visiting(t1["v"], t1["k"], start, n_k)):
                 with m.If(t1["k"] == start):
                     m.d.sync += sig.eq(psum)
                 with m.Else():
                     m.d.sync += sig.eq(sig + psum)
-            accs.append(ex)
-            start += n_k
+            accs[i] = ex
         t2 = {key: Signal.like(t1[key], name=f"{name}_{key}2") for key in ("v", "p", "u", "g")}
         m.d.sync += [t2["v"].eq(t1["v"] & (t1["k"] == K - 1))]
         m.d.sync += [t2[key].eq(t1[key]) for key in ("p", "u", "g")]
         return t1, t2, accs
+
+    def _visit_ranges(self) -> list[tuple[int, int, int]]:
+        """``(matrix, first visit index, visits)`` in a row's visiting order."""
+        out, start = [], 0
+        for i, n in self.visits:
+            out.append((i, start, n))
+            start += n
+        return out
+
+    def _visiting(self, valid: Value, k: Value, start: int, n: int) -> Value:
+        """``valid`` and ``start <= k < start + n`` (a visit to one matrix), without needless compares."""
+        if start > 0:
+            valid &= k >= start
+        if start + n < self.reads_per_row:
+            valid &= k < start + n
+        return valid
+
+    @property
+    def _first_address(self) -> int:
+        """A step's first code address: row 0's first visited chunk."""
+        return self.k_counts[0] if self.hot else 0
+
+    def _advance(self, m: Module, addr: Signal, k: Value, p: Value, hot_chunk: Value | None, name: str):
+        """The next code address, in an issue cycle. Dense: the next word. Hot: the other
+        matrices' chunks in turn, then the row's hot chunk (``base + hot_chunk``), then the next
+        row's first chunk; ``base`` is the row's first address, so no adder sits before the memory."""
+        if not self.hot:
+            m.d.sync += addr.eq(wrap_inc(addr, self.depth))
+            return
+        K, n_rows, row = self.reads_per_row, len(self.order), self.k_per_row
+        base = Signal(range(max(2, self.depth)), name=f"{name}_base")
+        with m.If(k == K - 2):
+            m.d.sync += addr.eq(base + hot_chunk)
+        with m.Elif(k == K - 1):
+            with m.If(p == n_rows - 1):
+                m.d.sync += [base.eq(0), addr.eq(self._first_address)]
+            with m.Else():
+                m.d.sync += [base.eq(base + row), addr.eq(base + row + self._first_address)]
+        with m.Else():
+            m.d.sync += addr.eq(addr + 1)
 
     def _lanes(self, m: Module, word: Value, chunk_data: list[Value], is_first: Value, name: str) -> Value:
         lo = min(s.lo for s in self.sources)

@@ -27,7 +27,7 @@ OUTPUTS = ("logits", "hidden", "argmax")
 LOAD_WIDTH = 16
 
 #: ``design.json``'s format version (a reader refuses others)
-PLAN_VERSION = 2
+PLAN_VERSION = 3
 PLAN_FORMAT = "hwgen-design"
 
 
@@ -52,6 +52,9 @@ class DesignParams:
     multipliers: int | None = 1
     baseline: bool = False
     weights: str = "rom"
+    #: a token model's first layer reads only the chunk of its input codes that a token's one-hot
+    #: column is in (hwgen.generator.hot_column); False reads every chunk (the dense reference)
+    hot_column: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "lanes", _integer("lanes", self.lanes, 1))
@@ -66,6 +69,8 @@ class DesignParams:
         if self.baseline and self.style != "folded":
             raise ValueError("baseline (multiplier lanes) applies to the folded datapath; an unrolled "
                              "datapath's weights are constants, which synthesis turns into shift-adds anyway")
+        if not isinstance(self.hot_column, bool):
+            raise TypeError(f"hot_column must be True or False, not {self.hot_column!r}")
         if self.weights not in WEIGHTS:
             raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, not {self.weights!r}")
         if self.weights == "spram" and self.style != "folded":
@@ -106,7 +111,9 @@ class StagePlan:
     dense, argmax or vectoroutput. ``lanes``: words of its input read per cycle; ``out_lanes``:
     words of its output the next stage reads per cycle. A step is IDLE, ``issues`` issue cycles
     and ``drain`` cycles (``interval`` cycles in all); ``latency``: cycles from its input to its
-    output. ``layer``: the QModel layer a recurrent stage computes."""
+    output. ``layer``: the QModel layer a recurrent stage computes. ``hot``: the input is a
+    token's one-hot column (hwgen.generator.hot_column): the embedding stage publishes it with its
+    chunk index, the first layer reads that one chunk of its input codes per row."""
 
     index: int
     kind: str
@@ -120,6 +127,7 @@ class StagePlan:
     multipliers: int = 0
     code_memory: MemoryPlan | None = None
     layer: int | None = None
+    hot: bool = False
 
     @property
     def name(self) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 from ..spec.ir import EmbeddingInput, QModel
 from ..qmodel_file import digest
 from .dense import DenseStage
+from .hot_column import hot_split
 from .interface import check_output, input_format, output_format
 from .plan import DesignParams, DesignPlan, StagePlan
 from .recurrent import RecurrentStage, check_serial
@@ -35,8 +36,8 @@ def plan_design(qmodel: QModel, params: DesignParams | None = None, **kwargs) ->
     output = check_output(qmodel, params.output)
     multipliers = auto_multipliers(qmodel, params) if params.multipliers is None else params.multipliers
     if multipliers == 0:
-        for layer in qmodel.layers:
-            check_serial(layer, params.style, params.lanes)
+        for k, layer in enumerate(qmodel.layers):
+            check_serial(layer, params.style, params.lanes, hot_reads(qmodel, params) and k == 0)
     params = dataclasses.replace(params, output=output, multipliers=multipliers)
     return DesignPlan(params=params, qmodel_name=qmodel.name, qmodel_sha256=digest(qmodel),
                       stages=_stages(qmodel, params), input_width=input_format(qmodel).width,
@@ -47,11 +48,12 @@ def plan_design(qmodel: QModel, params: DesignParams | None = None, **kwargs) ->
 def _stages(qmodel: QModel, params: DesignParams) -> tuple[StagePlan, ...]:
     P, style, loaded = params.lanes, params.style, params.weights == "spram"
     bw = baseline_width(qmodel) if params.baseline else None
-    first = EmbeddingStage if isinstance(qmodel.input, EmbeddingInput) else VectorInputStage
-    stages = [first.plan(0, P)]
+    hot = hot_reads(qmodel, params)
+    stages = [EmbeddingStage.plan(0, P, hot=hot) if isinstance(qmodel.input, EmbeddingInput)
+              else VectorInputStage.plan(0, P)]
     for k, layer in enumerate(qmodel.layers):
-        stages.append(RecurrentStage.plan(len(stages), layer, k, style=style, lanes=P,
-                                          multipliers=params.multipliers, baseline_width=bw, loaded=loaded))
+        stages.append(RecurrentStage.plan(len(stages), layer, k, style=style, lanes=P, multipliers=params.multipliers,
+                                          baseline_width=bw, loaded=loaded, hot=hot and k == 0))
     pace = max(s.interval for s in stages[1:])
     dense = qmodel.output if qmodel.output is not None and params.output != "hidden" else None
     if dense is not None:
@@ -67,12 +69,18 @@ def _stages(qmodel: QModel, params: DesignParams) -> tuple[StagePlan, ...]:
                  for a, b in zip(stages, stages[1:])) + (stages[-1],)
 
 
+def hot_reads(qmodel: QModel, params: DesignParams) -> bool:
+    """Whether the first layer reads its token input as one hot column (hwgen.generator.hot_column)."""
+    return params.hot_column and hot_split(qmodel, 0, params.style, params.lanes) is not None
+
+
 def auto_multipliers(qmodel: QModel, params: DesignParams) -> int:
     """0 (gate products on the serial shift-add unit) where the design leaves a hidden unit the
     cycles it needs, else 1."""
+    hot = hot_reads(qmodel, params)
     try:
-        for layer in qmodel.layers:
-            check_serial(layer, params.style, params.lanes)
+        for k, layer in enumerate(qmodel.layers):
+            check_serial(layer, params.style, params.lanes, hot and k == 0)
         return 0
     except ValueError:
         return 1

@@ -18,6 +18,7 @@ from ..spec.ir import RecurrentLayer
 from .control import step_control
 from .exact import Exact, fx_of, register_for
 from .gates import Write, act_unit, capture, gate_unit, serial_offset
+from .hot_column import HotSplit, row_offsets
 from .loader import code_port
 from .lanes import tree_ranks
 from .matvec import FoldedRows, Source, UnrolledRows
@@ -41,12 +42,18 @@ def write_offset(kind: str, multipliers: int) -> int:
     return {"rnn": 1, "gru": 2}.get(kind, 2 if multipliers >= 2 else 3)
 
 
-def recurrent_issues(layer: RecurrentLayer, style: str, lanes: int) -> int:
-    """Issue cycles of a step: every (row, chunk) when folded; the input's chunks, then one
-    issue, when unrolled (the input is read into registers first)."""
+def recurrent_issues(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False) -> int:
+    """Issue cycles of a step: every (row, chunk) when folded (one input chunk per row with
+    ``hot`` reads); the input's chunks, then one issue, when unrolled (the input is read into
+    registers first)."""
     if style == "unrolled":
         return chunks(layer.input_size, lanes) + 1
-    return layer.gates * layer.hidden_size * (chunks(layer.input_size, lanes) + chunks(layer.hidden_size, lanes))
+    return layer.gates * layer.hidden_size * _row_reads(layer, lanes, hot)
+
+
+def _row_reads(layer: RecurrentLayer, lanes: int, hot: bool) -> int:
+    """Code chunks a folded row reads: its input chunks (or the hot one) and its state chunks."""
+    return (1 if hot else chunks(layer.input_size, lanes)) + chunks(layer.hidden_size, lanes)
 
 
 def recurrent_drain(layer: RecurrentLayer, style: str, lanes: int, multipliers: int) -> int:
@@ -55,21 +62,21 @@ def recurrent_drain(layer: RecurrentLayer, style: str, lanes: int, multipliers: 
     return gate_start(style, lanes) + offset + write_register + 2
 
 
-def layer_rows(layer: RecurrentLayer, lanes: int, baseline_width: int | None) -> FoldedRows:
+def layer_rows(layer: RecurrentLayer, lanes: int, baseline_width: int | None, hot: bool = False) -> FoldedRows:
     """The folded rows of a layer: both matrices, unit by unit (:func:`code_memory.unit_order`)."""
-    return FoldedRows(*layer_matrices(layer), lanes, baseline_width)
+    return FoldedRows(*layer_matrices(layer), lanes, baseline_width, hot)
 
 
-def unit_cycles(layer: RecurrentLayer, style: str, lanes: int) -> int | None:
+def unit_cycles(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False) -> int | None:
     """Cycles between two units' gate-unit starts (None when unrolled: one start per step)."""
     if style == "unrolled":
         return None
-    return layer.gates * (chunks(layer.input_size, lanes) + chunks(layer.hidden_size, lanes))
+    return layer.gates * _row_reads(layer, lanes, hot)
 
 
-def check_serial(layer: RecurrentLayer, style: str, lanes: int) -> None:
+def check_serial(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False) -> None:
     """Shift-add gate products (``multipliers=0``) need a unit finished before the next starts."""
-    u = unit_cycles(layer, style, lanes)
+    u = unit_cycles(layer, style, lanes, hot)
     if layer.kind != "rnn" and u is not None and u <= serial_offset(layer):
         raise ValueError(
             f"multipliers=0 (shift-add gate products) needs more than {serial_offset(layer)} cycles "
@@ -82,32 +89,38 @@ class RecurrentStage(wiring.Component):
 
     @classmethod
     def plan(cls, index: int, layer: RecurrentLayer, layer_index: int, *, style: str, lanes: int,
-             multipliers: int, baseline_width: int | None = None, loaded: bool = False) -> StagePlan:
-        """The layer's step (IDLE + issues + drain) and, folded, its code memory."""
-        issues = recurrent_issues(layer, style, lanes)
+             multipliers: int, baseline_width: int | None = None, loaded: bool = False,
+             hot: bool = False) -> StagePlan:
+        """The layer's step (IDLE + issues + drain) and, folded, its code memory. ``hot``: the
+        input is read as one hot column (hwgen.generator.hot_column)."""
+        issues = recurrent_issues(layer, style, lanes, hot)
         interval = 1 + issues + recurrent_drain(layer, style, lanes, multipliers)
         memory = None
         if style == "folded":
-            rows = layer_rows(layer, lanes, baseline_width)
-            memory = MemoryPlan(rows.issues, rows.width, loaded)
+            rows = layer_rows(layer, lanes, baseline_width, hot)
+            memory = MemoryPlan(rows.depth, rows.width, loaded)
         elif loaded:
             raise ValueError("loaded weight codes need the folded datapath")
         return StagePlan(index, "recurrent", lanes, interval=interval, latency=interval, issues=issues,
                          drain=interval - 1 - issues, style=style, multipliers=multipliers,
-                         code_memory=memory, layer=layer_index)
+                         code_memory=memory, layer=layer_index, hot=hot)
 
-    def __init__(self, layer: RecurrentLayer, plan: StagePlan, baseline_width: int | None = None):
+    def __init__(self, layer: RecurrentLayer, plan: StagePlan, baseline_width: int | None = None,
+                 split: HotSplit | None = None):
+        """``split``: the embedding table's split, for a stage whose plan reads hot columns."""
+        if plan.hot != (split is not None):
+            raise ValueError("a stage that reads hot columns needs the table's split, and only it")
         self.layer, self.style, self.lanes, self.out_lanes = layer, plan.style, plan.lanes, plan.out_lanes
         self.multipliers, self.issues, self.drain = plan.multipliers, plan.issues, plan.drain
-        self.interval, self.latency = plan.interval, plan.latency
+        self.interval, self.latency, self.split = plan.interval, plan.latency, split
         f = layer.formats
         members = {
-            "i": In(vector_link(fmt_shape(f.input), layer.input_size, self.lanes)),
+            "i": In(vector_link(fmt_shape(f.input), layer.input_size, self.lanes, hot=plan.hot)),
             "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, self.out_lanes)),
         }
-        self.rows = layer_rows(layer, self.lanes, baseline_width) if self.style == "folded" else None
+        self.rows = layer_rows(layer, self.lanes, baseline_width, plan.hot) if self.style == "folded" else None
         if plan.loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
-            members["codes"] = In(code_port(self.rows.issues, self.rows.width))
+            members["codes"] = In(code_port(self.rows.depth, self.rows.width))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -131,8 +144,11 @@ class RecurrentStage(wiring.Component):
         hs = Source(f.state.min_int, f.state.max_int, f.state.frac,
                     read=lambda m, k: h_chunks.read(m, 0, k, pub), zero=steps.fresh)
         order = self.rows.order
-        t1, t2, (acc_x, acc_h) = self.rows.build(m, steps.issue, [x, hs], "mv", getattr(self, "codes", None))
-        ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih"))
+        hot = None if self.split is None else self.i.hot
+        t1, t2, (acc_x, acc_h) = self.rows.build(m, steps.issue, [x, hs], "mv", getattr(self, "codes", None), hot)
+        # With hot reads the shared part of the input, ``W_ih b``, joins the bias (exactly).
+        offsets = None if self.split is None else (row_offsets(L.w_ih, self.split.base), acc_x.fx.frac)
+        ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih", offsets=offsets))
         ah = affine(acc_h, L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, t1["p"], "hh"))
         # The row end in three cycles: scale and bias, their sum, then the requantize.
         ai, ah = _hold(m, ai, "row_ai2"), _hold(m, ah, "row_ah2")

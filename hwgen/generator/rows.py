@@ -42,16 +42,33 @@ def scale_values(w: WeightCodes, order: list[int]):
 
 
 def row_constants(m: Module, w: WeightCodes, b: FixedArray, order: list[int], addr: Value | None,
-                  name: str, row: int | None = None) -> tuple[Exact | None, Exact]:
+                  name: str, row: int | None = None, offsets: tuple | None = None) -> tuple[Exact | None, Exact]:
     """(scale, bias) of the visited row: ROM reads addressed by ``addr`` (folded), or the
-    constants of visited row ``row`` (unrolled)."""
-    bias = np.asarray(b.values)[order]
+    constants of visited row ``row`` (unrolled). ``offsets``: ``(values, frac)``, a per-row
+    integer the accumulator lacks (torch row order, at the accumulator's binary point), added
+    to the bias: ``(acc + o) * s + b == acc * s + (o * s + b)`` (hwgen.generator.hot_column)."""
+    bias, bias_frac = np.asarray(b.values, dtype=object), b.frac
     scale = scale_values(w, order)
+    if offsets is not None:
+        bias, bias_frac = _with_offsets(bias, bias_frac, w, *offsets)
+    bias = bias[order]
     if row is not None:
         s = None if scale is None else constant(scale[row], w.scale.frac)
-        return s, constant(bias[row], b.frac)
+        return s, constant(bias[row], bias_frac)
     s = None if scale is None else row_rom(m, scale, w.scale.frac, addr, f"{name}_scale")
-    return s, row_rom(m, bias, b.frac, addr, f"{name}_bias")
+    return s, row_rom(m, bias, bias_frac, addr, f"{name}_bias")
+
+
+def _with_offsets(bias, bias_frac: int, w: WeightCodes, offsets, offset_frac: int):
+    """``offset * scale + bias`` per row as exact integers at their finest binary point."""
+    offsets = np.asarray(offsets, dtype=object)
+    if w.scale is not None:
+        offsets = offsets * np.asarray(w.scale.values, dtype=object)
+        offset_frac += w.scale.frac
+    frac = max(bias_frac, offset_frac)
+    total = [int(o) << (frac - offset_frac) for o in offsets]
+    total = [t + (int(v) << (frac - bias_frac)) for t, v in zip(total, bias)]
+    return np.array(total, dtype=object), frac
 
 
 def affine(acc: Exact, w: WeightCodes, consts: tuple[Exact | None, Exact]) -> Exact:

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -21,6 +21,7 @@ from ..spec.fixedpoint import Fmt
 from ..spec.ir import EmbeddingInput
 from .code_memory import chunks
 from .control import step_control
+from .hot_column import HotSplit, hot_chunks
 from .interface import index_format, vector_format
 from .plan import StagePlan
 from .shapes import fmt_shape, shape_for
@@ -34,22 +35,28 @@ class EmbeddingStage(wiring.Component):
     """Token id in; its embedding row published, chunk ``k`` of token ``t`` at ROM address ``(k, t)``."""
 
     @classmethod
-    def plan(cls, index: int, lanes: int) -> StagePlan:
-        """One cycle: the token's row is read a chunk of ``lanes`` words per address."""
-        return StagePlan(index, "embedding", lanes, interval=1, latency=1)
+    def plan(cls, index: int, lanes: int, hot: bool = False) -> StagePlan:
+        """One cycle: the token's row is read a chunk of ``lanes`` words per address. ``hot``:
+        the row's one-hot part is published, with the chunk that holds its non-zero."""
+        return StagePlan(index, "embedding", lanes, interval=1, latency=1, hot=hot)
 
-    def __init__(self, stage: EmbeddingInput, plan: StagePlan):
+    def __init__(self, stage: EmbeddingInput, plan: StagePlan, split: HotSplit | None = None):
+        """``split``: the table's split (hwgen.generator.hot_column), for a plan with ``hot``."""
+        if plan.hot != (split is not None):
+            raise ValueError("an embedding stage that publishes hot columns needs the table's split, and only it")
         self.stage, self.lanes, self.interval, self.latency = stage, plan.lanes, plan.interval, plan.latency
+        self.split = split
+        self.table = stage.table if split is None else split.hot
         super().__init__({
             "i": In(stream.Signature(index_format(stage.vocab_size).layout)),
-            "o": Out(vector_link(fmt_shape(stage.fmt), stage.out_size, self.lanes)),
+            "o": Out(vector_link(fmt_shape(stage.fmt), stage.out_size, self.lanes, hot=plan.hot)),
         })
 
     @property
     def storage(self) -> tuple[int, Shape]:
         """``(t, shape)``: every entry is ``stored << t`` with ``stored`` in ``shape``, the fewest
         bits that hold the table (a one-hot table stores one bit per entry)."""
-        table = [int(v) for v in self.stage.table.ravel().tolist()]
+        table = [int(v) for v in self.table.ravel().tolist()]
         t = min(((v & -v).bit_length() - 1 for v in table if v), default=0)
         lo, hi = min(table) >> t, max(table) >> t
         return t, (shape_for(lo, hi) if lo < 0 else unsigned(max(1, hi.bit_length())))
@@ -60,7 +67,7 @@ class EmbeddingStage(wiring.Component):
         kbits = index_bits(K)
         t = self.storage[0]
         rows = []
-        for row in s.table.tolist():
+        for row in self.table.tolist():
             padded = [int(v) >> t for v in row] + [0] * (K * P - len(row))
             words = [padded[k * P:(k + 1) * P] for k in range(K)]
             rows += words + [[0] * P] * ((1 << kbits) - K)
@@ -83,6 +90,12 @@ class EmbeddingStage(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
         m.d.comb += port.addr.eq(Cat(field(self.o.addr, kbits), token))
         m.d.comb += [self.o.data[j].eq(port.data[j] << t) for j in range(self.lanes)]
+        if self.split is not None:  # a register, taken with the token: no lookup in the reader's path
+            k = self.o.hot.shape()
+            hot = Signal(k, name="hot_chunk")
+            with m.If(take):
+                m.d.sync += hot.eq(Array(Const(c, k) for c in hot_chunks(self.split, self.lanes))[self.i.payload.data])
+            m.d.comb += self.o.hot.eq(hot)
         return m
 
 

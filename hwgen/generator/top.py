@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 from ..spec.ir import QModel
 from .code_memory import load_image
 from .dense import DenseStage
+from .hot_column import hot_split
 from .interface import input_format, output_format
 from .loader import LOAD_WIDTH, WeightLoader
 from .plan import DesignParams, DesignPlan, StagePlan
@@ -55,12 +56,13 @@ class HwgenTop(wiring.Component):
 
     def _stage(self, sp: StagePlan) -> wiring.Component:
         q, bw = self.qmodel, self.plan.baseline_width
+        split = hot_split(q, 0, self.plan.params.style, self.plan.params.lanes) if sp.hot else None
         if sp.kind == "embedding":
-            return EmbeddingStage(q.input, sp)
+            return EmbeddingStage(q.input, sp, split)
         if sp.kind == "vectorinput":
             return VectorInputStage(q.input.fmt, q.input.size, sp)
         if sp.kind == "recurrent":
-            return RecurrentStage(q.layers[sp.layer], sp, bw)
+            return RecurrentStage(q.layers[sp.layer], sp, bw, split)
         if sp.kind == "dense":
             return DenseStage(q.output, q.layers[-1].formats.state, sp, bw)
         dense = self.plan.params.output != "hidden" and q.output is not None
@@ -75,7 +77,7 @@ class HwgenTop(wiring.Component):
         loaded = [s for sp, s in zip(self.plan.stages, stages) if sp.loaded]
         if loaded:
             # Inputs wait until every code is in: nothing starts a step before.
-            m.submodules.loader = loader = WeightLoader([(s.rows.issues, s.rows.width) for s in loaded])
+            m.submodules.loader = loader = WeightLoader([(s.rows.depth, s.rows.width) for s in loaded])
             wiring.connect(m, wiring.flipped(self.load), loader.load)
             for k, s in enumerate(loaded):
                 wiring.connect(m, getattr(loader, f"w{k}"), s.codes)

@@ -20,12 +20,14 @@ from amaranth.lib.wiring import In, Out
 from .code_memory import chunks
 
 
-def vector_link(shape: Shape, n: int, lanes: int) -> wiring.Signature:
-    """A published vector of ``n`` words of ``shape``, read ``lanes`` words at a time."""
+def vector_link(shape: Shape, n: int, lanes: int, hot: bool = False) -> wiring.Signature:
+    """A published vector of ``n`` words of ``shape``, read ``lanes`` words at a time. ``hot``:
+    a vector with at most one non-zero word, and ``hot``, the chunk that holds it
+    (hwgen.generator.hot_column)."""
+    k = range(max(2, chunks(n, lanes)))
     return wiring.Signature({
-        "valid": Out(1), "ready": In(1), "first": Out(1),
-        "addr": In(range(max(2, chunks(n, lanes)))),
-        "data": Out(data.ArrayLayout(shape, lanes)),
+        "valid": Out(1), "ready": In(1), "first": Out(1), "addr": In(k),
+        "data": Out(data.ArrayLayout(shape, lanes)), **({"hot": Out(k)} if hot else {}),
     })
 
 

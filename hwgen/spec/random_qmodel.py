@@ -64,14 +64,18 @@ def random_qmodel(
     width: int = 16,
     seed: int = 0,
     table_bits: int = 8,
+    table: str = "random",
 ) -> QModel:
-    """A random model: ``vocab`` set means token inputs embedded to ``inputs`` features."""
+    """A random model: ``vocab`` set means token inputs embedded to ``inputs`` features, through
+    a ``table`` of uniform random entries (``random``), one-hot rows (``one-hot``: token ``t`` is
+    1.0 in feature ``t mod inputs``) or, as a trained character model's batch norm folds it, a
+    shared random row plus a randomly scaled one-hot (``batchnorm``; the last token gets the
+    shared row alone)."""
     rng = np.random.default_rng(seed)
     hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
     in_fmt = Fmt(width, width - 3)
     if vocab:
-        table = in_fmt.from_float(rng.uniform(-1, 1, (vocab, inputs)))
-        stage = EmbeddingInput(table, in_fmt)
+        stage = EmbeddingInput(in_fmt.from_float(_table(rng, table, vocab, inputs)), in_fmt)
     else:
         stage = FeatureInput(inputs, in_fmt)
     layers, size, fmt = [], inputs, in_fmt
@@ -90,6 +94,21 @@ def random_qmodel(
         output = DenseLayer(random_codes(rng, code, outputs, size, True), random_bias(rng, outputs), Fmt(width, width - 6))
     return check_bounds(QModel(stage, tuple(layers), output, name=f"random-{kind}-{CodeKind(code).value}-{act}-s{seed}",
                                meta={"origin": "hwgen.random_qmodel", "seed": seed}))  # the label files record (kept)
+
+
+def _table(rng: np.random.Generator, kind: str, vocab: int, inputs: int) -> np.ndarray:
+    """An embedding table (floats) of the given kind (see :func:`random_qmodel`)."""
+    if kind == "random":
+        return rng.uniform(-1, 1, (vocab, inputs))
+    hot = np.zeros((vocab, inputs))
+    hot[np.arange(vocab), np.arange(vocab) % inputs] = 1.0
+    if kind == "one-hot":
+        return hot
+    if kind != "batchnorm":
+        raise ValueError(f"table must be random, one-hot or batchnorm, not {kind!r}")
+    hot *= rng.uniform(0.5, 2.0, (vocab, 1))
+    hot[-1] = 0.0
+    return rng.uniform(-1, 1, inputs) + hot
 
 
 def _activations(kind: str, impl: str, f: LayerFormats, table_bits: int) -> dict:
