@@ -45,6 +45,7 @@ class BuildOptions:
     output: str | None = None  # logits | hidden | argmax (None: logits when there is an output layer)
     multipliers: int | None = None  # gate multipliers; None: auto (see point_plan)
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
+    hot_column: bool = True  # a token input read one hot column at a time (False: --dense-input)
     min_steps_per_second: float | None = None  # a floor on throughput (at freq_mhz, or the measured Fmax)
     objective: str | None = None  # speed | area; None: area with a floor, else speed
     pnr: bool = False
@@ -108,7 +109,8 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
         raise BuildError(f"--weights spram needs a target with SPRAM (ice40-up5k); {target.name} has none")
     try:
         return plan_design(qmodel, DesignParams(lanes=lanes, style=style, output=options.output,
-                                                multipliers=options.multipliers, weights=weights))
+                                                multipliers=options.multipliers, weights=weights,
+                                                hot_column=options.hot_column))
     except ValueError as e:
         raise BuildError(f"{e} (--multipliers, --lanes, --weights)") from None
 
@@ -381,7 +383,8 @@ def _report(qmodel, target, fit, plan, need: Need) -> dict:
         "model": {"name": qmodel.name, "digest": digest(qmodel), "layers": [l.kind for l in qmodel.layers],
                   "weights": weight_count(qmodel)},
         "target": {"name": target.name, "description": target.description},
-        "design": {**plan.params.to_json(), "cycles_per_step": plan.cycles_per_step, "latency": plan.latency,
+        "design": {**plan.params.to_json(), "hot_column_reads": any(s.hot for s in plan.stages),
+                   "cycles_per_step": plan.cycles_per_step, "latency": plan.latency,
                    **({"load_words": plan.load_words, "load_image": "vectors/load.hex"} if plan.loaded else {})},
         "fit": {"objective": need.objective, "tried": [c.to_json() for c in fit.tried],
                 **({"min_steps_per_second": need.min_steps, "clock_mhz": need.clock_mhz}

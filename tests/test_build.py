@@ -277,3 +277,20 @@ def test_check_reads_design_json_and_simulates_the_builds_own_feature_vectors(tm
     (tmp_path / "f" / "design.json").write_text("{}")
     with pytest.raises(RuntimeError, match=r"cannot read .*design.json \(not a design.json this hwgen reads"):
         check.check_build(tmp_path / "f", "icarus")
+
+
+def test_dense_input_builds_the_reference_design():
+    """``--dense-input``: every chunk of a token input's codes is read (the design hot-column
+    reads are measured against); by default a one-hot model's first layer reads one."""
+    from hwgen.build import point_plan
+    from hwgen.cli import build_parser
+    from hwgen.cli.build import options_from
+
+    q = random_qmodel("gru", hidden=4, inputs=6, vocab=7, outputs=3, table="one-hot", seed=2)
+    target = get_target("ice40")
+    for argv, hot in ((["build", "m.pt"], True), (["build", "m.pt", "--dense-input"], False)):
+        opts = options_from(build_parser().parse_args(argv))
+        plan = point_plan(q, opts, target, "folded", 2, "rom")
+        assert plan.stages[1].hot is hot and plan.params.hot_column is hot
+    hot, dense = (point_plan(q, BuildOptions(hot_column=h), target, "folded", 2, "rom") for h in (True, False))
+    assert dense.stages[1].issues - hot.stages[1].issues == 12 * (3 - 1)  # 12 rows, 3 input chunks -> 1

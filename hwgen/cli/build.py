@@ -50,7 +50,8 @@ def options_from(args):
     if args.freq <= 0:
         raise BuildError(f"--freq {args.freq:g}: a positive clock in MHz")
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
-                        multipliers=multipliers, weights=args.weights, pnr=args.pnr, pnr_seeds=args.pnr_seeds,
+                        multipliers=multipliers, weights=args.weights, hot_column=not args.dense_input,
+                        pnr=args.pnr, pnr_seeds=args.pnr_seeds,
                         min_steps_per_second=floor, objective=args.objective,
                         freq_mhz=args.freq,
                         bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
