@@ -8,6 +8,7 @@ staging folder, whose log the message names, until the next build into the same 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .fit import FitError, Need, choose, label
+from .fit import Candidate, FitError, Need, choose, label
 from .spec.ir import QModel
 from .toolchain.limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
@@ -45,7 +46,7 @@ class BuildOptions:
     output: str | None = None  # logits | hidden | argmax (None: logits when there is an output layer)
     multipliers: int | None = None  # gate multipliers; None: auto (see point_plan)
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
-    hot_column: bool = True  # a token input read one hot column at a time (False: --dense-input)
+    hot_column: bool | None = None  # a token input read one hot column at a time; None: auto (--input-reads)
     min_steps_per_second: float | None = None  # a floor on throughput (at freq_mhz, or the measured Fmax)
     objective: str | None = None  # speed | area; None: area with a floor, else speed
     pnr: bool = False
@@ -96,7 +97,7 @@ def weight_count(qmodel: QModel) -> int:
 
 
 def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str, lanes: int,
-               weights: str | None = None):
+               weights: str | None = None, hot: bool | None = None):
     """The plan (:class:`hwgen.generator.plan.DesignPlan`) of one design point (style and lanes)
     under these options. Gate multipliers left to auto: none (the products formed on the serial
     shift-add unit, a few dozen logic cells and no long combinational path) where a unit's rows
@@ -110,9 +111,14 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
     try:
         return plan_design(qmodel, DesignParams(lanes=lanes, style=style, output=options.output,
                                                 multipliers=options.multipliers, weights=weights,
-                                                hot_column=options.hot_column))
+                                                hot_column=_hot(options, hot)))
     except ValueError as e:
         raise BuildError(f"{e} (--multipliers, --lanes, --weights)") from None
+
+
+def _hot(options: BuildOptions, hot: bool | None) -> bool:
+    """Hot-column reads for one design point: ``hot`` where the fit chose, else the options' (auto: on)."""
+    return hot if hot is not None else options.hot_column is not False
 
 
 def make_design(qmodel: QModel, plan):
@@ -130,23 +136,32 @@ def make_netlists(qmodel: QModel, plan) -> tuple[str, str]:
 
 
 def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir: Path, say: Say,
-                  pool: ThreadPoolExecutor, weights: str = "rom"):
+                  pool: ThreadPoolExecutor, weights: str = "rom", memo: dict | None = None,
+                  hot: bool | None = None):
     """The fitter's cost function: generate and synthesize one (style, lanes) point. Its
-    ``prefetch(points)`` starts points in ``pool`` ahead of need (yosys uses one core)."""
+    ``prefetch(points)`` starts points in ``pool`` ahead of need (yosys uses one core).
+    ``memo``: reports of points synthesized before in this build (a fit that runs again)."""
     started: dict[tuple[str, int], Future] = {}
+    memo = {} if memo is None else memo
 
     def synth(style: str, lanes: int, texts: tuple[str, str]) -> SynthReport:
-        point = workdir / "fit" / point_name(style, lanes, weights)
+        point = workdir / "fit" / point_name(style, lanes, weights, _hot(options, hot))
         point.mkdir(parents=True, exist_ok=True)
         (point / f"{TOP}.v").write_text(texts[0])
         (point / f"{TOP}.il").write_text(texts[1])
-        return synthesize(point / f"{TOP}.il", TOP, target, point, announce=say)
+        report = synthesize(point / f"{TOP}.il", TOP, target, point, packed=True, announce=say)
+        memo[(style, lanes, weights, hot)] = report
+        return report
 
     def start(style: str, lanes: int) -> Future:
         key = (style, lanes)
+        if key not in started and (style, lanes, weights, hot) in memo:
+            started[key] = Future()
+            started[key].set_result(memo[(style, lanes, weights, hot)])
         if key not in started:
-            texts = make_netlists(qmodel, point_plan(qmodel, options, target, style, lanes, weights))
-            where = " (weights in SPRAM)" if weights == "spram" else ""
+            texts = make_netlists(qmodel, point_plan(qmodel, options, target, style, lanes, weights, hot))
+            where = (" (weights in SPRAM)" if weights == "spram" else "") + ("" if _hot(options, hot) else
+                                                                              ", input read densely")
             say(f"synthesizing the {style} datapath with {lanes} lane(s){where} for {target.name}")
             started[key] = pool.submit(synth, style, lanes, texts)
         return started[key]
@@ -197,7 +212,7 @@ def resource_rows(target: Target, synth: SynthReport) -> list[dict]:
         for key in ("ebr", "dsp"):
             rows.append({"resource": key, "used": synth.counts[key], "available": target.available(key)})
     elif target.family == "ice40":
-        for key in ("lut4", "carry", "dff"):
+        for key in ("lut4", "carry", "dff") + (("lc_packed",) if "lc_packed" in synth.counts else ()):
             rows.append({"resource": key, "used": synth.counts[key], "available": target.available("lc")})
         for key in RESOURCES[1:]:
             rows.append({"resource": key, "used": synth.counts[key], "available": target.available(key)})
@@ -259,33 +274,84 @@ def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = pri
     return BuildResult(outdir, report, files)
 
 
-def point_name(style: str, lanes: int, weights: str) -> str:
-    return f"{style}-p{lanes}" + ("" if weights == "rom" else f"-{weights}")
+def point_name(style: str, lanes: int, weights: str, hot: bool = True) -> str:
+    return f"{style}-p{lanes}" + ("" if weights == "rom" else f"-{weights}") + ("" if hot else "-dense")
 
 
-def _fit(qmodel, staging, options, target, say, need: Need | None = None):
-    """The fit with the weights where ``--weights`` says; ``auto`` tries block RAM (ROM) first
-    and, when the codes do not fit it, SPRAM on a target that has it (loaded at run time).
-    ``need``: the requirement (default: the options' own, at the --freq clock)."""
-    need = need or options.need()
+def _fit(qmodel, staging, options, target, say, need: Need | None = None, packing: float | None = None,
+         below: dict | None = None, memo: dict | None = None):
+    """The fit: ``(weights, fit, hot)``. ``need``: the requirement (default: the options' own, at
+    the --freq clock); ``packing`` and ``below`` (``{hot: a lane count that did not place}``):
+    what a design that did not pack taught.
+
+    A token model whose table allows hot-column reads, with ``--input-reads auto``, has two designs
+    per lane count: hot reads take fewer cycles, dense ones fewer logic cells. The dense design is
+    fitted first (the search below); then the hot design at that lane count and, if it is over,
+    at the next smaller ones while they still take fewer cycles per step (two tries at most): the
+    first that fits wins, else the dense one. With ``--objective area`` the hot design at the
+    dense one's lanes is taken if it fits."""
+    from .generator.hot_column import hot_split
+
+    need, below = need or options.need(), below or {}
+    if options.hot_column is not None or hot_split(qmodel, 0, "folded", 1) is None:
+        hot = options.hot_column is not False
+        return (*_fit_weights(qmodel, staging, options, target, say, need, packing, below.get(hot), memo, hot), hot)
+    weights, dense = _fit_weights(qmodel, staging, options, target, say, need, packing, below.get(False), memo, False)
+    plan = point_plan(qmodel, options, target, dense.style, dense.lanes, weights, True)
+    if dense.style != "folded" or not any(st.hot for st in plan.stages):
+        return weights, dense, False  # hot reads do not apply to this design
+    beat = point_plan(qmodel, options, target, dense.style, dense.lanes, weights, False).cycles_per_step
+    top = min(dense.lanes, below.get(True, dense.lanes + 1) - 1)
+    lanes = [p for p in range(top, 0, -1)
+             if point_plan(qmodel, options, target, "folded", p, weights, True).cycles_per_step < beat]
+    tried = [dataclasses.replace(c, variant="dense") for c in dense.tried]
+    fixed = dataclasses.replace(options, weights=weights, style="folded")
+    for p in lanes[:1 if need.objective == "area" else 2]:
+        try:
+            _, hot = _fit_weights(qmodel, staging, dataclasses.replace(fixed, lanes=p), target, say, need,
+                                  packing, None, memo, True)
+        except FitError as e:
+            tried.append(Candidate("folded", p, False, None, _over_text(e), "hot"))
+            continue
+        chosen = len(dense.tried) - 1
+        tried[chosen] = dataclasses.replace(tried[chosen], rejected=f"slower: {beat:,} cycles per step against "
+                                            f"{point_plan(qmodel, options, target, 'folded', p, weights, True).cycles_per_step:,}")
+        return weights, dataclasses.replace(hot, tried=tuple(tried) + tuple(
+            dataclasses.replace(c, variant="hot") for c in hot.tried)), True
+    return weights, dataclasses.replace(dense, tried=tuple(tried)), False
+
+
+def _over_text(e: FitError) -> str:
+    from .fit import over_text
+
+    return over_text(e.over) if e.over else str(e).splitlines()[0]
+
+
+def _fit_weights(qmodel, staging, options, target, say, need, packing, below, memo, hot):
+    """The fit of one input mode with the weights where ``--weights`` says; ``auto`` tries block
+    RAM (ROM) first and, when the codes do not fit it, SPRAM on a target that has it (loaded at
+    run time)."""
+    most = max_lanes(qmodel) if below is None else min(max_lanes(qmodel), below - 1)
     choices = [options.weights] if options.weights != "auto" else ["rom"]
     if options.weights == "auto" and target.available("spram") > 0:
         bits, room = code_bits(qmodel), target.available("ebr") * target.ebr_bits
         if bits > room:  # cannot fit: no need to synthesize it to know
-            say(f"the weight codes ({bits / 1024:,.0f} Kbit) exceed the block RAM ({room / 1024:,.0f} Kbit): "
-                "keeping them in SPRAM, loaded at run time")
+            if memo is not None and not memo.get("said spram"):
+                say(f"the weight codes ({bits / 1024:,.0f} Kbit) exceed the block RAM ({room / 1024:,.0f} Kbit): "
+                    "keeping them in SPRAM, loaded at run time")
+                memo["said spram"] = True
             choices = ["spram"]
         else:
             choices.append("spram")
     for k, weights in enumerate(choices):
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             try:
-                measure = synth_measure(qmodel, options, target, staging, say, pool, weights)
-                cycles = functools.cache(lambda s, p, w=weights: point_plan(qmodel, options, target, s, p, w)
+                measure = synth_measure(qmodel, options, target, staging, say, pool, weights, memo, hot)
+                cycles = functools.cache(lambda s, p, w=weights: point_plan(qmodel, options, target, s, p, w, hot)
                                          .cycles_per_step)
-                return weights, choose(target, measure, max_lanes=max_lanes(qmodel), weights=weight_count(qmodel),
-                                       lanes=options.lanes, style=options.style if weights == "rom" else "folded",
-                                       cycles=cycles, need=need)
+                style = options.style if weights == "rom" and below is None else "folded"
+                return weights, choose(target, measure, max_lanes=most, weights=weight_count(qmodel),
+                                       lanes=options.lanes, style=style, cycles=cycles, need=need, packing=packing)
             except FitError as e:
                 if k + 1 == len(choices) or "ebr" not in e.over:
                     raise
@@ -338,29 +404,53 @@ PNR_ROUNDS = 3
 def _design(qmodel, staging, options, target, say):
     """Fit, install the chosen design's files and, with --pnr, place and route it. A floor on
     steps per second is first checked at the --freq goal; when the placed design's median Fmax
-    misses it, the fit runs again at that Fmax (more lanes), up to :data:`PNR_ROUNDS` times."""
-    clock = None
+    misses it, the fit runs again at that Fmax (more lanes). A design whose packed logic cells
+    exceed the device (synthesis only estimates them) is not placed: the fit runs again below its
+    lane count with the estimate scaled by the packing measured. Up to :data:`PNR_ROUNDS` rounds."""
+    from .toolchain.pnr import Unplaceable
+
+    clock, packing, below, unplaced, placed, memo = None, None, {}, [], False, {}
     for _ in range(PNR_ROUNDS):
-        need = options.need(clock)
+        need, placed = options.need(clock), False
         try:
-            weights, fit = _fit(qmodel, staging, options, target, say, need)
+            weights, fit, hot = _fit(qmodel, staging, options, target, say, need, packing, below, memo)
         except FitError as e:
-            if clock is None:
+            if clock is None and packing is None:
                 raise
-            raise FitError(f"placed and routed, {label(fit.style, fit.lanes)} reaches a median Fmax of "
-                           f"{clock:g} MHz, under the --freq goal; at that clock, {e}", e.over) from None
-        plan = point_plan(qmodel, options, target, fit.style, fit.lanes, weights)
-        say(f"chosen datapath: {label(fit.style, fit.lanes)}" + (", weights in SPRAM" if weights == "spram" else ""))
-        _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights), staging, plan)
+            why = (f"placed and routed, {label(fit.style, fit.lanes)} reaches a median Fmax of {clock:g} MHz, "
+                   "under the --freq goal; at that clock" if clock is not None else
+                   f"packed, {unplaced[-1].label} did not fit ({unplaced[-1].rejected}); with that packing")
+            raise FitError(f"{why}, {e}", e.over) from None
+        fit = dataclasses.replace(fit, tried=tuple(unplaced) + fit.tried)
+        plan = point_plan(qmodel, options, target, fit.style, fit.lanes, weights, hot)
+        say(f"chosen datapath: {label(fit.style, fit.lanes)}" + (", weights in SPRAM" if weights == "spram" else "")
+            + ("" if any(st.hot for st in plan.stages) or not fit.tried[-1].variant else ", input read densely"))
+        _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights, hot), staging, plan)
         report = _report(qmodel, target, fit, plan, need)
         if not (options.pnr or options.bitstream):
             return weights, fit, plan, report
-        _pnr(report, options, target, plan, staging, say)
+        try:
+            _pnr(report, options, target, plan, staging, say)
+            placed = True
+        except Unplaceable as e:
+            if options.lanes is not None or "lc" not in e.over:
+                raise
+            packing = e.over["lc"][0] / fit.report.used("lc")
+            below[hot] = fit.lanes if fit.style == "folded" else max_lanes(qmodel) + 1
+            unplaced.append(dataclasses.replace(fit.tried[-1], fits=False, rejected=(
+                f"packed: logic cells {e.over['lc'][0]:,} > {e.over['lc'][1]:,} (nextpnr's packer)")))
+            say(f"{unplaced[-1].label} does not pack into {target.name} ({unplaced[-1].rejected}; {packing:.2f} "
+                "packed cells per synthesized estimate): fitting again with that packing")
+            continue
         floor, reached = options.min_steps_per_second, report["pnr"]["steps_per_second"]
         if floor is None or reached >= floor or options.lanes is not None:
             break
         clock = report["pnr"]["fmax_mhz"]
         say(f"{reached:,.0f} steps/s at the measured {clock:g} MHz misses {floor:,.0f}: fitting again at that clock")
+    if not placed:  # every round's design failed to pack
+        raise BuildError(f"no design packed into {target.name} in {PNR_ROUNDS} rounds: " + "; ".join(
+            f"{c.label}: {c.rejected}" for c in unplaced) + "; options: --lanes with fewer lanes, a larger device "
+            "(`hwgen targets`), a smaller model")
     floor = options.min_steps_per_second
     if floor is not None and report["pnr"]["steps_per_second"] < floor:
         p = report["pnr"]
@@ -383,7 +473,7 @@ def _report(qmodel, target, fit, plan, need: Need) -> dict:
         "model": {"name": qmodel.name, "digest": digest(qmodel), "layers": [l.kind for l in qmodel.layers],
                   "weights": weight_count(qmodel)},
         "target": {"name": target.name, "description": target.description},
-        "design": {**plan.params.to_json(), "hot_column_reads": any(s.hot for s in plan.stages),
+        "design": {**plan.params.to_json(), "hot_column_reads": any(st.hot for st in plan.stages),
                    "cycles_per_step": plan.cycles_per_step, "latency": plan.latency,
                    **({"load_words": plan.load_words, "load_image": "vectors/load.hex"} if plan.loaded else {})},
         "fit": {"objective": need.objective, "tried": [c.to_json() for c in fit.tried],

@@ -73,14 +73,16 @@ class Candidate:
     fits: bool | None
     cycles: int | None = None
     rejected: str = ""
+    variant: str = ""  # "hot" or "dense" input reads where both were fitted
 
     @property
     def label(self) -> str:
         """``unrolled`` or ``folded, P lane(s)``: an unrolled datapath's lane count is not a choice."""
-        return label(self.style, self.lanes)
+        return label(self.style, self.lanes) + (f", {self.variant} input" if self.variant else "")
 
     def to_json(self) -> dict:
         return {"style": self.style, "lanes": self.lanes, "fits": self.fits,
+                **({"input_reads": self.variant} if self.variant else {}),
                 **({"cycles_per_step": self.cycles} if self.cycles is not None else {}),
                 **({"rejected": self.rejected} if self.rejected else {})}
 
@@ -97,17 +99,28 @@ def label(style: str, lanes: int) -> str:
     return style if style == "unrolled" else f"{style}, {lanes} lane(s)"
 
 
-def limit(target: Target, resource: str) -> int:
+def limit(target: Target, resource: str, packing: float | None = None) -> int:
     available = target.available(resource)
-    return int(available * LC_MARGIN) if resource == "lc" else available
+    return int(available * LC_MARGIN) if resource == "lc" and not packing else available
 
 
-def over(report: SynthReport, target: Target) -> dict[str, tuple[int, int]]:
-    """Resources used beyond their limit: ``{resource: (used, limit)}``."""
+def over(report: SynthReport, target: Target, packing: float | None = None) -> dict[str, tuple[int, int]]:
+    """Resources used beyond their limit: ``{resource: (used, limit)}``. ``packing``: packed logic
+    cells per synthesized estimate, as nextpnr's packer measured on a design of this model; the
+    logic-cell estimate is then scaled by it and held to the whole device (the packer checks it
+    exactly before placement)."""
     if not target.has_pnr:  # a generic target has no capacity
         return {}
-    return {r: (report.used(r), limit(target, r)) for r in RESOURCES
-            if report.used(r) > limit(target, r)}
+    out = {}
+    for r in RESOURCES:
+        used, cap = scaled_use(report.used(r), r, packing), limit(target, r, packing)
+        if used > cap:
+            out[r] = (used, cap)
+    return out
+
+
+def scaled_use(used: float, resource: str, packing: float | None) -> int:
+    return round(used * packing) if packing and resource == "lc" else round(used)
 
 
 def over_text(excess: dict[str, tuple[int, int]]) -> str:
@@ -127,11 +140,20 @@ def lane_candidates(max_lanes: int) -> list[int]:
 class _Search:
     """The fitter's state: the cost function, the cycle counts, the requirement and the record."""
 
-    def __init__(self, target: Target, measure: Measure, cycles: Cycles | None, need: Need):
+    def __init__(self, target: Target, measure: Measure, cycles: Cycles | None, need: Need,
+                 packing: float | None = None):
         if need.min_steps is not None and cycles is None:
             raise ValueError("a steps-per-second floor needs the designs' cycle counts")
         self.target, self.measure, self.cycles, self.need = target, measure, cycles, need
+        self.packing = packing
         self.tried: list[Candidate] = []
+
+    def over(self, report: SynthReport) -> dict[str, tuple[int, int]]:
+        return over(report, self.target, self.packing)
+
+    def predicted_fit(self, used: dict[str, float]) -> bool:
+        """Whether estimated use (``{resource: used}``) is within every limit."""
+        return all(scaled_use(u, r, self.packing) <= limit(self.target, r, self.packing) for r, u in used.items())
 
     def cycles_of(self, style: str, lanes: int) -> int | None:
         return None if self.cycles is None else self.cycles(style, lanes)
@@ -139,7 +161,7 @@ class _Search:
     def attempt(self, style: str, lanes: int) -> SynthReport | None:
         """Synthesize; the report if it fits, else None (recorded either way)."""
         report = self.measure(style, lanes)
-        excess = over(report, self.target)
+        excess = self.over(report)
         self.tried.append(Candidate(style, lanes, not excess, self.cycles_of(style, lanes), over_text(excess)))
         return None if excess else report
 
@@ -154,16 +176,18 @@ class _Search:
 
 
 def choose(target: Target, measure: Measure, *, max_lanes: int, weights: int, lanes: int | None = None,
-           style: str = "auto", cycles: Cycles | None = None, need: Need = Need()) -> Fit:
+           style: str = "auto", cycles: Cycles | None = None, need: Need = Need(),
+           packing: float | None = None) -> Fit:
     """The datapath to build; ``lanes``/``style`` fixed by the user are only checked. ``cycles``
-    gives a design's cycles per step without synthesizing it (the plan's), which ``need`` reads."""
-    search = _Search(target, measure, cycles, need)
+    gives a design's cycles per step without synthesizing it (the plan's), which ``need`` reads;
+    ``packing``: see :func:`over`."""
+    search = _Search(target, measure, cycles, need, packing)
     unrolled_ok = style == "unrolled" or (style == "auto" and lanes is None and weights <= UNROLL_LIMIT)
     if lanes is not None:
         style = "folded" if style == "auto" else style
         report = measure(style, lanes)
-        if over(report, target):
-            raise _refuse(target, report, f"{lanes} lanes")
+        if search.over(report):
+            raise _refuse(search, report, f"{lanes} lanes")
         fit = search.fit(style, lanes, report)
     elif need.objective == "area":
         fit = _smallest(search, max_lanes, style, unrolled_ok)
@@ -181,7 +205,7 @@ def _fastest(search: _Search, max_lanes: int, style: str, unrolled_ok: bool) -> 
         if report is not None:
             return search.fit("unrolled", max_lanes, report)
         if style == "unrolled":
-            raise _refuse(search.target, search.measure("unrolled", max_lanes), "unrolled")
+            raise _refuse(search, search.measure("unrolled", max_lanes), "unrolled")
     return _search(search, max_lanes)
 
 
@@ -193,7 +217,7 @@ def _search(search: _Search, max_lanes: int) -> Fit:
         measure.prefetch([("folded", 1), ("folded", probe_lanes)])
     one = attempt("folded", 1)
     if one is None:
-        raise _refuse(target, measure("folded", 1), "1 lane")
+        raise _refuse(search, measure("folded", 1), "1 lane")
     if len(candidates) == 1:
         return search.fit("folded", 1, one)
     probe = attempt("folded", probe_lanes)
@@ -203,7 +227,7 @@ def _search(search: _Search, max_lanes: int) -> Fit:
     else:
         slope = {r: (probe.used(r) - one.used(r)) / (probe_lanes - 1) for r in RESOURCES}
         candidates = [p for p in candidates
-                      if all(one.used(r) + slope[r] * (p - 1) <= limit(target, r) for r in RESOURCES)
+                      if search.predicted_fit({r: one.used(r) + slope[r] * (p - 1) for r in RESOURCES})
                       or p <= probe_lanes]
     for p in reversed(candidates):
         report = known.get(p) or attempt("folded", p)
@@ -226,7 +250,7 @@ def _smallest(search: _Search, max_lanes: int, style: str, unrolled_ok: bool) ->
             report = search.attempt("folded", first)
             if report is None:
                 raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None),
-                               over(search.measure("folded", first), search.target))
+                               search.over(search.measure("folded", first)))
             return search.fit("folded", first, report)
         search.slow("folded", max_lanes, " (the most lanes a row can use)")
     if unrolled_ok:
@@ -243,8 +267,8 @@ def _unreachable(search: _Search, fastest: Fit | None, max_lanes: int, style: st
     need = search.need
     if fastest is None and lanes is None:
         try:
-            fastest = _fastest(_Search(search.target, search.measure, search.cycles, Need()), max_lanes, style,
-                               unrolled_ok)
+            fastest = _fastest(_Search(search.target, search.measure, search.cycles, Need(), search.packing),
+                               max_lanes, style, unrolled_ok)
         except FitError:
             fastest = None
     lines = [f"no design reaches {need.min_steps:,.0f} time steps per second on {search.target.name} at "
@@ -262,17 +286,18 @@ def _unreachable(search: _Search, fastest: Fit | None, max_lanes: int, style: st
     return "\n".join(lines)
 
 
-def _refuse(target: Target, report: SynthReport, what: str) -> FitError:
-    return FitError(refusal(target, report, what), over(report, target))
+def _refuse(search: _Search, report: SynthReport, what: str) -> FitError:
+    return FitError(refusal(search.target, report, what, search.packing), search.over(report))
 
 
-def refusal(target: Target, report: SynthReport, what: str) -> str:
+def refusal(target: Target, report: SynthReport, what: str, packing: float | None = None) -> str:
     lines = [f"the design does not fit {target.name} even with {what}:"]
     for r in RESOURCES:
-        used, avail = report.used(r), target.available(r)
-        mark = "  <-- over" if used > limit(target, r) else ""
-        lines.append(f"  {RESOURCE_NAMES[r]:24} needs {used:7,}  available {avail:7,}"
-                     f" (limit {limit(target, r):,}){mark}")
+        used, avail, cap = scaled_use(report.used(r), r, packing), target.available(r), limit(target, r, packing)
+        mark = "  <-- over" if used > cap else ""
+        lines.append(f"  {RESOURCE_NAMES[r]:24} needs {used:7,}  available {avail:7,} (limit {cap:,}){mark}")
+    if packing:
+        lines.append(f"  (logic cells: the synthesis estimate times {packing:.2f}, the packing nextpnr measured)")
     spram = (" the weight codes in SPRAM (--weights spram, loaded at run time);"
              if target.available("spram") and not report.used("spram") else "")
     lines.append("options: fewer hidden units or layers; a narrower --width (smaller registers and adders); "

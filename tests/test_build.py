@@ -235,14 +235,14 @@ def test_auto_weights_fall_back_to_spram_when_block_ram_is_over(tiny, tmp_path, 
     from hwgen.toolchain.synth import SynthReport
 
     def fake(counts_by_weights):
-        def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom"):
+        def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
             return lambda style, lanes: SynthReport("ice40-up5k", dict(counts_by_weights[weights]), {})
         return synth_measure
 
     small = {"lut4": 900, "carry": 100, "dff": 800, "ebr": 4, "spram": 0, "dsp": 0}
     monkeypatch.setattr(hb, "synth_measure", fake({"rom": {**small, "ebr": 31}, "spram": {**small, "spram": 2}}))
     target = hb.get_target("ice40")
-    weights, fit = hb._fit(tiny, tmp_path, BuildOptions(target="ice40"), target, lambda m: None)
+    weights, fit, _ = hb._fit(tiny, tmp_path, BuildOptions(target="ice40"), target, lambda m: None)
     assert weights == "spram" and fit.report.used("spram") == 2
     monkeypatch.setattr(hb, "synth_measure", fake({"rom": {**small, "lut4": 9000}, "spram": small}))
     with pytest.raises(FitError, match="logic cells"):
@@ -279,18 +279,31 @@ def test_check_reads_design_json_and_simulates_the_builds_own_feature_vectors(tm
         check.check_build(tmp_path / "f", "icarus")
 
 
-def test_dense_input_builds_the_reference_design():
-    """``--dense-input``: every chunk of a token input's codes is read (the design hot-column
-    reads are measured against); by default a one-hot model's first layer reads one."""
+def test_input_reads_choose_hot_column_or_dense_designs():
+    """``--input-reads hot|dense`` fixes how a one-hot model's first layer reads its input codes
+    (hot: one chunk per row); auto fits both and takes the faster."""
     from hwgen.build import point_plan
     from hwgen.cli import build_parser
     from hwgen.cli.build import options_from
 
     q = random_qmodel("gru", hidden=4, inputs=6, vocab=7, outputs=3, table="one-hot", seed=2)
     target = get_target("ice40")
-    for argv, hot in ((["build", "m.pt"], True), (["build", "m.pt", "--dense-input"], False)):
-        opts = options_from(build_parser().parse_args(argv))
+    for reads, hot in (("auto", True), ("hot", True), ("dense", False)):
+        opts = options_from(build_parser().parse_args(["build", "m.pt", "--input-reads", reads]))
+        assert opts.hot_column is {"auto": None, "hot": True, "dense": False}[reads]
         plan = point_plan(q, opts, target, "folded", 2, "rom")
         assert plan.stages[1].hot is hot and plan.params.hot_column is hot
     hot, dense = (point_plan(q, BuildOptions(hot_column=h), target, "folded", 2, "rom") for h in (True, False))
     assert dense.stages[1].issues - hot.stages[1].issues == 12 * (3 - 1)  # 12 rows, 3 input chunks -> 1
+
+
+def test_auto_input_reads_take_the_hot_design_where_it_fits(tmp_path):
+    """Auto: the dense design is fitted, then the hot one at its lane count (fewer cycles)."""
+    q = random_qmodel("gru", hidden=4, inputs=6, vocab=7, outputs=3, table="one-hot", seed=2)
+    r = build(q, tmp_path / "b", BuildOptions(target="ice40", style="folded", lanes=2), say=lambda m: None).report
+    tried = r["fit"]["tried"]
+    assert [(c["lanes"], c["input_reads"]) for c in tried] == [(2, "dense"), (2, "hot")]
+    assert r["design"]["hot_column_reads"] and "rejected" not in tried[-1]
+    assert tried[0]["rejected"] == (f"slower: {tried[0]['cycles_per_step']:,} cycles per step against "
+                                    f"{r['design']['cycles_per_step']:,}")
+    assert tried[0]["cycles_per_step"] - r["design"]["cycles_per_step"] == 12 * (3 - 1)

@@ -152,3 +152,25 @@ def test_the_speed_search_records_why_each_candidate_was_rejected():
 def test_a_requirement_is_validated(args, message):
     with pytest.raises(ValueError, match=message):
         Need(*args)
+
+
+# ------------------------------------------------------------------ packing measured by nextpnr
+
+
+def test_a_measured_packing_scales_the_logic_estimate_against_the_whole_device():
+    """Packed logic cells were 1.8x the synthesis estimate: a design fits when 1.8x its estimate
+    is within the device's 5,280 cells (the packer checks again before placement)."""
+    measure, _ = linear_cost(800, 350)
+    plain = choose(UP5K, measure, max_lanes=114, weights=10**6)
+    packed = choose(UP5K, measure, max_lanes=114, weights=10**6, packing=1.8)
+    brute = max(p for p in lane_candidates(114) if round((800 + 350 * (p - 1)) * 1.8) <= UP5K.available("lc"))
+    assert packed.lanes == brute < plain.lanes
+    rejected = [c for c in packed.tried if c.fits is False]
+    assert rejected and all("> 5,280 (+" in c.rejected for c in rejected)
+
+
+def test_a_refusal_with_packing_says_the_estimate_was_scaled():
+    measure, _ = linear_cost(3000, 100)
+    with pytest.raises(FitError, match=r"needs +5,400  available +5,280 \(limit 5,280\)  <-- over[\s\S]*"
+                                       r"synthesis estimate times 1.80"):
+        choose(UP5K, measure, max_lanes=114, weights=10**6, packing=1.8)

@@ -159,9 +159,10 @@ def add_build_arguments(s) -> None:
                    help="where the layers' weight codes live: rom (block RAM, in the bitstream) or "
                         "spram (UltraPlus SPRAM, sent through the design's load port after each reset); "
                         "auto: rom, or spram when the codes do not fit block RAM (default)")
-    s.add_argument("--dense-input", action="store_true",
-                   help="read every chunk of a token input's weight codes, not only the hot column's "
-                        "(the reference design; docs/generator.md, hot-column reads)")
+    s.add_argument("--input-reads", choices=("auto", "hot", "dense"), default="auto",
+                   help="a one-hot token input: hot reads one chunk of its weight codes per row (fewer "
+                        "cycles), dense every chunk (fewer logic cells); auto fits both and takes the "
+                        "faster (default; docs/build.md)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
     s.add_argument("--pnr-seeds", type=int, default=3, metavar="N",
                    help="place and route with nextpnr seeds 1..N: Fmax is their median, the spread is "

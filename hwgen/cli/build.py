@@ -50,7 +50,8 @@ def options_from(args):
     if args.freq <= 0:
         raise BuildError(f"--freq {args.freq:g}: a positive clock in MHz")
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
-                        multipliers=multipliers, weights=args.weights, hot_column=not args.dense_input,
+                        multipliers=multipliers, weights=args.weights,
+                        hot_column={"auto": None, "hot": True, "dense": False}[args.input_reads],
                         pnr=args.pnr, pnr_seeds=args.pnr_seeds,
                         min_steps_per_second=floor, objective=args.objective,
                         freq_mhz=args.freq,
@@ -139,7 +140,8 @@ def print_report(report: dict) -> None:
                       f"at {fit['clock_mhz']:g} MHz")
     for c in fit["tried"]:
         if c.get("rejected"):
-            console.print(f"  rejected {label(c['style'], c['lanes'])}: {c['rejected']}")
+            variant = f", {c['input_reads']} input" if "input_reads" in c else ""
+            console.print(f"  rejected {label(c['style'], c['lanes'])}{variant}: {c['rejected']}")
     if "pnr" in report:
         p = report["pnr"]
         lc = p["utilization"].get("lc", {})

