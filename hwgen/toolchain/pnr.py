@@ -98,11 +98,11 @@ def pack(target: Target, netlist_dir: Path, workdir: Path,
 
 class Unplaceable(ToolError):
     """The packed design needs more of a resource than the device has: ``over`` is
-    ``{resource: (used, available)}``."""
+    ``{resource: (used, available)}``, ``where`` what was packed."""
 
-    def __init__(self, message: str, over: dict[str, tuple[int, int]]):
+    def __init__(self, message: str, over: dict[str, tuple[int, int]], where: str = "the place-and-route harness"):
         super().__init__(message)
-        self.over = over
+        self.over, self.where = over, where
 
 
 @dataclass(frozen=True)
