@@ -35,7 +35,7 @@ def row(name: str, r: dict) -> list[str]:
     return [name, f"{d['style']}, {d['lanes']}", f"{d['cycles_per_step']:,}",
             f"{p['fmax_mhz']:.1f} ({p['fmax_worst_mhz']:.1f}-{p['fmax_best_mhz']:.1f})",
             f"{p['steps_per_second']:,.0f}", f"{lc.get('used', 0):,}",
-            ", ".join(f"{k} {v:,}" for k, v in syn.items() if k.lower().startswith(("block", "spram", "dsp")))]
+            ", ".join(f"{k} {v:,}" for k, v in syn.items() if k in ("ebr", "spram", "dsp"))]
 
 
 def main() -> int:
