@@ -44,7 +44,8 @@ def main() -> None:
                               f"{read}; synth_ice40 -dsp -top hwgen_top"], cwd=out) for _ in range(args.repeat)]
                 for read in ("read_verilog -sv hwgen_top.v", "read_rtlil hwgen_top.il")}
         report = json.loads((out / "build_report.json").read_text())
-    tried = ", ".join(f"{t['style']} P={t['lanes']} {'fits' if t['fits'] else 'over'}" for t in report["fit"]["tried"]
+    tried = ", ".join(f"{t['style']} P={t['lanes']}{' ' + t['input_reads'] if 'input_reads' in t else ''} "
+                      f"{'fits' if t['fits'] else 'over'}" for t in report["fit"]["tried"]
                       if t["fits"] is not None)  # None: rejected on its cycle count, not synthesized
     print(f"synthesized: {tried}; chosen {report['design']['style']} P={report['design']['lanes']}")
     b = statistics.median(builds)
