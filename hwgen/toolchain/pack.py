@@ -27,19 +27,20 @@ NEXTPNR_RESOURCES = {
 }
 
 
-def pack(target: Target, netlist: Path, workdir: Path,
-         announce: Callable[[str], None] = print) -> dict[str, tuple[int, int]]:
+def pack(target: Target, netlist: Path, workdir: Path, announce: Callable[[str], None] = print,
+         name: str = "pack") -> dict[str, tuple[int, int]]:
     """nextpnr ``--pack-only`` on ``netlist`` (a yosys JSON netlist), run in ``workdir`` (report
-    pack_report.json, log logs/nextpnr_pack.log): ``{resource: (used, available)}``. Ports are
-    not placed, so a design with more port bits than the package has pins packs too."""
+    ``<name>_report.json``, log ``logs/nextpnr_<name>.log``): ``{resource: (used, available)}``.
+    Ports are not placed, so a design with more port bits than the package has pins packs too."""
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    report = workdir / f"{name}_report.json"
     run_tool(target.pnr_tool,
              [f"--{target.device}", "--package", target.package, "--json", os.path.relpath(netlist, workdir),
-              "--pack-only", "--report", "pack_report.json", "-q", "-l", "logs/nextpnr_pack.log"],
-             workdir / "logs" / "nextpnr_pack.run.log", workdir, announce)
+              "--pack-only", "--report", report.name, "-q", "-l", f"logs/nextpnr_{name}.log"],
+             workdir / "logs" / f"nextpnr_{name}.run.log", workdir, announce)
     try:
-        util = json.loads((workdir / "pack_report.json").read_text())["utilization"]
+        util = json.loads(report.read_text())["utilization"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ToolError(f"nextpnr's packer wrote no readable report ({workdir / 'pack_report.json'}): {e}") from None
+        raise ToolError(f"nextpnr's packer wrote no readable report ({report}): {e}") from None
     return {name: (int(util[key]["used"]), int(util[key]["available"]))
             for name, key in NEXTPNR_RESOURCES[target.family].items() if key in util}
