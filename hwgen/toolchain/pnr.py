@@ -17,7 +17,7 @@ from typing import Callable
 
 from rtl_templates import path as template_path
 
-from .pack import NEXTPNR_RESOURCES, pack as pack_netlist
+from .pack import NEXTPNR_RESOURCES, pack as pack_netlist, require_room
 from .synth import read_command
 from .targets import Target
 from .tools import ToolError, run_tool
@@ -96,15 +96,6 @@ def pack(target: Target, netlist_dir: Path, workdir: Path,
     return pack_netlist(target, netlist_dir / "pnr_netlist.json", workdir, announce)
 
 
-class Unplaceable(ToolError):
-    """The packed design needs more of a resource than the device has: ``over`` is
-    ``{resource: (used, available)}``, ``where`` what was packed."""
-
-    def __init__(self, message: str, over: dict[str, tuple[int, int]], where: str = "the place-and-route harness"):
-        super().__init__(message)
-        self.over, self.where = over, where
-
-
 @dataclass(frozen=True)
 class PnrSeeds:
     """One design placed and routed with several placement seeds. Fmax moves by a few MHz with the
@@ -143,11 +134,8 @@ def place_and_route_seeds(design: Path, target: Target, workdir: Path, in_width:
     if not seeds:
         raise ValueError("place_and_route_seeds needs at least one seed")
     harness_netlist(design, target, workdir, in_width, out_width, loaded, announce)
-    packed = pack(target, workdir, workdir, announce)
-    over = {r: (u, a) for r, (u, a) in packed.items() if u > a}
-    if over:  # placement would fail after minutes ("Unable to find legal placement")
-        raise Unplaceable("packed, the design does not fit " + target.name + ": " + "; ".join(
-            f"{r} {u:,} > {a:,}" for r, (u, a) in over.items()) + f" (nextpnr's packer: {workdir / 'logs'})", over)
+    # placement would fail only after minutes ("Unable to find legal placement")
+    require_room(pack(target, workdir, workdir, announce), target, "the place-and-route harness", workdir / "logs")
     with ThreadPoolExecutor(max_workers=max(1, min(len(seeds), os.cpu_count() or 1))) as pool:
         runs = tuple(pool.map(lambda s: route(target, workdir, workdir / f"pnr-s{s}", s, freq_mhz, announce), seeds))
     result = PnrSeeds(runs)
