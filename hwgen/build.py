@@ -26,6 +26,7 @@ from .toolchain.limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
 from .outdir import check_outdir as _check_outdir
 from .qmodel_file import digest, save
+from .toolchain.boards import DEFAULT_BAUD
 from .toolchain.synth import SynthReport, synthesize
 from .toolchain.targets import RESOURCES, Target, get_target
 from .toolchain.tools import stop_tools
@@ -54,6 +55,8 @@ class BuildOptions:
     freq_mhz: float = 48.0
     bitstream: bool = False
     board: str | None = None
+    board_clock_mhz: float | None = None  # the board top's clock; None: auto (under the measured Fmax)
+    baud: int = DEFAULT_BAUD  # the board's UART
     check: bool = False
     sim: str = "icarus"
     vector_sequences: int = 4
@@ -361,7 +364,8 @@ def _fit_weights(qmodel, staging, options, target, say, need, packing, below, me
 
 
 def _board(options: BuildOptions, target: Target):
-    from .toolchain.boards import get_board
+    from .toolchain.boards import BAUD_TOLERANCE, clocks, fixed_clock, get_board
+    from .toolchain.targets import TargetError
 
     if not options.bitstream:
         return None
@@ -370,6 +374,16 @@ def _board(options: BuildOptions, target: Target):
     board = get_board(options.board)
     if board.target != target.name:
         raise BuildError(f"board {board.name} carries {board.target}, not {target.name}; use --target {board.target}")
+    if not (isinstance(options.baud, int) and options.baud > 0):
+        raise BuildError(f"--baud {options.baud}: a positive whole number of bits per second")
+    if options.board_clock_mhz is not None:
+        try:
+            fixed_clock(board, options.baud, options.board_clock_mhz)
+        except TargetError as e:
+            raise BuildError(str(e)) from None
+    elif not clocks(board, options.baud, float("inf")):
+        raise BuildError(f"--baud {options.baud:,}: no clock of {board.name} has a whole number (4 or more) of "
+                         f"cycles per bit within {BAUD_TOLERANCE:.0%}; the default is {DEFAULT_BAUD:,}")
     return board
 
 
@@ -385,20 +399,18 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
         from .generator.code_memory import image_text, load_image
 
         (staging / "vectors" / "load.hex").write_text(image_text(load_image(qmodel, plan)))
-    if board is not None:
+    if board is not None:  # placed in the fit's loop (_design): what is left is the bitstream itself
         from .toolchain.bitstream import build_bitstream
 
-        say(f"building the {board.name} bitstream (UART bridge, {board.baud} baud)")
-        path, fmax = build_bitstream(make_design(qmodel, plan), board, staging, qmodel.name, say)
-        report["bitstream"] = {"board": board.name, "file": path.name, "fmax_mhz": round(fmax, 2),
-                               "clock_mhz": board.clock_mhz, "baud": board.baud}
+        say(f"writing the {board.name} bitstream")
+        report["bitstream"]["file"] = build_bitstream(staging, qmodel.name, say).name
     if options.check:
         report["check"] = _check(staging, options, say)
     return report
 
 
 #: rounds of fitting again at the measured Fmax when a placed design misses --min-steps-per-second
-PNR_ROUNDS = 3
+PNR_ROUNDS = 4
 
 
 def _design(qmodel, staging, options, target, say, board=None):
@@ -430,31 +442,24 @@ def _design(qmodel, staging, options, target, say, board=None):
         if not (options.pnr or options.bitstream):
             return weights, fit, plan, report
         try:
-            if board is not None:  # what will be placed: the board top, packed before anything is placed
-                from .toolchain.bitstream import synthesize_board
-
-                say(f"synthesizing the {board.name} board top (UART bridge) and packing it")
-                (staging / "board_netlist.json").unlink(missing_ok=True)
-                synthesize_board(make_design(qmodel, plan), board, staging, say)
-            _pnr(report, options, target, plan, staging, say)
+            _place(report, qmodel, options, target, plan, board, staging, say)
             placed = True
         except Unplaceable as e:
             if options.lanes is not None or "lc" not in e.over:
                 raise
             packing = e.over["lc"][0] / fit.report.used("lc")
             below[hot] = fit.lanes if fit.style == "folded" else max_lanes(qmodel) + 1
-            unplaced.append(dataclasses.replace(_chosen(fit), fits=False, rejected=(
-                f"packed in {e.where}: logic cells {e.over['lc'][0]:,} > {e.over['lc'][1]:,} (nextpnr's packer)")))
-            say(f"{unplaced[-1].label} does not pack into {target.name} ({unplaced[-1].rejected}; {packing:.2f} "
-                "packed cells per synthesized estimate): fitting again with that packing")
+            unplaced.append(dataclasses.replace(_chosen(fit), fits=False, rejected=e.rejected))
+            say(f"{unplaced[-1].label} does not fit {target.name} ({e.rejected}; {packing:.2f} "
+                "packed cells per synthesized estimate): fitting again below it with that packing")
             continue
         floor, reached = options.min_steps_per_second, report["pnr"]["steps_per_second"]
         if floor is None or reached >= floor or options.lanes is not None:
             break
         clock = report["pnr"]["fmax_mhz"]
         say(f"{reached:,.0f} steps/s at the measured {clock:g} MHz misses {floor:,.0f}: fitting again at that clock")
-    if not placed:  # every round's design failed to pack
-        raise BuildError(f"no design packed into {target.name} in {PNR_ROUNDS} rounds: " + "; ".join(
+    if not placed:  # every round's design failed to pack or to place
+        raise BuildError(f"no design placed in {target.name} in {PNR_ROUNDS} rounds: " + "; ".join(
             f"{c.label}: {c.rejected}" for c in unplaced) + "; options: --lanes with fewer lanes, a larger device "
             "(`hwgen targets`), a smaller model")
     floor = options.min_steps_per_second
@@ -465,6 +470,26 @@ def _design(qmodel, staging, options, target, say, board=None):
                          f"{p['steps_per_second']:,.0f} time steps per second, under --min-steps-per-second "
                          f"{floor:,.0f}; options: a lower floor, a larger device, a smaller model")
     return weights, fit, plan, report
+
+
+def _place(report, qmodel, options, target, plan, board, staging: Path, say: Say) -> None:
+    """Places the design: in its harness (``report["pnr"]``) and, with a board, the board top
+    (``report["bitstream"]``). The board top is packed first at the clock it would run at if the
+    harness met the --freq goal (minutes of harness placement are not spent on a board top that
+    cannot fit), then synthesized again at the clock the harness's median Fmax allows."""
+    from . import board_build
+
+    design = lambda: make_design(qmodel, plan)  # noqa: E731 (a fresh component per netlist)
+    if board is not None:
+        clock = board_build.board_clock(board, options, None)
+        packed = board_build.synthesize(design, board, clock, staging, say)
+    _pnr(report, options, target, plan, staging, say)
+    if board is not None:
+        fmax = report["pnr"]["fmax_mhz"]
+        final = board_build.board_clock(board, options, fmax)
+        if final != clock:
+            clock, packed = final, board_build.synthesize(design, board, final, staging, say)
+        report["bitstream"] = board_build.place(design, plan, board, options, staging, say, clock, packed, fmax)
 
 
 def _chosen(fit) -> Candidate:

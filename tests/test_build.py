@@ -140,11 +140,68 @@ def test_with_pnr_the_floor_is_met_at_the_measured_fmax(tiny, tmp_path):
 
 
 def test_bitstream_for_icebreaker(tiny, tmp_path):
+    """The board top runs from the PLL at the fastest clock under 90% of the design's median
+    Fmax that keeps the UART's bit a whole number of cycles, and places at that clock."""
     r = build(tiny, tmp_path / "bs", BuildOptions(target="ice40", style="folded", lanes=1, bitstream=True,
-                                                  board="icebreaker"), say=lambda m: None)
-    binary = r.outdir / r.report["bitstream"]["file"]
+                                                  board="icebreaker", pnr_seeds=1), say=lambda m: None)
+    b = r.report["bitstream"]
+    binary = r.outdir / b["file"]
     assert binary.suffix == ".bin" and binary.stat().st_size > 100_000
-    assert r.report["bitstream"]["fmax_mhz"] >= 12
+    assert b["pll"] is not None and b["clock_mhz"] > 12 and b["fmax_mhz"] >= b["clock_mhz"]
+    assert b["clock_mhz"] <= 0.9 * r.report["pnr"]["fmax_mhz"] < b["clock_mhz"] + 3  # the next PLL step is 3 MHz up
+    assert b["uart_divisor"] * b["baud"] == round(b["clock_mhz"] * 1e6) and b["baud"] == 3_000_000
+    assert "SB_PLL40_PAD" in (r.outdir / "hwgen_board.v").read_text()
+    link = b["link"]
+    assert link["steps_per_second"] == min(link["link_steps_per_second"], link["design_steps_per_second"])
+    assert link["design_steps_per_second"] == pytest.approx(b["clock_mhz"] * 1e6 / r.report["design"]["cycles_per_step"],
+                                                             abs=0.1)
+
+
+def test_bitstream_on_the_oscillator_without_the_pll(tiny, tmp_path):
+    r = build(tiny, tmp_path / "bs", BuildOptions(target="ice40", style="folded", lanes=1, bitstream=True,
+                                                  board="icebreaker", pnr_seeds=1, board_clock_mhz=12,
+                                                  baud=115_200), say=lambda m: None)
+    b = r.report["bitstream"]
+    assert b["pll"] is None and b["clock_mhz"] == 12 and b["uart_divisor"] == 104
+    assert "SB_PLL40" not in (r.outdir / "hwgen_board.v").read_text()
+
+
+def test_a_board_top_that_packs_but_does_not_place_is_fitted_again_below(tiny, tmp_path, monkeypatch):
+    """nextpnr can fail placement ("Unable to find legal placement") on a design that packs; the
+    fit then takes fewer lanes, as for one that does not pack. The placer's refusal is stood in
+    for at the first design chosen (a real one needs a full device and minutes); everything else,
+    the second placement included, runs the real tools."""
+    import hwgen.toolchain.bitstream as bs
+    from hwgen.toolchain.pack import unplaced
+
+    real, first = bs.place_board, []
+
+    def place_board(board, workdir, packed, announce=print):
+        lanes = json.loads((workdir / "design.json").read_text())["parameters"]["lanes"]
+        if not first or first[0] == lanes:
+            first.append(lanes)
+            raise unplaced(packed, get_target(board.target), f"the {board.name} board top", workdir / "x.log")
+        return real(board, workdir, packed, announce)
+
+    monkeypatch.setattr(bs, "place_board", place_board)
+    r = build(tiny, tmp_path / "bs", BuildOptions(target="ice40", style="folded", bitstream=True,
+                                                  board="icebreaker", pnr_seeds=1), say=lambda m: None).report
+    assert r["design"]["lanes"] < first[0]
+    rejected = [c for c in r["fit"]["tried"] if c["lanes"] == first[0] and c.get("rejected", "").startswith("placed")]
+    assert len(rejected) == 1 and "no legal placement" in rejected[0]["rejected"], r["fit"]["tried"]
+    assert (tmp_path / "bs" / r["bitstream"]["file"]).stat().st_size > 100_000
+    assert r["bitstream"]["logic_cells"] <= 5280
+
+
+def test_a_failed_placement_is_told_from_other_nextpnr_failures(tmp_path):
+    from hwgen.toolchain.pack import no_placement
+
+    log = tmp_path / "nextpnr.log"
+    log.write_text("Info: ...\nERROR: Unable to find legal placement for all cells, design is probably at "
+                   "utilisation limit.\n")
+    other = tmp_path / "other.log"
+    other.write_text("ERROR: IO 'clk' is unconstrained in PCF\n")
+    assert no_placement([other, log]) and not no_placement([other, tmp_path / "missing.log"])
 
 
 def test_too_big_is_refused_and_old_output_kept(tmp_path):
@@ -169,6 +226,9 @@ def test_an_unknown_objective_is_refused_by_argparse(tiny, tmp_path, capsys):
     (["--target", "virtex7"], "unknown target 'virtex7'; valid targets: ice40-up5k"),
     (["--bitstream", "--board", "ulx3s"], "unknown board 'ulx3s'; valid boards: icebreaker"),
     (["--bitstream"], "--bitstream needs --board"),
+    (["--bitstream", "--board", "icebreaker", "--board-clock", "25"], "nearest that do: 21, 24, 27, 30 MHz"),
+    (["--bitstream", "--board", "icebreaker", "--board-clock", "fast"], "--board-clock 'fast': a positive number"),
+    (["--bitstream", "--board", "icebreaker", "--baud", "0"], "--baud 0: a positive whole number"),
     (["--target", "ice40-hx8k", "--bitstream", "--board", "icebreaker"], "carries ice40-up5k"),
     (["--lanes", "many"], "--lanes 'many': an integer of at least 1, or auto"),
     (["--multipliers", "-1"], "--multipliers -1: at least 0"),

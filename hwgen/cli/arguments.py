@@ -170,6 +170,11 @@ def add_build_arguments(s) -> None:
     s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
     s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")
     s.add_argument("--board", help="board for --bitstream (icebreaker)")
+    s.add_argument("--board-clock", default="auto", metavar="MHZ",
+                   help="the board top's clock: auto, the fastest the PLL makes under 90%% of the design's "
+                        "median Fmax (default), or MHZ (12: the oscillator, no PLL)")
+    s.add_argument("--baud", type=int, default=3_000_000, metavar="N",
+                   help="the board's UART rate in bits per second (default 3000000)")
     s.add_argument("--check", action="store_true", help="simulate the built Verilog against the golden model")
     s.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="simulator for --check")
     s.add_argument("--seed", type=int, default=0, help="seed of the test vectors (default 0)")

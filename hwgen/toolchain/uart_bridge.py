@@ -12,7 +12,7 @@ significant byte first (vectors/load.hex, in order); the steps follow.
 """
 
 
-from amaranth.hdl import Cat, ClockDomain, ClockSignal, Module, Mux, ResetSignal, Signal, Value
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -183,26 +183,45 @@ class UartBridge(wiring.Component):
 
 class BoardTop(wiring.Component):
     """The bridge on a board: one clock pin, UART pins, an overrun LED (active low) and a
-    power-on reset, so the Verilog's ports are exactly the board's pins."""
+    power-on reset, so the Verilog's ports are exactly the board's pins. With ``pll`` (a
+    :class:`hwgen.toolchain.pll.PllConfig`) the clock pin feeds the iCE40's PLL (SB_PLL40_PAD)
+    and everything runs on its output, held in reset until the PLL has locked; without it, on the
+    pin's own clock (as simulations of the board top run it: the PLL bypassed)."""
 
     clk: In(1)
     rx: In(1, init=1)
     tx: Out(1, init=1)
     led_n: Out(1, init=1)
 
-    def __init__(self, design: wiring.Component, divisor: int):
+    def __init__(self, design: wiring.Component, divisor: int, pll=None):
         self.bridge = UartBridge(design, divisor)
+        self.pll = pll
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
         m.domains.por = ClockDomain(reset_less=True)
         m.domains.sync = ClockDomain()
+        clock, locked = self._clock(m)
         ticks = Signal(4)
-        m.d.comb += [ClockSignal("por").eq(self.clk), ClockSignal("sync").eq(self.clk),
+        m.d.comb += [ClockSignal("por").eq(clock), ClockSignal("sync").eq(clock),
                      ResetSignal("sync").eq(ticks != 15)]
-        with m.If(ticks != 15):
+        with m.If(~locked):
+            m.d.por += ticks.eq(0)
+        with m.Elif(ticks != 15):
             m.d.por += ticks.eq(ticks + 1)
         m.submodules.bridge = bridge = self.bridge
         m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx), self.led_n.eq(~bridge.overrun)]
         return m
+
+    def _clock(self, m: Module) -> tuple[Value, Value]:
+        """The clock everything runs on and whether it is steady yet (the PLL's lock, brought
+        into that clock through two flip-flops)."""
+        if self.pll is None:
+            return self.clk, Const(1)
+        clock, lock = Signal(), Signal()
+        m.submodules.pll = Instance("SB_PLL40_PAD", **self.pll.parameters(), i_PACKAGEPIN=self.clk, i_RESETB=1,
+                                    i_BYPASS=0, o_PLLOUTGLOBAL=clock, o_LOCK=lock)
+        synced = Signal(2)
+        m.d.por += synced.eq(Cat(lock, synced[0]))
+        return clock, synced[1]
