@@ -176,12 +176,12 @@ def test_a_board_top_that_packs_but_does_not_place_is_fitted_again_below(tiny, t
 
     real, first = bs.place_board, []
 
-    def place_board(board, workdir, packed, announce=print):
+    def place_board(board, clock, workdir, packed, announce=print):
         lanes = json.loads((workdir / "design.json").read_text())["parameters"]["lanes"]
         if not first or first[0] == lanes:
             first.append(lanes)
             raise unplaced(packed, get_target(board.target), f"the {board.name} board top", workdir / "x.log")
-        return real(board, workdir, packed, announce)
+        return real(board, clock, workdir, packed, announce)
 
     monkeypatch.setattr(bs, "place_board", place_board)
     r = build(tiny, tmp_path / "bs", BuildOptions(target="ice40", style="folded", bitstream=True,
