@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runner import TIMESCALE, VERILATOR_ARGS, _simulator_env, find_simulator
+from .runner import TIMESCALE, VERILATOR_ARGS, _runner, _simulator_env, find_simulator
 
 TOP = "hwgen_board"
 #: the simulated top: the board top under a module whose inputs are defined from time 0 (cocotb
@@ -76,9 +76,7 @@ def simulate_board(qmodel, plan, divisor: int, *, sim: str = "icarus", steps: in
     plan_path.write_text(json.dumps({**host_bytes(qmodel, plan, steps, sequences, seed), "divisor": divisor,
                                      "clock_ns": clock_ns, "ahead": ahead, "result": str(result),
                                      "cycles_per_step": plan.cycles_per_step}))
-    from cocotb_tools.runner import get_runner
-
-    runner = get_runner(sim)  # not sim.runner's cached Verilator: that one exposes only its bench top
+    runner = _runner(sim, None, public=BENCH_TOP)
     saved = os.environ.get("HWGEN_BOARD_PLAN")
     os.environ["HWGEN_BOARD_PLAN"] = str(plan_path)  # cocotb's runner lets os.environ win over extra_env
     try:

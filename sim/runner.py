@@ -267,7 +267,9 @@ def _runtime_cache(waves: bool, root: Path | None = None) -> Path:
     return cache_root(root) / f"verilator-runtime-{key}"
 
 
-def _runner(sim: str, root: Path | None = None):
+def _runner(sim: str, root: Path | None = None, public: str = BENCH_TOP):
+    """cocotb's runner for ``sim``; for Verilator, with only module ``public``'s signals open to
+    the bench (VPI), the cached runtime objects and the precompiled-header fix."""
     from cocotb_tools.runner import Verilator, get_runner
 
     if sim != "verilator":
@@ -284,8 +286,8 @@ def _runner(sim: str, root: Path | None = None):
                 cmds.insert(1, ["cp", *map(str, files), str(self.build_dir)])
             # Only the bench top's signals need VPI access: --public-flat-rw on every signal
             # stops Verilator optimizing the design and bloats its symbol table (compile time).
-            vlt = self.build_dir / "hwgen_bench.vlt"
-            vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{BENCH_TOP}" -var "*"\n')
+            vlt = self.build_dir / f"{public}.vlt"
+            vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{public}" -var "*"\n')
             cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + [str(vlt)]
             # The PyPI package's verilated.mk leaves the "include this precompiled header" flag
             # empty, which breaks every design big enough to be split into several files.
