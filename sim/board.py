@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runner import TIMESCALE, VERILATOR_ARGS, _runner, _simulator_env, find_simulator
+from .runner import TIMESCALE, VERILATOR_ARGS, _runner, _simulator_env, find_simulator, icarus_source
 
 TOP = "hwgen_board"
 #: the simulated top: the board top under a module whose inputs are defined from time 0 (cocotb
@@ -68,7 +68,8 @@ def simulate_board(qmodel, plan, divisor: int, *, sim: str = "icarus", steps: in
     find_simulator(sim)
     work = Path(tempfile.mkdtemp(prefix="hwgen-board-", dir=workdir))
     source = work / f"{TOP}.v"
-    source.write_text(rtlil_to_verilog(to_rtlil(BoardTop(make_design(qmodel, plan), divisor), TOP)))
+    verilog = rtlil_to_verilog(to_rtlil(BoardTop(make_design(qmodel, plan), divisor), TOP))
+    source.write_text(icarus_source(verilog) if sim == "icarus" else verilog)
     wrapper = work / f"{BENCH_TOP}.v"
     wrapper.write_text(WRAPPER)
     result = work / "result.json"

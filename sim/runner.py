@@ -31,7 +31,7 @@ from pathlib import Path
 SIMULATORS = ("icarus", "verilator")
 #: the simulated top module: the design under a wrapper whose inputs are defined from time 0
 BENCH_TOP = "hwgen_bench"
-BENCH_WRAPPER_VERSION = "3"
+BENCH_WRAPPER_VERSION = "4"  # 4: Icarus reads icarus_source copies
 ROOT = Path(__file__).resolve().parent.parent
 #: default root of the build folders (override: HWGEN_SIM_BUILD, or --build-dir): the user's
 #: cache folder, never the source checkout
@@ -39,6 +39,33 @@ DEFAULT_BUILD_ROOT = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".ca
 TIMESCALE = ("1ns", "1ps")
 #: bits of a ``load`` port word (hwgen.generator.loader.LOAD_WIDTH)
 LOAD_WIDTH = 16
+#: yosys's write_verilog wakes each ``always @*`` block at time 0 through a register declared
+#: ``= 0`` that the block reads. cocotb's runner has Icarus read SystemVerilog (-g2012), under
+#: whose rules a declaration's initial value raises no event, so a block whose inputs keep their
+#: initial values stays X until one changes (on the board top: a memory's write enable decoded
+#: from a tag that starts at 0 stayed X and the first write was lost). Icarus gets a copy of each
+#: source in which that register starts at 1 and an ``initial #0`` sets it to 0: an event after
+#: every block has started waiting, in Verilog-2005 and SystemVerilog alike.
+_WAKE = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;$", re.M)
+
+
+def icarus_source(text: str) -> str:
+    """``text`` (Verilog from yosys) with its time-0 wake-up registers made to raise an event."""
+    return _WAKE.sub(lambda m: f"{m[1]}reg {m[2]} = 1'h1;\n{m[1]}initial #0 {m[2]} = 1'h0;", text)
+
+
+def icarus_sources(sources: list[Path], work: Path) -> list[Path]:
+    """Copies of ``sources`` for Icarus (:func:`icarus_source`) in ``work/icarus_src``."""
+    folder = work / "icarus_src"
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for i, src in enumerate(sources):
+        copy = folder / f"{i}_{Path(src).name}"
+        copy.write_text(icarus_source(Path(src).read_text()))
+        copies.append(copy)
+    return copies
+
+
 #: Amaranth's Verilog is lint-noisy under Verilator; warnings must not stop the build.
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-O3")
 #: C++ optimisation (make variables): the per-cycle code at -O1, the one-off set-up code (ROM
@@ -372,7 +399,10 @@ def _compile(design: Design, sim: str, work: Path, waves: bool, root: Path) -> N
         try:
             wrapper = work / f"{BENCH_TOP}.v"
             wrapper.write_text(design.wrapper())
-            runner.build(sources=[*(Path(s) for s in design.sources), wrapper], hdl_toplevel=BENCH_TOP,
+            sources = [Path(s) for s in design.sources]
+            if sim == "icarus":
+                sources = icarus_sources(sources, work)
+            runner.build(sources=[*sources, wrapper], hdl_toplevel=BENCH_TOP,
                          build_args=args, build_dir=work,
                          timescale=TIMESCALE, waves=waves, always=True,
                          log_file=work / "build.log")

@@ -1,6 +1,6 @@
 """The board's clock and link: the PLL settings, the clocks a board top can run at with its UART,
-and the whole board top (bridge and a generated design) simulated under Verilator with a host on
-its pins, every answer equal byte for byte to the golden model's."""
+and the whole board top (bridge and a generated design) simulated under Icarus and Verilator with
+a host on its pins, every answer equal byte for byte to the golden model's."""
 
 import pytest
 
@@ -55,8 +55,9 @@ def _tiny(seed=4):
     return random_qmodel("gru", hidden=6, inputs=4, vocab=9, outputs=5, code="pow2", act="hard", seed=seed)
 
 
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
 @pytest.mark.parametrize("output, weights", [(None, "rom"), ("argmax", "rom"), (None, "spram")])
-def test_the_board_top_answers_the_golden_model_byte_for_byte(output, weights, tmp_path):
+def test_the_board_top_answers_the_golden_model_byte_for_byte(output, weights, sim, tmp_path):
     """Bytes in on rx, bytes out on tx, two steps in flight; with weights in SPRAM the image goes
     first. The cycles the host waits per step are what link_rates says they are: the slower of
     the design's step and the UART's bytes, each way."""
@@ -65,7 +66,7 @@ def test_the_board_top_answers_the_golden_model_byte_for_byte(output, weights, t
     q = _tiny()
     plan = _plan(q, weights=weights, output=output)
     divisor = 4
-    run = simulate_board(q, plan, divisor, sim="verilator", steps=6, sequences=2, workdir=tmp_path)
+    run = simulate_board(q, plan, divisor, sim=sim, steps=6, sequences=2, workdir=tmp_path)
     assert run["steps"] == 12 and not run["mismatches"]
     clock = BoardClock(4 * 3_000_000, None, 3_000_000)
     rates = link_rates(clock, plan)
