@@ -24,28 +24,34 @@ class BoardClockError(ToolError):
     """The board top does not reach the clock it was to run at."""
 
 
+def baud(board: Board, options) -> int:
+    """The UART's rate: ``--baud``, else the board's own default."""
+    return options.baud if options.baud is not None else board.default_baud
+
+
 def board_clock(board: Board, options, fmax_mhz: float | None) -> BoardClock:
     """The clock asked for (``options.board_clock_mhz``), else the fastest under the margin of
     ``fmax_mhz`` (None before anything is placed: of the ``--freq`` goal)."""
+    rate = baud(board, options)
     if options.board_clock_mhz is not None:
-        return fixed_clock(board, options.baud, options.board_clock_mhz)
+        return fixed_clock(board, rate, options.board_clock_mhz)
     reach = CLOCK_MARGIN * (fmax_mhz if fmax_mhz is not None else options.freq_mhz) * 1e6
-    return (clocks(board, options.baud, reach) or clocks(board, options.baud, board.oscillator_hz))[0]
+    return (clocks(board, rate, reach) or clocks(board, rate, board.oscillator_hz))[0]
 
 
-def synthesize(make_design, board: Board, clock: BoardClock, staging: Path, say: Say) -> dict:
+def synthesize(make_design, board: Board, target, clock: BoardClock, staging: Path, say: Say) -> dict:
     """The board top at ``clock`` synthesized and packed (:class:`~hwgen.toolchain.pack.Unplaceable`
     when it does not fit): the packed resources."""
     from .toolchain.bitstream import synthesize_board
 
     say(f"synthesizing the {board.name} board top at {clock.mhz:g} MHz (UART bridge, {clock.baud:,} baud) "
         "and packing it")
-    for name in ("board_netlist.json", "board.asc", "board_pnr.json"):
+    for name in ("board_netlist.json", "board.asc", "board.config", "board_pnr.json"):
         (staging / name).unlink(missing_ok=True)
-    return synthesize_board(make_design(), board, clock, staging, say)
+    return synthesize_board(make_design(), board, target, clock, staging, say)
 
 
-def place(make_design, plan, board: Board, options, staging: Path, say: Say, clock: BoardClock,
+def place(make_design, plan, board: Board, target, options, staging: Path, say: Say, clock: BoardClock,
           packed: dict, fmax_mhz: float | None) -> dict:
     """Places the synthesized board top (``clock``, ``packed``), steps the clock down once if it
     falls short (auto only), and returns the report's ``bitstream`` entry less its file."""
@@ -54,15 +60,15 @@ def place(make_design, plan, board: Board, options, staging: Path, say: Say, clo
     for attempt in (1, 2):
         say(f"placing and routing the {board.name} board top at {clock.mhz:g} MHz "
             f"({packed['lc'][0]:,} of {packed['lc'][1]:,} logic cells)")
-        reached = place_board(board, clock, staging, packed, say)
+        reached = place_board(board, target, clock, staging, packed, say)
         if reached >= clock.mhz:
             return entry(board, clock, reached, packed, plan, fmax_mhz)
-        slower = [c for c in clocks(board, options.baud, reached * 1e6) if c.hz < clock.hz]
+        slower = [c for c in clocks(board, clock.baud, reached * 1e6) if c.hz < clock.hz]
         if options.board_clock_mhz is not None or attempt == 2 or not slower:
             break
         say(f"the board top reaches {reached:.1f} MHz, under {clock.mhz:g} MHz: again at {slower[0].mhz:g} MHz")
         clock = slower[0]
-        packed = synthesize(make_design, board, clock, staging, say)
+        packed = synthesize(make_design, board, target, clock, staging, say)
     raise BoardClockError(
         f"the {board.name} board top reaches {reached:.1f} MHz, under its {clock.mhz:g} MHz clock "
         f"(log: {staging / 'logs' / 'nextpnr_board.log'}); options: a lower --board-clock, fewer lanes (--lanes), "

@@ -26,7 +26,6 @@ from .toolchain.limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
 from .outdir import check_outdir as _check_outdir
 from .qmodel_file import digest, save
-from .toolchain.boards import DEFAULT_BAUD
 from .toolchain.synth import SynthReport, synthesize
 from .toolchain.targets import RESOURCES, Target, get_target
 from .toolchain.tools import stop_tools
@@ -56,7 +55,7 @@ class BuildOptions:
     bitstream: bool = False
     board: str | None = None
     board_clock_mhz: float | None = None  # the board top's clock; None: auto (under the measured Fmax)
-    baud: int = DEFAULT_BAUD  # the board's UART
+    baud: int | None = None  # the board's UART rate; None: the board's default
     check: bool = False
     sim: str = "icarus"
     vector_sequences: int = 4
@@ -364,26 +363,28 @@ def _fit_weights(qmodel, staging, options, target, say, need, packing, below, me
 
 
 def _board(options: BuildOptions, target: Target):
-    from .toolchain.boards import BAUD_TOLERANCE, clocks, fixed_clock, get_board
+    from .toolchain.boards import BAUD_TOLERANCE, BOARDS, clocks, fixed_clock, get_board
     from .toolchain.targets import TargetError
 
     if not options.bitstream:
         return None
     if options.board is None:
-        raise BuildError("--bitstream needs --board (valid boards: icebreaker)")
+        raise BuildError(f"--bitstream needs --board (valid boards: {', '.join(BOARDS)})")
     board = get_board(options.board)
-    if board.target != target.name:
-        raise BuildError(f"board {board.name} carries {board.target}, not {target.name}; use --target {board.target}")
-    if not (isinstance(options.baud, int) and options.baud > 0):
+    if target.name not in board.targets:
+        raise BuildError(f"board {board.name} carries {' or '.join(board.targets)}, not {target.name}; "
+                         f"use --target {board.targets[0]}")
+    if options.baud is not None and not (isinstance(options.baud, int) and options.baud > 0):
         raise BuildError(f"--baud {options.baud}: a positive whole number of bits per second")
+    rate = options.baud if options.baud is not None else board.default_baud
     if options.board_clock_mhz is not None:
         try:
-            fixed_clock(board, options.baud, options.board_clock_mhz)
+            fixed_clock(board, rate, options.board_clock_mhz)
         except TargetError as e:
             raise BuildError(str(e)) from None
-    elif not clocks(board, options.baud, float("inf")):
-        raise BuildError(f"--baud {options.baud:,}: no clock of {board.name} has a whole number (4 or more) of "
-                         f"cycles per bit within {BAUD_TOLERANCE:.0%}; the default is {DEFAULT_BAUD:,}")
+    elif not clocks(board, rate, float("inf")):
+        raise BuildError(f"--baud {rate:,}: no clock of {board.name} has a whole number (4 or more) of "
+                         f"cycles per bit within {BAUD_TOLERANCE:.0%}; its default is {board.default_baud:,}")
     return board
 
 
@@ -403,7 +404,7 @@ def _build_into(qmodel, staging, options, target, board, say, export_report) -> 
         from .toolchain.bitstream import build_bitstream
 
         say(f"writing the {board.name} bitstream")
-        report["bitstream"]["file"] = build_bitstream(staging, qmodel.name, say).name
+        report["bitstream"]["file"] = build_bitstream(target, staging, qmodel.name, say).name
     if options.check:
         report["check"] = _check(staging, options, say)
     return report
@@ -482,14 +483,15 @@ def _place(report, qmodel, options, target, plan, board, staging: Path, say: Say
     design = lambda: make_design(qmodel, plan)  # noqa: E731 (a fresh component per netlist)
     if board is not None:
         clock = board_build.board_clock(board, options, None)
-        packed = board_build.synthesize(design, board, clock, staging, say)
+        packed = board_build.synthesize(design, board, target, clock, staging, say)
     _pnr(report, options, target, plan, staging, say)
     if board is not None:
         fmax = report["pnr"]["fmax_mhz"]
         final = board_build.board_clock(board, options, fmax)
         if final != clock:
-            clock, packed = final, board_build.synthesize(design, board, final, staging, say)
-        report["bitstream"] = board_build.place(design, plan, board, options, staging, say, clock, packed, fmax)
+            clock, packed = final, board_build.synthesize(design, board, target, final, staging, say)
+        report["bitstream"] = board_build.place(design, plan, board, target, options, staging, say, clock, packed,
+                                                fmax)
 
 
 def _chosen(fit) -> Candidate:

@@ -166,6 +166,21 @@ def test_bitstream_on_the_oscillator_without_the_pll(tiny, tmp_path):
     assert "SB_PLL40" not in (r.outdir / "hwgen_board.v").read_text()
 
 
+def test_bitstream_for_ulx3s_on_ecp5(tiny, tmp_path):
+    """The ECP5 board: synth_ecp5, nextpnr-ecp5 with the board's LPF, ecppack; no PLL yet, so the
+    25 MHz oscillator clocks it, and the UART runs at the board's 1 Mbaud (25 cycles a bit)."""
+    r = build(tiny, tmp_path / "u", BuildOptions(target="ecp5-25k", style="folded", lanes=1, bitstream=True,
+                                                 board="ulx3s", pnr_seeds=1), say=lambda m: None)
+    b = r.report["bitstream"]
+    binary = r.outdir / b["file"]
+    assert binary.suffix == ".bit" and binary.stat().st_size > 100_000
+    assert b["pll"] is None and b["clock_mhz"] == 25 and b["baud"] == 1_000_000 and b["uart_divisor"] == 25
+    assert b["fmax_mhz"] >= 25
+    top = (r.outdir / "hwgen_board.v").read_text()
+    assert "output led;" in top and "led_n" not in top  # the ULX3S's LEDs light on a high level
+    assert (r.outdir / "ulx3s.lpf").exists()
+
+
 def test_a_board_top_that_packs_but_does_not_place_is_fitted_again_below(tiny, tmp_path, monkeypatch):
     """nextpnr can fail placement ("Unable to find legal placement") on a design that packs; the
     fit then takes fewer lanes, as for one that does not pack. The placer's refusal is stood in
@@ -176,12 +191,12 @@ def test_a_board_top_that_packs_but_does_not_place_is_fitted_again_below(tiny, t
 
     real, first = bs.place_board, []
 
-    def place_board(board, clock, workdir, packed, announce=print):
+    def place_board(board, target, clock, workdir, packed, announce=print):
         lanes = json.loads((workdir / "design.json").read_text())["parameters"]["lanes"]
         if not first or first[0] == lanes:
             first.append(lanes)
-            raise unplaced(packed, get_target(board.target), f"the {board.name} board top", workdir / "x.log")
-        return real(board, clock, workdir, packed, announce)
+            raise unplaced(packed, target, f"the {board.name} board top", workdir / "x.log")
+        return real(board, target, clock, workdir, packed, announce)
 
     monkeypatch.setattr(bs, "place_board", place_board)
     r = build(tiny, tmp_path / "bs", BuildOptions(target="ice40", style="folded", bitstream=True,
@@ -224,12 +239,15 @@ def test_an_unknown_objective_is_refused_by_argparse(tiny, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--target", "virtex7"], "unknown target 'virtex7'; valid targets: ice40-up5k"),
-    (["--bitstream", "--board", "ulx3s"], "unknown board 'ulx3s'; valid boards: icebreaker"),
+    (["--bitstream", "--board", "arty"], "unknown board 'arty'; valid boards: icebreaker, ulx3s"),
+    (["--bitstream", "--board", "ulx3s"], "board ulx3s carries ecp5-25k or ecp5-45k or ecp5-85k, not ice40-up5k"),
     (["--bitstream"], "--bitstream needs --board"),
     (["--bitstream", "--board", "icebreaker", "--board-clock", "25"], "nearest that do: 21, 24, 27, 30 MHz"),
     (["--bitstream", "--board", "icebreaker", "--board-clock", "fast"], "--board-clock 'fast': a positive number"),
     (["--bitstream", "--board", "icebreaker", "--baud", "0"], "--baud 0: a positive whole number"),
     (["--target", "ice40-hx8k", "--bitstream", "--board", "icebreaker"], "carries ice40-up5k"),
+    (["--target", "ecp5-25k", "--bitstream", "--board", "ulx3s", "--board-clock", "50"],
+     "--board-clock 50 MHz does not work on ulx3s"),
     (["--lanes", "many"], "--lanes 'many': an integer of at least 1, or auto"),
     (["--multipliers", "-1"], "--multipliers -1: at least 0"),
     (["--weights", "spram", "--target", "ice40-hx8k"], "--weights spram needs a target with SPRAM"),

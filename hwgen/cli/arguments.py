@@ -169,12 +169,13 @@ def add_build_arguments(s) -> None:
                         "reported, the best placement is kept (default 3)")
     s.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="place-and-route clock goal (default 48)")
     s.add_argument("--bitstream", action="store_true", help="a bitstream of the design behind a UART bridge")
-    s.add_argument("--board", help="board for --bitstream (icebreaker)")
+    s.add_argument("--board", help="board for --bitstream (icebreaker, ulx3s)")
     s.add_argument("--board-clock", default="auto", metavar="MHZ",
                    help="the board top's clock: auto, the fastest the PLL makes under 90%% of the design's "
-                        "median Fmax (default), or MHZ (12: the oscillator, no PLL)")
-    s.add_argument("--baud", type=int, default=3_000_000, metavar="N",
-                   help="the board's UART rate in bits per second (default 3000000)")
+                        "median Fmax (default; the oscillator on boards without one), or MHZ")
+    s.add_argument("--baud", type=int, metavar="N",
+                   help="the board's UART rate in bits per second (default: the board's, 3000000 on the "
+                        "iCEBreaker, 1000000 on the ULX3S)")
     s.add_argument("--check", action="store_true", help="simulate the built Verilog against the golden model")
     s.add_argument("--sim", choices=("icarus", "verilator"), default="icarus", help="simulator for --check")
     s.add_argument("--seed", type=int, default=0, help="seed of the test vectors (default 0)")

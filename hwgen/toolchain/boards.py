@@ -20,10 +20,12 @@ CLOCK_MARGIN = 0.9
 class Board:
     name: str
     description: str
-    target: str  # the device target the board carries
-    pcf: str  # pin constraints, a file in rtl_templates/
-    oscillator_hz: int  # the clock pin's frequency; it reaches the PLL's pad input
-    has_pll: bool = True
+    targets: tuple[str, ...]  # the device targets the board comes with (the first is the default)
+    pins: str  # pin constraints, a file in rtl_templates/ (.pcf for iCE40, .lpf for ECP5)
+    oscillator_hz: int  # the clock pin's frequency
+    has_pll: bool = True  # the clock pin reaches a PLL hwgen drives (the iCE40's SB_PLL40_PAD)
+    led: str = "led_n"  # the overrun LED's port: led_n lit low, led lit high
+    default_baud: int = DEFAULT_BAUD
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,12 @@ class BoardClock:
 
 BOARDS = {b.name: b for b in (
     Board("icebreaker", "1BitSquared iCEBreaker: iCE40UP5K-SG48, 12 MHz oscillator into the PLL, UART over its "
-          "FT2232H", "ice40-up5k", "icebreaker.pcf", 12_000_000),
+          "FT2232H", ("ice40-up5k",), "icebreaker.pcf", 12_000_000),
+    # The FT231X's rates are 3 MHz / n; 1 Mbaud is 25 cycles of the 25 MHz oscillator exactly
+    # (3 Mbaud would be 8.33). The ECP5's PLL (EHXPLLL) is not driven yet: the oscillator clocks it.
+    Board("ulx3s", "Radiona ULX3S: ECP5 LFE5U-25F/45F/85F (CABGA381), 25 MHz oscillator, UART over its FT231X",
+          ("ecp5-25k", "ecp5-45k", "ecp5-85k"), "ulx3s.lpf", 25_000_000, has_pll=False, led="led",
+          default_baud=1_000_000),
 )}
 
 

@@ -27,6 +27,10 @@ NEXTPNR_RESOURCES = {
 }
 
 
+#: nextpnr's flag for a pin constraints file, per family
+PIN_FLAGS = {"ice40": "--pcf", "ecp5": "--lpf"}
+
+
 def pack(target: Target, netlist: Path, workdir: Path, announce: Callable[[str], None] = print,
          name: str = "pack", pins: str | None = None) -> dict[str, tuple[int, int]]:
     """nextpnr ``--pack-only`` on ``netlist`` (a yosys JSON netlist), run in ``workdir`` (report
@@ -39,7 +43,7 @@ def pack(target: Target, netlist: Path, workdir: Path, announce: Callable[[str],
     run_tool(target.pnr_tool,
              [f"--{target.device}", "--package", target.package, "--json", os.path.relpath(netlist, workdir),
               "--pack-only", "--report", report.name, "-q", "-l", f"logs/nextpnr_{name}.log",
-              *(["--pcf", pins] if pins else [])],
+              *([PIN_FLAGS[target.family], pins] if pins else [])],
              workdir / "logs" / f"nextpnr_{name}.run.log", workdir, announce)
     return read_packed(report, target)
 

@@ -182,21 +182,21 @@ class UartBridge(wiring.Component):
 
 
 class BoardTop(wiring.Component):
-    """The bridge on a board: one clock pin, UART pins, an overrun LED (active low) and a
-    power-on reset, so the Verilog's ports are exactly the board's pins. With ``pll`` (a
+    """The bridge on a board: one clock pin, UART pins, an overrun LED and a power-on reset, so
+    the Verilog's ports are exactly the board's pins. With ``pll`` (a
     :class:`hwgen.toolchain.pll.PllConfig`) the clock pin feeds the iCE40's PLL (SB_PLL40_PAD)
     and everything runs on its output, held in reset until the PLL has locked; without it, on the
-    pin's own clock (as simulations of the board top run it: the PLL bypassed)."""
+    pin's own clock (as simulations of the board top run it: the PLL bypassed). ``led``: the LED
+    port's name, ``led_n`` for a LED lit by a low level (the iCEBreaker's), ``led`` for one lit
+    by a high level (the ULX3S's)."""
 
-    clk: In(1)
-    rx: In(1, init=1)
-    tx: Out(1, init=1)
-    led_n: Out(1, init=1)
-
-    def __init__(self, design: wiring.Component, divisor: int, pll=None):
+    def __init__(self, design: wiring.Component, divisor: int, pll=None, led: str = "led_n"):
+        if led not in ("led", "led_n"):
+            raise ValueError(f"led must be 'led' (lit high) or 'led_n' (lit low), not {led!r}")
         self.bridge = UartBridge(design, divisor)
-        self.pll = pll
-        super().__init__()
+        self.pll, self.led_port = pll, led
+        super().__init__({"clk": In(1), "rx": In(1, init=1), "tx": Out(1, init=1),
+                          led: Out(1, init=int(led == "led_n"))})
 
     def elaborate(self, platform):
         m = Module()
@@ -211,7 +211,8 @@ class BoardTop(wiring.Component):
         with m.Elif(ticks != 15):
             m.d.por += ticks.eq(ticks + 1)
         m.submodules.bridge = bridge = self.bridge
-        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx), self.led_n.eq(~bridge.overrun)]
+        lit = bridge.overrun if self.led_port == "led" else ~bridge.overrun
+        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx), getattr(self, self.led_port).eq(lit)]
         return m
 
     def _clock(self, m: Module) -> tuple[Value, Value]:
