@@ -101,7 +101,9 @@ def fixed_clock(board: Board, baud: int, mhz: float) -> BoardClock:
     if clock is not None and _usable(clock):
         return clock
     near = sorted(clocks(board, baud, 1e12), key=lambda c: abs(c.hz - hz))[:4]
-    why = ("the PLL cannot make it from the " f"{board.oscillator_hz / 1e6:g} MHz oscillator" if clock is None else
+    why = (f"hwgen drives no PLL on it: its clock is the {board.oscillator_hz / 1e6:g} MHz oscillator"
+           if not board.has_pll else
+           f"the PLL cannot make it from the {board.oscillator_hz / 1e6:g} MHz oscillator" if clock is None else
            f"a UART at {baud:,} baud needs a clock of at least 4 cycles a bit within {BAUD_TOLERANCE:.0%}")
     raise TargetError(f"--board-clock {mhz:g} MHz does not work on {board.name}: {why}; nearest that do: "
                       + ", ".join(f"{c.mhz:g}" for c in sorted(near, key=lambda c: c.hz)) + " MHz")
