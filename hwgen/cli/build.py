@@ -185,12 +185,15 @@ def print_report(report: dict) -> None:
 def cmd_targets(args) -> None:
     from rich.table import Table
 
+    from ..toolchain.boards import BOARDS
     from ..toolchain.targets import ALIASES, TARGETS
 
-    table = Table("target", "description", title="hwgen build --target", title_justify="left")
+    table = Table("target", "description", "boards (--bitstream)", title="hwgen build --target",
+                  title_justify="left")
     for name, target in TARGETS.items():
         aliases = [a for a, t in ALIASES.items() if t == name]
-        table.add_row(name + (f" ({', '.join(aliases)})" if aliases else ""), target.description)
+        boards = ", ".join(b.name for b in BOARDS.values() if name in b.targets)
+        table.add_row(name + (f" ({', '.join(aliases)})" if aliases else ""), target.description, boards)
     console.print(table)
 
 

@@ -30,7 +30,6 @@ class Target:
     package: str = ""
     resources: dict[str, int] = field(default_factory=dict)  # lc: logic cells (iCE40) or LUT4s (ECP5)
     synth: str = "synth -top {top}"  # the yosys synthesis command
-    boards: tuple[str, ...] = ()
     ebr_bits: int = 4096  # bits of one block RAM (iCE40 SB_RAM40_4K; ECP5 DP16KD: 18 Kbit)
 
     @property
@@ -50,7 +49,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("ice40-up5k", "Lattice iCE40 UltraPlus UP5K (SG48): 5,280 LCs, 30 EBR, 4 SPRAM, 8 DSP",
                "ice40", "up5k", "sg48", {"lc": 5280, "ebr": 30, "spram": 4, "dsp": 8},
-               "synth_ice40 -dsp -top {top}", ("icebreaker",)),
+               "synth_ice40 -dsp -top {top}"),
         Target("ice40-hx8k", "Lattice iCE40 HX8K (CT256): 7,680 LCs, 32 EBR, no DSP",
                "ice40", "hx8k", "ct256", {"lc": 7680, "ebr": 32},
                "synth_ice40 -top {top}"),
@@ -59,13 +58,13 @@ TARGETS: dict[str, Target] = {
                "synth_ice40 -top {top}"),
         Target("ecp5-25k", "Lattice ECP5 LFE5U-25F (CABGA381): 24,288 LUT4s, 56 EBR (18 Kbit), 28 MULT18X18D",
                "ecp5", "25k", "CABGA381", {"lc": 24288, "ebr": 56, "dsp": 28},
-               "synth_ecp5 -top {top}", (), 18432),
+               "synth_ecp5 -top {top}", 18432),
         Target("ecp5-45k", "Lattice ECP5 LFE5U-45F (CABGA381): 43,848 LUT4s, 108 EBR (18 Kbit), 72 MULT18X18D",
                "ecp5", "45k", "CABGA381", {"lc": 43848, "ebr": 108, "dsp": 72},
-               "synth_ecp5 -top {top}", (), 18432),
+               "synth_ecp5 -top {top}", 18432),
         Target("ecp5-85k", "Lattice ECP5 LFE5U-85F (CABGA381): 83,640 LUT4s, 208 EBR (18 Kbit), 156 MULT18X18D",
                "ecp5", "85k", "CABGA381", {"lc": 83640, "ebr": 208, "dsp": 156},
-               "synth_ecp5 -top {top}", (), 18432),
+               "synth_ecp5 -top {top}", 18432),
         Target("generic", "technology-independent yosys synthesis to CMOS gates, with a transistor estimate",
                "generic"),
     )
