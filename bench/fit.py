@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from hwgen.build import BuildOptions, build  # noqa: E402
+from hwgen.build import BuildError, BuildOptions, build  # noqa: E402
 from hwgen.spec.ir import QModel  # noqa: E402
 from hwgen.fit import FitError  # noqa: E402
 from hwgen.spec.random_qmodel import random_qmodel  # noqa: E402
@@ -45,7 +45,7 @@ def one(hidden: int, target: str, work: Path, lanes: int | None, seeds: int) -> 
     try:
         result = build(qm, work / f"h{hidden}", BuildOptions(target=target, pnr=True, lanes=lanes, pnr_seeds=seeds),
                        say=lambda m: None)
-    except FitError as e:
+    except (FitError, BuildError) as e:  # over the device: in the fit, or before it (weight bits)
         return {"hidden": hidden, "fits": False, "why": str(e).splitlines()[0], "seconds": time.time() - t0}
     r = result.report
     c = r["synthesis"]["counts"]
