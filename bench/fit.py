@@ -73,7 +73,8 @@ def main() -> None:
              f"Command: `.venv/bin/python bench/fit.py {' '.join(sys.argv[1:])}`", "",
              "Random ternary GRU, 50-character one-hot input, 50 logits, 16-bit formats, hard activations; "
              f"`hwgen build --lanes {args.lanes or 'auto'} --pnr` (weights auto: SPRAM when the codes do not fit "
-             f"block RAM; nextpnr goal 48 MHz, Fmax the median of seeds 1-{args.pnr_seeds}).", "",
+             f"block RAM; nextpnr goal 48 MHz, Fmax "
+             f"{'the median of seeds 1-' + str(args.pnr_seeds) if args.pnr_seeds > 1 else 'of seed 1'}).", "",
              "| hidden | fits | datapath | weights | cycles/step | LUT4 | DFF | EBR | SPRAM | DSP | LCs packed | Fmax MHz | steps/s | build s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
