@@ -363,6 +363,7 @@ def _fit_weights(qmodel, staging, options, target, say, need, packing, below, me
 
 
 def _board(options: BuildOptions, target: Target):
+    from .board_build import baud as board_baud
     from .toolchain.boards import BAUD_TOLERANCE, BOARDS, clocks, fixed_clock, get_board
     from .toolchain.targets import TargetError
 
@@ -376,7 +377,7 @@ def _board(options: BuildOptions, target: Target):
                          f"use --target {board.targets[0]}")
     if options.baud is not None and not (isinstance(options.baud, int) and options.baud > 0):
         raise BuildError(f"--baud {options.baud}: a positive whole number of bits per second")
-    rate = options.baud if options.baud is not None else board.default_baud
+    rate = board_baud(board, options)
     if options.board_clock_mhz is not None:
         try:
             fixed_clock(board, rate, options.board_clock_mhz)

@@ -9,13 +9,12 @@ host waits per step, times the board clock, are the end-to-end rate the board gi
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .runner import TIMESCALE, VERILATOR_ARGS, _runner, _simulator_env, find_simulator, icarus_source
+from .runner import TIMESCALE, VERILATOR_ARGS, _runner, _simulator_env, environment, find_simulator, icarus_source
 
 TOP = "hwgen_board"
 #: the simulated top: the board top under a module whose inputs are defined from time 0 (cocotb
@@ -78,10 +77,8 @@ def simulate_board(qmodel, plan, divisor: int, *, sim: str = "icarus", steps: in
                                      "clock_ns": clock_ns, "ahead": ahead, "result": str(result),
                                      "cycles_per_step": plan.cycles_per_step}))
     runner = _runner(sim, None, public=BENCH_TOP)
-    saved = os.environ.get("HWGEN_BOARD_PLAN")
-    os.environ["HWGEN_BOARD_PLAN"] = str(plan_path)  # cocotb's runner lets os.environ win over extra_env
     try:
-        with _simulator_env(sim):
+        with environment(HWGEN_BOARD_PLAN=str(plan_path)), _simulator_env(sim):
             runner.build(sources=[source, wrapper], hdl_toplevel=BENCH_TOP, build_dir=work / "build", timescale=TIMESCALE,
                          build_args=list(VERILATOR_ARGS) if sim == "verilator" else [], always=True,
                          log_file=work / "build.log")
@@ -90,11 +87,6 @@ def simulate_board(qmodel, plan, divisor: int, *, sim: str = "icarus", steps: in
                         results_xml=str(work / "results.xml"), log_file=work / "sim.log")
     except (SystemExit, RuntimeError):
         pass  # the summary (or its absence) tells what happened
-    finally:
-        if saved is None:
-            os.environ.pop("HWGEN_BOARD_PLAN", None)
-        else:
-            os.environ["HWGEN_BOARD_PLAN"] = saved
     try:
         summary = json.loads(result.read_text())
     except (OSError, ValueError):

@@ -147,14 +147,12 @@ def available(sim: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _simulator_env(sim: str):
-    """PATH (and VERILATOR_ROOT) as the cocotb runner needs them, restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT")}
+def environment(**values: str):
+    """``os.environ`` with ``values`` set, restored afterwards. cocotb's runner lets os.environ
+    override its ``extra_env``, so a bench's plan path is set here to be sure it wins."""
+    saved = {k: os.environ.get(k) for k in values}
     try:
-        if sim == "verilator":
-            root = verilator_root()
-            os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
-            os.environ["VERILATOR_ROOT"] = str(root)
+        os.environ.update(values)
         yield
     finally:
         for k, v in saved.items():
@@ -162,6 +160,17 @@ def _simulator_env(sim: str):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _simulator_env(sim: str):
+    """PATH (and VERILATOR_ROOT) as the cocotb runner needs them, restored afterwards."""
+    values = {}
+    if sim == "verilator":
+        root = verilator_root()
+        values = {"PATH": str(root / "bin") + os.pathsep + os.environ.get("PATH", ""), "VERILATOR_ROOT": str(root)}
+    with environment(**values):
+        yield
 
 
 # ------------------------------------------------------------------------------------------------
@@ -463,11 +472,8 @@ def _run_once(b: Build, reference: dict, *, seed: int, idle: float, backpressure
     runner = _runner(b.sim, b.root)
     t0 = time.perf_counter()
     env = {"HWGEN_SIM_PLAN": str(plan_path), "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
-    # cocotb's runner lets os.environ override extra_env; the plan path must win.
-    saved = os.environ.get("HWGEN_SIM_PLAN")
-    os.environ["HWGEN_SIM_PLAN"] = str(plan_path)
     try:
-        with _simulator_env(b.sim):
+        with environment(HWGEN_SIM_PLAN=str(plan_path)), _simulator_env(b.sim):
             runner.build_dir = b.folder
             runner.test(test_module="sim.bench", hdl_toplevel=BENCH_TOP, hdl_toplevel_lang="verilog",
                         build_dir=b.folder,
@@ -475,11 +481,6 @@ def _run_once(b: Build, reference: dict, *, seed: int, idle: float, backpressure
                         results_xml=str(runs / "results.xml"), log_file=log)
     except (SystemExit, RuntimeError):
         pass  # the bench's result file (or its absence) tells what happened
-    finally:
-        if saved is None:
-            os.environ.pop("HWGEN_SIM_PLAN", None)
-        else:
-            os.environ["HWGEN_SIM_PLAN"] = saved
     wall = time.perf_counter() - t0
     summary = json.loads(result_path.read_text()) if result_path.exists() else None
     return summary, runs, log, wall

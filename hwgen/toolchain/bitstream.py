@@ -11,10 +11,10 @@ from amaranth.lib import wiring
 from rtl_templates import path as template_path
 
 from .boards import Board, BoardClock
-from .pack import PIN_FLAGS, no_placement, pack, require_room, unplaced
+from .pack import PIN_FLAGS, pack, require_room, run_placer
 from .pnr import read_report
 from .targets import Target
-from .tools import ToolError, run_tool
+from .tools import run_tool
 
 TOP = "hwgen_board"
 
@@ -59,17 +59,10 @@ def place_board(board: Board, target: Target, clock: BoardClock, workdir: Path, 
     iCE40, ``board.config`` for ECP5), aiming at ``clock``, and returns the Fmax reached (the
     caller compares it with the clock). A board top that packs but has no legal placement
     (``packed``: its packed resources) raises :class:`Unplaceable`."""
-    log = workdir / "logs" / "nextpnr_board.log"
-    try:
-        run_tool(target.pnr_tool,
-                 [f"--{target.device}", "--package", target.package, "--json", "board_netlist.json",
-                  PIN_FLAGS[target.family], board.pins, *PLACED[target.family], "--report", "board_pnr.json",
-                  "--freq", f"{clock.mhz:g}", "--timing-allow-fail", "-q", "-l", "logs/nextpnr_board.log"],
-                 workdir / "logs" / "nextpnr_board.run.log", workdir, announce)
-    except ToolError:
-        if no_placement([log, workdir / "logs" / "nextpnr_board.run.log"]):
-            raise unplaced(packed, target, f"the {board.name} board top", log) from None
-        raise
+    run_placer(target, [f"--{target.device}", "--package", target.package, "--json", "board_netlist.json",
+                        PIN_FLAGS[target.family], board.pins, *PLACED[target.family], "--report", "board_pnr.json",
+                        "--freq", f"{clock.mhz:g}", "--timing-allow-fail"],
+               workdir, "nextpnr_board", announce, packed, f"the {board.name} board top")
     return read_report(workdir / "board_pnr.json", 1, target.family).fmax_mhz
 
 

@@ -1,4 +1,5 @@
-"""nextpnr's packer alone: how many logic cells a netlist really takes.
+"""nextpnr's packer alone: how many logic cells a netlist really takes; and a design that does
+not fit the device (over when packed, or with no legal placement) as one exception.
 
 Synthesis counts LUT4s, carries and flip-flops apart; an iCE40 logic cell holds one of each, but
 only when they are wired to share it, so the packed count can be nearly twice the largest of the
@@ -45,17 +46,12 @@ def pack(target: Target, netlist: Path, workdir: Path, announce: Callable[[str],
               "--pack-only", "--report", report.name, "-q", "-l", f"logs/nextpnr_{name}.log",
               *([PIN_FLAGS[target.family], pins] if pins else [])],
              workdir / "logs" / f"nextpnr_{name}.run.log", workdir, announce)
-    return read_packed(report, target)
-
-
-def read_packed(report: Path, target: Target) -> dict[str, tuple[int, int]]:
-    """:func:`pack`'s answer from the report it left."""
     try:
         util = json.loads(report.read_text())["utilization"]
-        return {name: (int(util[key]["used"]), int(util[key]["available"]))
-                for name, key in NEXTPNR_RESOURCES[target.family].items() if key in util}
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ToolError(f"nextpnr's packer wrote no readable report ({report}): {e}") from None
+    return {name: (int(util[key]["used"]), int(util[key]["available"]))
+            for name, key in NEXTPNR_RESOURCES[target.family].items() if key in util}
 
 
 class Unplaceable(ToolError):
@@ -85,6 +81,22 @@ NO_PLACEMENT = "Unable to find legal placement"
 def no_placement(logs: list[Path]) -> bool:
     """Whether a failed nextpnr run (its logs) ended for want of a legal placement."""
     return any(log.exists() and NO_PLACEMENT in log.read_text(errors="replace") for log in logs)
+
+
+def run_placer(target: Target, args: list[str], workdir: Path, log: str, announce: Callable[[str], None],
+               packed: dict[str, tuple[int, int]] | None = None, where: str = "the design") -> None:
+    """nextpnr (place and route) with ``args`` in ``workdir``, its log ``logs/<log>.log`` and its
+    output ``logs/<log>.run.log``. Given what the netlist ``packed`` to, a run that ends for want
+    of a legal placement raises :class:`Unplaceable` for ``where``; other failures stay
+    :class:`ToolError`."""
+    logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        run_tool(target.pnr_tool, [*args, "-q", "-l", f"logs/{log}.log"], logs / f"{log}.run.log", workdir, announce)
+    except ToolError:
+        if packed is not None and no_placement([logs / f"{log}.log", logs / f"{log}.run.log"]):
+            raise unplaced(packed, target, where, logs / f"{log}.log") from None
+        raise
 
 
 def unplaced(packed: dict[str, tuple[int, int]], target: Target, where: str, log: Path) -> Unplaceable:

@@ -17,7 +17,7 @@ from typing import Callable
 
 from rtl_templates import path as template_path
 
-from .pack import NEXTPNR_RESOURCES, no_placement, pack as pack_netlist, require_room, unplaced
+from .pack import NEXTPNR_RESOURCES, pack as pack_netlist, require_room, run_placer
 from .synth import read_command
 from .targets import Target
 from .tools import ToolError, run_tool
@@ -80,19 +80,11 @@ def route(target: Target, netlist_dir: Path, workdir: Path, seed: int, freq_mhz:
     """nextpnr on ``netlist_dir/pnr_netlist.json`` with placement seed ``seed``; its files
     (design.asc or design.config, pnr_report.json, logs/nextpnr.log) go to ``workdir``. Given
     the netlist's ``packed`` resources, a failed placement raises :class:`Unplaceable`."""
-    logs = workdir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
     netlist = Path(os.path.relpath(netlist_dir / "pnr_netlist.json", workdir))
-    try:
-        run_tool(target.pnr_tool,
-                 [f"--{target.device}", "--package", target.package, "--json", str(netlist),
-                  "--report", "pnr_report.json", *_FAMILY_ARGS[target.family], "--timing-allow-fail",
-                  "--freq", f"{freq_mhz:g}", "--seed", str(seed), "-q", "-l", "logs/nextpnr.log"],
-                 logs / "nextpnr.run.log", workdir, announce)
-    except ToolError:
-        if packed is not None and no_placement([logs / "nextpnr.log", logs / "nextpnr.run.log"]):
-            raise unplaced(packed, target, f"the place-and-route harness (seed {seed})", logs / "nextpnr.log") from None
-        raise
+    run_placer(target, [f"--{target.device}", "--package", target.package, "--json", str(netlist),
+                        "--report", "pnr_report.json", *_FAMILY_ARGS[target.family], "--timing-allow-fail",
+                        "--freq", f"{freq_mhz:g}", "--seed", str(seed)],
+               workdir, "nextpnr", announce, packed, f"the place-and-route harness (seed {seed})")
     return read_report(workdir / "pnr_report.json", seed, target.family)
 
 
