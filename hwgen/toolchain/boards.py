@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .pll import PllConfig, exact, settings
+from .pll import Ecp5Pll, Ice40Pll, exact, settings
 from .targets import TargetError
 
 #: the UART's default rate: the iCEBreaker's FT2232H runs 3 Mbaud (up to 12), 26x 115,200
@@ -23,7 +23,7 @@ class Board:
     targets: tuple[str, ...]  # the device targets the board comes with (the first is the default)
     pins: str  # pin constraints, a file in rtl_templates/ (.pcf for iCE40, .lpf for ECP5)
     oscillator_hz: int  # the clock pin's frequency
-    has_pll: bool = True  # the clock pin reaches a PLL hwgen drives (the iCE40's SB_PLL40_PAD)
+    pll: str | None = "ice40"  # the family of the PLL the clock pin reaches (pll.SEARCHES), None: none
     led: str = "led_n"  # the overrun LED's port: led_n lit low, led lit high
     default_baud: int = DEFAULT_BAUD
 
@@ -33,7 +33,7 @@ class BoardClock:
     """The clock a board top runs at (``pll`` None: the oscillator itself) and its UART."""
 
     hz: int
-    pll: PllConfig | None
+    pll: Ice40Pll | Ecp5Pll | None
     baud: int
 
     @property
@@ -58,10 +58,10 @@ class BoardClock:
 BOARDS = {b.name: b for b in (
     Board("icebreaker", "1BitSquared iCEBreaker: iCE40UP5K-SG48, 12 MHz oscillator into the PLL, UART over its "
           "FT2232H", ("ice40-up5k",), "icebreaker.pcf", 12_000_000),
-    # The FT231X's rates are 3 MHz / n; 1 Mbaud is 25 cycles of the 25 MHz oscillator exactly
-    # (3 Mbaud would be 8.33). The ECP5's PLL (EHXPLLL) is not driven yet: the oscillator clocks it.
-    Board("ulx3s", "Radiona ULX3S: ECP5 LFE5U-25F/45F/85F (CABGA381), 25 MHz oscillator, UART over its FT231X",
-          ("ecp5-25k", "ecp5-45k", "ecp5-85k"), "ulx3s.lpf", 25_000_000, has_pll=False, led="led",
+    # The FT231X's rates are 3 MHz / n; 1 Mbaud is a whole number of cycles of the 25 MHz
+    # oscillator (25) and of every PLL clock in whole MHz (3 Mbaud would be 8.33 of the oscillator).
+    Board("ulx3s", "Radiona ULX3S: ECP5 LFE5U-25F/45F/85F (CABGA381), 25 MHz oscillator into the PLL, UART over "
+          "its FT231X", ("ecp5-25k", "ecp5-45k", "ecp5-85k"), "ulx3s.lpf", 25_000_000, pll="ecp5", led="led",
           default_baud=1_000_000),
 )}
 
@@ -81,8 +81,8 @@ def clocks(board: Board, baud: int, max_hz: float) -> list[BoardClock]:
     4 cycles a bit, within :data:`BAUD_TOLERANCE`), fastest first: the PLL's exact outputs and
     the oscillator itself (preferred at equal speed: no PLL)."""
     found = {board.oscillator_hz: BoardClock(board.oscillator_hz, None, baud)}
-    if board.has_pll:
-        for config in settings(board.oscillator_hz):
+    if board.pll is not None:
+        for config in settings(board.oscillator_hz, board.pll):
             f = config.fout_hz
             if f.denominator == 1 and int(f) not in found:
                 found[int(f)] = BoardClock(int(f), config, baud)
@@ -96,13 +96,13 @@ def fixed_clock(board: Board, baud: int, mhz: float) -> BoardClock:
     if hz == board.oscillator_hz:
         clock = BoardClock(hz, None, baud)
     else:
-        config = exact(board.oscillator_hz, hz) if board.has_pll else None
+        config = exact(board.oscillator_hz, hz, board.pll) if board.pll is not None else None
         clock = None if config is None else BoardClock(hz, config, baud)
     if clock is not None and _usable(clock):
         return clock
     near = sorted(clocks(board, baud, 1e12), key=lambda c: abs(c.hz - hz))[:4]
     why = (f"hwgen drives no PLL on it: its clock is the {board.oscillator_hz / 1e6:g} MHz oscillator"
-           if not board.has_pll else
+           if board.pll is None else
            f"the PLL cannot make it from the {board.oscillator_hz / 1e6:g} MHz oscillator" if clock is None else
            f"a UART at {baud:,} baud needs a clock of at least 4 cycles a bit within {BAUD_TOLERANCE:.0%}")
     raise TargetError(f"--board-clock {mhz:g} MHz does not work on {board.name}: {why}; nearest that do: "

@@ -184,8 +184,8 @@ class UartBridge(wiring.Component):
 class BoardTop(wiring.Component):
     """The bridge on a board: one clock pin, UART pins, an overrun LED and a power-on reset, so
     the Verilog's ports are exactly the board's pins. With ``pll`` (a
-    :class:`hwgen.toolchain.pll.PllConfig`) the clock pin feeds the iCE40's PLL (SB_PLL40_PAD)
-    and everything runs on its output, held in reset until the PLL has locked; without it, on the
+    :class:`hwgen.toolchain.pll.Ice40Pll` or :class:`~hwgen.toolchain.pll.Ecp5Pll`) the clock pin
+    feeds the FPGA's PLL (SB_PLL40_PAD, EHXPLLL) and everything runs on its output, held in reset until the PLL has locked; without it, on the
     pin's own clock (as simulations of the board top run it: the PLL bypassed). ``led``: the LED
     port's name, ``led_n`` for a LED lit by a low level (the iCEBreaker's), ``led`` for one lit
     by a high level (the ULX3S's)."""
@@ -221,8 +221,8 @@ class BoardTop(wiring.Component):
         if self.pll is None:
             return self.clk, Const(1)
         clock, lock = Signal(), Signal()
-        m.submodules.pll = Instance("SB_PLL40_PAD", **self.pll.parameters(), i_PACKAGEPIN=self.clk, i_RESETB=1,
-                                    i_BYPASS=0, o_PLLOUTGLOBAL=clock, o_LOCK=lock)
+        m.submodules.pll = Instance(self.pll.primitive, **self.pll.parameters(),
+                                    **self.pll.ports(self.clk, clock, lock))
         synced = Signal(2)
         m.d.por += synced.eq(Cat(lock, synced[0]))
         return clock, synced[1]
