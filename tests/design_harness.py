@@ -3,12 +3,14 @@ valid/ready gaps, the golden model's expected outputs, and cycle stamps for thro
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 from amaranth.sim import Simulator
 
 from hwgen.expected import expected_outputs
+from hwgen.spec.golden import check_bounds
 from hwgen.spec.stimulus import random_inputs
 from hwgen.generator.interface import input_format, output_format
 
@@ -96,3 +98,22 @@ def check_exact(qmodel, output, x, first, run: Run):
         exp = np.atleast_1d(np.asarray(w)).tolist()
         assert got == exp, f"step {t}: got {got}, golden {exp}"
         assert flag == bool(first[0, t]), f"step {t}: first {flag}, sent {bool(first[0, t])}"
+
+
+def patterned(qmodel, seed: int):
+    """``qmodel`` with every layer's W_hh rows made, in turn, empty, full (no zero), one non-zero
+    and left random: the patterns a zero-skipping layout must survive."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer in qmodel.layers:
+        q = np.array(layer.w_hh.q)
+        for r in range(q.shape[0]):
+            if r % 4 == 0:
+                q[r] = 0
+            elif r % 4 == 1:
+                q[r] = np.where(q[r] == 0, rng.choice([-1, 1], q.shape[1]), q[r])
+            elif r % 4 == 2:
+                q[r] = 0
+                q[r, rng.integers(q.shape[1])] = rng.choice([-1, 1])
+        layers.append(dataclasses.replace(layer, w_hh=dataclasses.replace(layer.w_hh, q=q)))
+    return check_bounds(dataclasses.replace(qmodel, layers=tuple(layers)))

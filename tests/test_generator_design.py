@@ -258,7 +258,8 @@ def test_design_params_and_ports():
     q = random_qmodel("gru", hidden=2, inputs=2, outputs=3)
     top = build_design(q, lanes=2)
     assert top.plan.params.to_json() == {"lanes": 2, "style": "folded", "output": "logits",
-                                         "multipliers": 1, "baseline": False, "weights": "rom", "hot_column": True}
+                                         "multipliers": 1, "baseline": False, "weights": "rom", "hot_column": True,
+                                         "skip_zeros": False}
     assert set(top.signature.members) == {"i", "o"}
     assert set(build_design(q, lanes=2, weights="spram").signature.members) == {"i", "o", "load"}
 

@@ -25,6 +25,8 @@ from sim.designs import (
 )
 from sim.reference import GoldenReference
 
+from design_harness import patterned
+
 pytestmark = pytest.mark.sim
 
 CELLS = ("rnn", "gru", "lstm")
@@ -159,6 +161,21 @@ def test_hot_column_reads(need_simulator, sim_build_root, sim, cell):
     design, qpath = design_for(qm, params, sim_build_root, ("hot", cell))
     ref = golden_spec(qpath, None, sequences=4, max_len=10, seed=7, cycles_per_step=design.cycles_per_step)
     check(runner.run(design, sim, ref, seed=7, root=sim_build_root, idle=0.3, backpressure=0.3))
+
+
+@pytest.mark.parametrize("sim, cell", per_sim(quick_verilator=("gru",))(["gru", "lstm"]))
+def test_zero_skipping_state_reads(need_simulator, sim_build_root, sim, cell):
+    """Rows that store only W_hh's non-zero codes (hwgen.generator.sparse_layout), each lane
+    reading its own copy of the state: rows empty, full, with one non-zero and random, with hot
+    input reads and codes loaded through the load port, under backpressure and idle inputs."""
+    need_simulator(sim)
+    qm = patterned(random_qmodel(cell, hidden=6, inputs=6, vocab=13, outputs=4, code="ternary", act="smooth",
+                                 table="batchnorm", seed=15), 15)
+    params = DesignParams(style="folded", lanes=4, skip_zeros=True, weights="spram")
+    assert [s.sparse and s.hot for s in plan_design(qm, params).stages[1:2]] == [True]
+    design, qpath = design_for(qm, params, sim_build_root, ("sparse", cell))
+    ref = golden_spec(qpath, None, sequences=4, max_len=10, seed=8, cycles_per_step=design.cycles_per_step)
+    check(runner.run(design, sim, ref, seed=8, root=sim_build_root, idle=0.3, backpressure=0.3))
 
 
 EXAMPLE_CASES = [

@@ -17,6 +17,7 @@ import numpy as np
 from ..spec.ir import CodeKind, QModel, WeightCodes
 from .codes import CodeFormat, encode_q
 from .plan import LOAD_WIDTH, DesignPlan, StagePlan, pieces
+from .sparse_layout import sparse_layout
 
 
 def unit_order(gates: int, hidden: int) -> list[int]:
@@ -127,7 +128,11 @@ def load_image(qmodel: QModel, plan: DesignPlan) -> list[int]:
     for stage in plan.loaded:
         ws, order, _ = stage_matrices(qmodel, stage)
         fmt = code_format(ws, plan.baseline_width)
-        words += split(memory_image(ws, order, stage.lanes, fmt), fmt.width * stage.lanes)
+        if stage.sparse:
+            image = sparse_layout(*ws, order, stage.lanes, fmt, stage.hot).words
+        else:
+            image = memory_image(ws, order, stage.lanes, fmt)
+        words += split(image, stage.code_memory.width)
     return words
 
 

@@ -34,8 +34,9 @@ from .shapes import shape_for
 class Source:
     """A vector a matrix multiplies: its integer range and binary point, and how to get at it:
     ``words`` (element values held in registers, for unrolled rows) or ``read`` (``read(m, k)``:
-    chunk ``k``'s P words one cycle later, for folded rows). While ``zero`` is high the vector
-    reads as all zeros (a sequence start for the state)."""
+    chunk ``k``'s P words one cycle later, for folded rows) or ``gather`` (``gather(m, [e_0, ...])``:
+    word ``e_j`` in lane ``j`` one cycle later, for zero-skipping rows). While ``zero`` is high the
+    vector reads as all zeros (a sequence start for the state)."""
 
     lo: int
     hi: int
@@ -43,6 +44,7 @@ class Source:
     words: tuple | None = None
     read: Callable[[Module, Value], Value] | None = None
     zero: Value | None = None
+    gather: Callable[[Module, list[Value]], Value] | None = None
 
 
 def masked(src: Source, value: Value) -> Value:

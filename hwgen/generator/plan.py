@@ -27,7 +27,7 @@ OUTPUTS = ("logits", "hidden", "argmax")
 LOAD_WIDTH = 16
 
 #: ``design.json``'s format version (a reader refuses others)
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 PLAN_FORMAT = "hwgen-design"
 
 
@@ -55,6 +55,9 @@ class DesignParams:
     #: a token model's first layer reads only the chunk of its input codes that a token's one-hot
     #: column is in (hwgen.generator.hot_column); False reads every chunk (the dense reference)
     hot_column: bool = True
+    #: the layers' rows skip the zero codes of ``W_hh`` (hwgen.generator.sparse_layout), where its
+    #: codes can be zero (not binary); False reads every chunk (dense)
+    skip_zeros: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "lanes", _integer("lanes", self.lanes, 1))
@@ -71,6 +74,11 @@ class DesignParams:
                              "datapath's weights are constants, which synthesis turns into shift-adds anyway")
         if not isinstance(self.hot_column, bool):
             raise TypeError(f"hot_column must be True or False, not {self.hot_column!r}")
+        if not isinstance(self.skip_zeros, bool):
+            raise TypeError(f"skip_zeros must be True or False, not {self.skip_zeros!r}")
+        if self.skip_zeros and (self.style != "folded" or self.baseline):
+            raise ValueError("skip_zeros applies to the folded shift-add datapath (an unrolled one drops zero "
+                             "weights as wiring; the baseline is the dense cost reference)")
         if self.weights not in WEIGHTS:
             raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, not {self.weights!r}")
         if self.weights == "spram" and self.style != "folded":
@@ -113,7 +121,8 @@ class StagePlan:
     and ``drain`` cycles (``interval`` cycles in all); ``latency``: cycles from its input to its
     output. ``layer``: the QModel layer a recurrent stage computes. ``hot``: the input is a
     token's one-hot column (hwgen.generator.hot_column): the embedding stage publishes it with its
-    chunk index, the first layer reads that one chunk of its input codes per row."""
+    chunk index, the first layer reads that one chunk of its input codes per row. ``sparse``: a
+    recurrent stage's rows skip the zero codes of ``W_hh`` (hwgen.generator.sparse_layout)."""
 
     index: int
     kind: str
@@ -128,6 +137,7 @@ class StagePlan:
     code_memory: MemoryPlan | None = None
     layer: int | None = None
     hot: bool = False
+    sparse: bool = False
 
     @property
     def name(self) -> str:

@@ -18,6 +18,7 @@ from .hot_column import hot_split
 from .interface import check_output, input_format, output_format
 from .plan import DesignParams, DesignPlan, StagePlan
 from .recurrent import RecurrentStage, check_serial
+from .sparse_layout import skippable
 from .stages import ArgmaxStage, EmbeddingStage, VectorInputStage, VectorOutputStage
 
 
@@ -37,7 +38,8 @@ def plan_design(qmodel: QModel, params: DesignParams | None = None, **kwargs) ->
     multipliers = auto_multipliers(qmodel, params) if params.multipliers is None else params.multipliers
     if multipliers == 0:
         for k, layer in enumerate(qmodel.layers):
-            check_serial(layer, params.style, params.lanes, hot_reads(qmodel, params) and k == 0)
+            check_serial(layer, params.style, params.lanes, hot_reads(qmodel, params) and k == 0,
+                         sparse_reads(layer, params))
     params = dataclasses.replace(params, output=output, multipliers=multipliers)
     return DesignPlan(params=params, qmodel_name=qmodel.name, qmodel_sha256=digest(qmodel),
                       stages=_stages(qmodel, params), input_width=input_format(qmodel).width,
@@ -53,7 +55,8 @@ def _stages(qmodel: QModel, params: DesignParams) -> tuple[StagePlan, ...]:
               else VectorInputStage.plan(0, P)]
     for k, layer in enumerate(qmodel.layers):
         stages.append(RecurrentStage.plan(len(stages), layer, k, style=style, lanes=P, multipliers=params.multipliers,
-                                          baseline_width=bw, loaded=loaded, hot=hot and k == 0))
+                                          baseline_width=bw, loaded=loaded, hot=hot and k == 0,
+                                          sparse=sparse_reads(layer, params)))
     pace = max(s.interval for s in stages[1:])
     dense = qmodel.output if qmodel.output is not None and params.output != "hidden" else None
     if dense is not None:
@@ -74,13 +77,19 @@ def hot_reads(qmodel: QModel, params: DesignParams) -> bool:
     return params.hot_column and hot_split(qmodel, 0, params.style, params.lanes) is not None
 
 
+def sparse_reads(layer, params: DesignParams) -> bool:
+    """Whether a layer's rows skip the zero codes of its ``W_hh`` (hwgen.generator.sparse_layout):
+    asked for, and its codes can be zero."""
+    return params.skip_zeros and skippable(layer.w_hh)
+
+
 def auto_multipliers(qmodel: QModel, params: DesignParams) -> int:
     """0 (gate products on the serial shift-add unit) where the design leaves a hidden unit the
     cycles it needs, else 1."""
     hot = hot_reads(qmodel, params)
     try:
         for k, layer in enumerate(qmodel.layers):
-            check_serial(layer, params.style, params.lanes, hot and k == 0)
+            check_serial(layer, params.style, params.lanes, hot and k == 0, sparse_reads(layer, params))
         return 0
     except ValueError:
         return 1

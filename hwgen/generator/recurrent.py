@@ -22,11 +22,12 @@ from .hot_column import HotSplit, row_offsets
 from .loader import code_port
 from .lanes import tree_ranks
 from .matvec import FoldedRows, Source, UnrolledRows
+from .sparse_rows import SparseRows
 from .code_memory import chunks, layer_matrices, unit_order
 from .plan import MemoryPlan, StagePlan
 from .rows import affine, row_constants
 from .shapes import fmt_shape
-from .vectors import BankedVector, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
+from .vectors import BankedVector, LaneCopies, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
 
 #: Cycles from the first DRAIN cycle to the gate unit's start, unrolled (T1 -> T5). Folded rows
 #: add the adder tree's register ranks and two for the row end's split (:func:`gate_start`).
@@ -42,12 +43,14 @@ def write_offset(kind: str, multipliers: int) -> int:
     return {"rnn": 1, "gru": 2}.get(kind, 2 if multipliers >= 2 else 3)
 
 
-def recurrent_issues(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False) -> int:
+def recurrent_issues(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False, sparse: bool = False) -> int:
     """Issue cycles of a step: every (row, chunk) when folded (one input chunk per row with
-    ``hot`` reads); the input's chunks, then one issue, when unrolled (the input is read into
-    registers first)."""
+    ``hot`` reads; with ``sparse`` reads, each row's non-zero state codes, P a cycle); the input's
+    chunks, then one issue, when unrolled (the input is read into registers first)."""
     if style == "unrolled":
         return chunks(layer.input_size, lanes) + 1
+    if sparse:
+        return layer_rows(layer, lanes, None, hot, sparse).issues
     return layer.gates * layer.hidden_size * _row_reads(layer, lanes, hot)
 
 
@@ -62,25 +65,47 @@ def recurrent_drain(layer: RecurrentLayer, style: str, lanes: int, multipliers: 
     return gate_start(style, lanes) + offset + write_register + 2
 
 
-def layer_rows(layer: RecurrentLayer, lanes: int, baseline_width: int | None, hot: bool = False) -> FoldedRows:
-    """The folded rows of a layer: both matrices, unit by unit (:func:`code_memory.unit_order`)."""
+def layer_rows(layer: RecurrentLayer, lanes: int, baseline_width: int | None, hot: bool = False,
+               sparse: bool = False) -> FoldedRows | SparseRows:
+    """The folded rows of a layer: both matrices, unit by unit (:func:`code_memory.unit_order`);
+    ``sparse``: without ``W_hh``'s zero codes (hwgen.generator.sparse_layout)."""
+    if sparse:
+        return _sparse_rows(layer, lanes, hot)
     return FoldedRows(*layer_matrices(layer), lanes, baseline_width, hot)
 
 
-def unit_cycles(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False) -> int | None:
-    """Cycles between two units' gate-unit starts (None when unrolled: one start per step)."""
+_SPARSE: dict[tuple[int, int, bool], tuple[RecurrentLayer, SparseRows]] = {}
+
+
+def _sparse_rows(layer: RecurrentLayer, lanes: int, hot: bool) -> SparseRows:
+    """The layout walks every code, and the planner asks for it per design point, the stage
+    again: the last few are kept (by the layer object itself; a layer holds arrays, no hash)."""
+    key = (id(layer), lanes, hot)
+    if key not in _SPARSE or _SPARSE[key][0] is not layer:
+        if len(_SPARSE) >= 32:
+            _SPARSE.pop(next(iter(_SPARSE)))
+        _SPARSE[key] = (layer, SparseRows(*layer_matrices(layer), lanes, hot))
+    return _SPARSE[key][1]
+
+
+def unit_cycles(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False, sparse: bool = False) -> int | None:
+    """The fewest cycles between two units' gate-unit starts (None when unrolled: one start per
+    step)."""
     if style == "unrolled":
         return None
+    if sparse:
+        return min(layer_rows(layer, lanes, None, hot, sparse).layout.unit_issues(layer.gates))
     return layer.gates * _row_reads(layer, lanes, hot)
 
 
-def check_serial(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False) -> None:
+def check_serial(layer: RecurrentLayer, style: str, lanes: int, hot: bool = False, sparse: bool = False) -> None:
     """Shift-add gate products (``multipliers=0``) need a unit finished before the next starts."""
-    u = unit_cycles(layer, style, lanes, hot)
+    u = unit_cycles(layer, style, lanes, hot, sparse)
     if layer.kind != "rnn" and u is not None and u <= serial_offset(layer):
+        some = "its shortest unit" if sparse else "a unit"
         raise ValueError(
             f"multipliers=0 (shift-add gate products) needs more than {serial_offset(layer)} cycles "
-            f"per hidden unit, but with {lanes} lanes a {layer.kind.upper()} unit of this layer takes "
+            f"per hidden unit, but with {lanes} lanes {some} of this {layer.kind.upper()} layer takes "
             f"{u}: use fewer lanes, or multipliers=1 or more")
 
 
@@ -90,20 +115,21 @@ class RecurrentStage(wiring.Component):
     @classmethod
     def plan(cls, index: int, layer: RecurrentLayer, layer_index: int, *, style: str, lanes: int,
              multipliers: int, baseline_width: int | None = None, loaded: bool = False,
-             hot: bool = False) -> StagePlan:
+             hot: bool = False, sparse: bool = False) -> StagePlan:
         """The layer's step (IDLE + issues + drain) and, folded, its code memory. ``hot``: the
-        input is read as one hot column (hwgen.generator.hot_column)."""
-        issues = recurrent_issues(layer, style, lanes, hot)
+        input is read as one hot column (hwgen.generator.hot_column); ``sparse``: the state
+        part of each row skips its zero codes (hwgen.generator.sparse_layout)."""
+        issues = recurrent_issues(layer, style, lanes, hot, sparse)
         interval = 1 + issues + recurrent_drain(layer, style, lanes, multipliers)
         memory = None
         if style == "folded":
-            rows = layer_rows(layer, lanes, baseline_width, hot)
+            rows = layer_rows(layer, lanes, baseline_width, hot, sparse)
             memory = MemoryPlan(rows.depth, rows.width, loaded)
         elif loaded:
             raise ValueError("loaded weight codes need the folded datapath")
         return StagePlan(index, "recurrent", lanes, interval=interval, latency=interval, issues=issues,
                          drain=interval - 1 - issues, style=style, multipliers=multipliers,
-                         code_memory=memory, layer=layer_index, hot=hot)
+                         code_memory=memory, layer=layer_index, hot=hot, sparse=sparse)
 
     def __init__(self, layer: RecurrentLayer, plan: StagePlan, baseline_width: int | None = None,
                  split: HotSplit | None = None):
@@ -118,7 +144,9 @@ class RecurrentStage(wiring.Component):
             "i": In(vector_link(fmt_shape(f.input), layer.input_size, self.lanes, hot=plan.hot)),
             "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, self.out_lanes)),
         }
-        self.rows = layer_rows(layer, self.lanes, baseline_width, plan.hot) if self.style == "folded" else None
+        self.sparse = plan.sparse
+        self.rows = (layer_rows(layer, self.lanes, baseline_width, plan.hot, plan.sparse)
+                     if self.style == "folded" else None)
         if plan.loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
             members["codes"] = In(code_port(self.rows.depth, self.rows.width))
         super().__init__(members)
@@ -137,12 +165,15 @@ class RecurrentStage(wiring.Component):
         H, P = L.hidden_size, self.lanes
         pub = published_buffer(m, steps.swap)
         shared = self.out_lanes == P  # the next stage reads chunks as wide as the lanes'
-        h_chunks = BankedVector(m, fmt_shape(f.state), H, P, reads=2 if shared else 1, name="h_chunks")
+        # Zero-skipping rows read any word in any lane: a copy of h per lane.
+        state = LaneCopies if self.sparse else BankedVector
+        h_chunks = state(m, fmt_shape(f.state), H, P, 2 if shared else 1, "h_chunks")
         h_out = h_chunks if shared else BankedVector(m, fmt_shape(f.state), H, self.out_lanes, 1, "h_out")
-        m.d.comb += self.o.data.eq(h_out.read(m, len(h_out.read_ports) - 1, self.o.addr, pub))
+        m.d.comb += self.o.data.eq(h_out.read(m, 1 if shared else 0, self.o.addr, pub))
         x = Source(f.input.min_int, f.input.max_int, f.input.frac, read=lambda m, k: read_chunk(m, self.i, k))
         hs = Source(f.state.min_int, f.state.max_int, f.state.frac,
-                    read=lambda m, k: h_chunks.read(m, 0, k, pub), zero=steps.fresh)
+                    read=lambda m, k: h_chunks.read(m, 0, k, pub), zero=steps.fresh,
+                    gather=lambda m, words: h_chunks.read_words(m, 0, words, pub))
         order = self.rows.order
         hot = None if self.split is None else self.i.hot
         t1, t2, (acc_x, acc_h) = self.rows.build(m, steps.issue, [x, hs], "mv", getattr(self, "codes", None), hot)

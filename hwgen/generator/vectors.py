@@ -12,7 +12,7 @@ directly, and a chunk read costs no multiplexer.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Shape, Signal, Value
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -70,6 +70,51 @@ class BankedVector:
         m.d.comb += [v.eq(value), wp.addr.eq(Cat(word, buf)), wp.data.eq(Cat(*[v] * P))]
         with m.If(enable):
             m.d.comb += wp.en.eq(Const(1, P) << lane)
+
+
+class LaneCopies:
+    """A double-buffered vector of ``n`` words kept once per lane, so each of the ``lanes`` lanes
+    reads any word it likes in the same cycle (zero-skipping rows, hwgen.generator.sparse_layout):
+    copy ``j`` holds the whole vector, word ``e`` of buffer ``b`` at address ``(e, b)``. A write
+    goes to every copy; ``reads`` read ports on each copy. The price is memory: ``lanes`` copies of
+    ``2 n`` words (on the iCE40 a block RAM each up to ``n = 128`` 16-bit words, as many as a
+    chunk-wide memory of ``lanes`` words takes anyway)."""
+
+    def __init__(self, m: Module, shape: Shape, n: int, lanes: int, reads: int, name: str):
+        self.shape, self.n, self.lanes = shape, n, lanes
+        self.bits = index_bits(n)
+        self.copies = []
+        for j in range(lanes):
+            mem = Memory(shape=shape, depth=2 << self.bits, init=[])
+            m.submodules[f"{name}{j}"] = mem
+            self.copies.append((mem.write_port(), [mem.read_port() for _ in range(reads)]))
+
+    def read_words(self, m: Module, port: int, words: list[Value], buf: Value) -> Value:
+        """Word ``words[j]`` of buffer ``buf`` in lane ``j``, through read port ``port``, one
+        cycle later (an array of ``lanes`` words)."""
+        out = []
+        for (_, reads), e in zip(self.copies, words):
+            m.d.comb += reads[port].addr.eq(Cat(field(e, self.bits), buf))
+            out.append(reads[port].data)
+        return data.ArrayLayout(self.shape, self.lanes)(Cat(*out))
+
+    def read(self, m: Module, port: int, chunk: Value, buf: Value) -> Value:
+        """Chunk ``chunk`` (words ``chunk·P + j``, zeros past the end) of buffer ``buf``, one cycle
+        later, as :meth:`BankedVector.read` gives it: for a consumer that reads chunks."""
+        P = self.lanes
+        got = self.read_words(m, port, [chunk * P + j for j in range(P)], buf)
+        if self.n % P == 0:
+            return got
+        k1 = Signal.like(Value.cast(chunk), name=f"lane_copies_k{port}")  # the chunk read, a cycle later
+        m.d.sync += k1.eq(chunk)
+        return data.ArrayLayout(self.shape, P)(Cat(*[Mux(k1 * P + j >= self.n, 0, got[j]) for j in range(P)]))
+
+    def write(self, m: Module, enable: Value, index: Value, value: Value, buf: Value, name: str):
+        """Word ``index`` of buffer ``buf`` takes ``value`` where ``enable``, in every copy."""
+        v = Signal(self.shape, name=f"{name}_value")
+        m.d.comb += v.eq(value)
+        for wp, _ in self.copies:
+            m.d.comb += [wp.addr.eq(Cat(field(index, self.bits), buf)), wp.data.eq(v), wp.en.eq(enable)]
 
 
 class ScalarVector:
