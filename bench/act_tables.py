@@ -22,14 +22,14 @@ def main() -> None:
     p.add_argument("--chars", type=int, default=30000)
     args = p.parse_args()
     print(f"{EXAMPLE.name}, {args.chars:,} PTB validation characters")
-    print("| B | entries | error bound, sigmoid / tanh (output LSB) | block RAM per unit | golden BPC | float BPC | golden - float |")
+    print("| B | entries | error bound, sigmoid / tanh (output LSB) | block RAM per unit (iCE40 / ECP5) | golden BPC | float BPC | golden - float |")
     print("|---:|---:|---|---:|---:|---:|---:|")
     for bits in args.bits:
         r = export_model(EXAMPLE, ExportOptions(act_table_bits=bits, eval_limit=args.chars)).report
         acts = {a["unit"].split(".")[1]: a for a in r["activations"]}
         g, f = r["accuracy"]["golden"], r["accuracy"]["float_quantized"]
         print(f"| {bits} | {2 ** bits:,} | {acts['gate_act']['error_lsb']:.1f} / {acts['cand_act']['error_lsb']:.1f} | "
-              f"{acts['gate_act']['ebr_blocks']} | {g:.5f} | {f:.5f} | {g - f:+.5f} |", flush=True)
+              f"{acts['gate_act']['ebr_blocks']['ice40']} / {acts['gate_act']['ebr_blocks']['ecp5']} | {g:.5f} | {f:.5f} | {g - f:+.5f} |", flush=True)
 
 
 if __name__ == "__main__":

