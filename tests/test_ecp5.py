@@ -69,3 +69,22 @@ def test_bad_target_names_list_the_valid_ones(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and "unknown target 'ecp5-12k'" in r.stderr
     assert "ecp5-25k, ecp5-45k, ecp5-85k" in r.stderr
+
+
+@pytest.mark.slow
+def test_the_example_reaches_a_ulx3s_from_the_pll(tmp_path):
+    """The shipped example, fitted, placed (three seeds) and packed into a ULX3S bitstream with
+    argmax out (about 18 minutes here): it fits the 25k and its board top reaches the PLL clock
+    chosen under the harness's Fmax."""
+    from pathlib import Path
+
+    from hwgen.export import export_model
+
+    q = export_model(Path(__file__).resolve().parents[1] / "examples" / "ptb-gru128-exponential.pt").qmodel
+    r = build(q, tmp_path / "ex", BuildOptions(target="ecp5-25k", output="argmax", pnr=True, bitstream=True,
+                                               board="ulx3s"), say=lambda m: None).report
+    b = r["bitstream"]
+    assert b["pll"]["primitive"] == "EHXPLLL" and b["clock_mhz"] <= 0.9 * b["design_fmax_mhz"]
+    assert b["fmax_mhz"] >= b["clock_mhz"]
+    assert r["pnr"]["utilization"]["lc"]["used"] <= 24288 and r["pnr"]["utilization"]["ebr"]["used"] <= 56
+    assert (tmp_path / "ex" / b["file"]).stat().st_size > 500_000
