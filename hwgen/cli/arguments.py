@@ -163,6 +163,10 @@ def add_build_arguments(s) -> None:
                    help="a one-hot token input: hot reads one chunk of its weight codes per row (fewer "
                         "cycles), dense every chunk (fewer logic cells); auto fits both and takes the "
                         "faster (default; docs/build.md)")
+    s.add_argument("--state-reads", choices=("auto", "sparse", "dense"), default="auto",
+                   help="sparse: each row of a layer reads only its non-zero recurrent weight codes (P a cycle, "
+                        "with their columns); dense: every chunk; auto: sparse where that takes fewer cycles per "
+                        "step (default; docs/build.md)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
     s.add_argument("--pnr-seeds", type=int, default=3, metavar="N",
                    help="place and route with nextpnr seeds 1..N: Fmax is their median, the spread is "
