@@ -1,9 +1,9 @@
-"""Time steps per second of the shipped example on the UP5K: the design `hwgen build` chooses by
-default against the dense reference (`--input-reads dense`: every chunk of the input codes read),
-both fitted, placed and routed in the same run (Fmax the median of nextpnr seeds 1..N), so the
-ratio does not depend on how busy the machine is.
+"""Time steps per second of the shipped example (or ``--model``) on the UP5K: the design `hwgen
+build` chooses by default against the dense reference (`--input-reads dense --state-reads dense`:
+every chunk of every row's codes read), both fitted, placed and routed in the same run (Fmax the
+median of nextpnr seeds 1..N), so the ratio does not depend on how busy the machine is.
 
-    .venv/bin/python bench/throughput.py [--model M] [--seeds 3] [--markdown docs/results/throughput.md]
+    .venv/bin/python bench/throughput.py [--model M] [--seeds 3] [--output argmax] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ptb-gru128-exponential.pt"
-DESIGNS = {"default (--input-reads auto)": [], "dense reference (--input-reads dense)": ["--input-reads", "dense"]}
+DESIGNS = {"default (auto reads)": [],
+           "dense reference": ["--input-reads", "dense", "--state-reads", "dense"]}
 
 
 def build(model: str, out: Path, seeds: int, extra: list[str]) -> tuple[dict, float]:
@@ -32,7 +33,9 @@ def build(model: str, out: Path, seeds: int, extra: list[str]) -> tuple[dict, fl
 def row(name: str, r: dict) -> list[str]:
     d, p, syn = r["design"], r["pnr"], {x["resource"]: x["used"] for x in r["synthesis"]["rows"]}
     lc = p["utilization"].get("lc", {})
-    return [name, f"{d['style']}, {d['lanes']}", f"{d['cycles_per_step']:,}",
+    reads = [what for what, on in (("hot input", d.get("hot_column_reads")), ("zero-skipping", d.get("zero_skipping")))
+             if on]
+    return [name, f"{d['style']}, {d['lanes']}" + "".join(f", {r}" for r in reads), f"{d['cycles_per_step']:,}",
             f"{p['fmax_mhz']:.1f} ({p['fmax_worst_mhz']:.1f}-{p['fmax_best_mhz']:.1f})",
             f"{p['steps_per_second']:,.0f}", f"{lc.get('used', 0):,}",
             ", ".join(f"{k} {v:,}" for k, v in syn.items() if k in ("ebr", "spram", "dsp"))]
@@ -42,13 +45,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(EXAMPLE))
     ap.add_argument("--seeds", type=int, default=3, help="nextpnr seeds per design (Fmax: their median)")
+    ap.add_argument("--output", choices=("logits", "argmax"), help="the designs' output (default: the build's)")
     ap.add_argument("--markdown", type=Path, help="also write the table here")
     args = ap.parse_args()
     reports = {}
     with tempfile.TemporaryDirectory() as tmp:
         for k, (name, extra) in enumerate(DESIGNS.items()):
             print(f"building {name} ...", flush=True)
-            reports[name], secs = build(args.model, Path(tmp) / f"d{k}", args.seeds, extra)
+            out = ["--output", args.output] if args.output else []
+            reports[name], secs = build(args.model, Path(tmp) / f"d{k}", args.seeds, extra + out)
             print(f"  {secs:.0f} s", flush=True)
     (new, new_r), (old, old_r) = reports.items()
     ratio = new_r["pnr"]["steps_per_second"] / old_r["pnr"]["steps_per_second"]
@@ -62,7 +67,8 @@ def main() -> int:
                                "one run by `bench/throughput.py`.\n")
     print(text)
     if args.markdown:
-        args.markdown.write_text(f"# Throughput of the shipped example\n\n{text}")
+        cmd = " ".join(["bench/throughput.py", *sys.argv[1:]])
+        args.markdown.write_text(f"# Throughput of {Path(args.model).name}\n\nCommand: `.venv/bin/python {cmd}`\n\n{text}")
     return 0
 
 

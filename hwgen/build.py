@@ -114,12 +114,7 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
     try:
         params = DesignParams(lanes=lanes, style=style, output=options.output, multipliers=options.multipliers,
                               weights=weights, hot_column=_hot(options, hot), skip_zeros=options.skip_zeros is True)
-        plan = plan_design(qmodel, params)
-        if options.skip_zeros is None and style == "folded":
-            sparse = plan_design(qmodel, dataclasses.replace(params, skip_zeros=True))
-            if sparse.cycles_per_step < plan.cycles_per_step:
-                return sparse
-        return plan
+        return plan_design(qmodel, params)
     except ValueError as e:
         raise BuildError(f"{e} (--multipliers, --lanes, --weights, --state-reads)") from None
 
@@ -152,24 +147,26 @@ def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir
     started: dict[tuple[str, int], Future] = {}
     memo = {} if memo is None else memo
 
+    sparse = options.skip_zeros is True
+
     def synth(style: str, lanes: int, texts: tuple[str, str]) -> SynthReport:
-        point = workdir / "fit" / point_name(style, lanes, weights, _hot(options, hot))
+        point = workdir / "fit" / point_name(style, lanes, weights, _hot(options, hot), sparse)
         point.mkdir(parents=True, exist_ok=True)
         (point / f"{TOP}.v").write_text(texts[0])
         (point / f"{TOP}.il").write_text(texts[1])
         report = synthesize(point / f"{TOP}.il", TOP, target, point, packed=True, announce=say)
-        memo[(style, lanes, weights, hot)] = report
+        memo[(style, lanes, weights, hot, sparse)] = report
         return report
 
     def start(style: str, lanes: int) -> Future:
         key = (style, lanes)
-        if key not in started and (style, lanes, weights, hot) in memo:
+        if key not in started and (style, lanes, weights, hot, sparse) in memo:
             started[key] = Future()
-            started[key].set_result(memo[(style, lanes, weights, hot)])
+            started[key].set_result(memo[(style, lanes, weights, hot, sparse)])
         if key not in started:
             texts = make_netlists(qmodel, point_plan(qmodel, options, target, style, lanes, weights, hot))
-            where = (" (weights in SPRAM)" if weights == "spram" else "") + ("" if _hot(options, hot) else
-                                                                              ", input read densely")
+            where = ((" (weights in SPRAM)" if weights == "spram" else "") +
+                     ("" if _hot(options, hot) else ", input read densely") + (", zero-skipping" if sparse else ""))
             say(f"synthesizing the {style} datapath with {lanes} lane(s){where} for {target.name}")
             started[key] = pool.submit(synth, style, lanes, texts)
         return started[key]
@@ -282,8 +279,56 @@ def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = pri
     return BuildResult(outdir, report, files)
 
 
-def point_name(style: str, lanes: int, weights: str, hot: bool = True) -> str:
-    return f"{style}-p{lanes}" + ("" if weights == "rom" else f"-{weights}") + ("" if hot else "-dense")
+def point_name(style: str, lanes: int, weights: str, hot: bool = True, sparse: bool = False) -> str:
+    return (f"{style}-p{lanes}" + ("" if weights == "rom" else f"-{weights}") + ("" if hot else "-dense")
+            + ("-sparse" if sparse else ""))
+
+
+def _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo):
+    """The fit with the state reads chosen: ``(weights, fit, hot, sparse)``. ``below``:
+    ``{sparse: {hot: a lane count that did not place}}``.
+
+    With ``--state-reads auto``, on a model whose rows have zero codes to skip, the design with
+    dense state reads is fitted first (input reads as :func:`_fit` chooses them); then the
+    zero-skipping design at that lane count and, if it does not fit, at the next smaller one (one
+    try with ``--objective area``), each only where it takes fewer cycles per step: the first that
+    fits wins, else the dense one. Zero-skipping costs memory (a column index beside each code, a
+    copy of the state per lane), so it can fit at fewer lanes than the dense design."""
+    from .generator.sparse_layout import skippable
+
+    fixed = options.skip_zeros is not None or not any(skippable(layer.w_hh) for layer in qmodel.layers)
+    sparse = options.skip_zeros is True
+    if fixed:
+        options = dataclasses.replace(options, skip_zeros=sparse)
+        return (*_fit(qmodel, staging, options, target, say, need, packing, below.get(sparse), memo), sparse)
+    dense_options = dataclasses.replace(options, skip_zeros=False)
+    weights, dense, hot = _fit(qmodel, staging, dense_options, target, say, need, packing, below.get(False), memo)
+    if dense.style != "folded":
+        return weights, dense, hot, False
+    beat = point_plan(qmodel, dense_options, target, "folded", dense.lanes, weights, hot).cycles_per_step
+    sparse_options = dataclasses.replace(options, skip_zeros=True, weights=weights, style="folded", hot_column=hot)
+    cycles = {}  # of the zero-skipping design, from the dense one's lanes down while it is faster
+    for p in range(min(dense.lanes, (below.get(True) or {}).get(hot, dense.lanes + 1) - 1), 0, -1):
+        cycles[p] = point_plan(qmodel, sparse_options, target, "folded", p, weights, hot).cycles_per_step
+        if cycles[p] >= beat or len(cycles) == (1 if need.objective == "area" else 2):
+            break
+    lanes = [p for p, c in cycles.items() if c < beat]
+    tried = [dataclasses.replace(c, state="dense") for c in dense.tried]
+    variant = ("hot" if hot else "dense") if any(c.variant for c in tried) else ""  # where input reads were fitted
+    for p in lanes:
+        try:
+            _, got = _fit_weights(qmodel, staging, dataclasses.replace(sparse_options, lanes=p), target, say, need,
+                                  packing, None, memo, hot)
+        except FitError as e:
+            tried.append(Candidate("folded", p, False, cycles[p], _over_text(e), variant, "sparse"))
+            continue
+        chosen = tried.index(next(c for c in reversed(tried) if (c.style, c.lanes) == (dense.style, dense.lanes)
+                                  and not c.rejected))
+        tried[chosen] = dataclasses.replace(tried[chosen], rejected=f"slower: {beat:,} cycles per step against "
+                                            f"{cycles[p]:,} with zero-skipping")
+        return weights, dataclasses.replace(got, tried=tuple(tried) + tuple(
+            dataclasses.replace(c, variant=variant, state="sparse") for c in got.tried)), hot, True
+    return weights, dataclasses.replace(dense, tried=tuple(tried)), hot, False
 
 
 def _fit(qmodel, staging, options, target, say, need: Need | None = None, packing: float | None = None,
@@ -433,7 +478,7 @@ def _design(qmodel, staging, options, target, say, board=None):
     for _ in range(PNR_ROUNDS):
         need, placed = options.need(clock), False
         try:
-            weights, fit, hot = _fit(qmodel, staging, options, target, say, need, packing, below, memo)
+            weights, fit, hot, sparse = _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo)
         except FitError as e:
             if clock is None and packing is None:
                 raise
@@ -442,10 +487,12 @@ def _design(qmodel, staging, options, target, say, board=None):
                    f"packed, {unplaced[-1].label} did not fit ({unplaced[-1].rejected}); with that packing")
             raise FitError(f"{why}, {e}", e.over) from None
         fit = dataclasses.replace(fit, tried=tuple(unplaced) + fit.tried)
-        plan = point_plan(qmodel, options, target, fit.style, fit.lanes, weights, hot)
+        chosen_options = dataclasses.replace(options, skip_zeros=sparse)
+        plan = point_plan(qmodel, chosen_options, target, fit.style, fit.lanes, weights, hot)
         say(f"chosen datapath: {label(fit.style, fit.lanes)}" + (", weights in SPRAM" if weights == "spram" else "")
-            + ("" if any(st.hot for st in plan.stages) or not _chosen(fit).variant else ", input read densely"))
-        _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights, hot), staging, plan)
+            + ("" if any(st.hot for st in plan.stages) or not _chosen(fit).variant else ", input read densely")
+            + (", zero-skipping state reads" if sparse else ""))
+        _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights, hot, sparse), staging, plan)
         report = _report(qmodel, target, fit, plan, need)
         if not (options.pnr or options.bitstream):
             return weights, fit, plan, report
@@ -456,7 +503,7 @@ def _design(qmodel, staging, options, target, say, board=None):
             if options.lanes is not None or "lc" not in e.over:
                 raise
             packing = e.over["lc"][0] / fit.report.used("lc")
-            below[hot] = fit.lanes if fit.style == "folded" else max_lanes(qmodel) + 1
+            below.setdefault(sparse, {})[hot] = fit.lanes if fit.style == "folded" else max_lanes(qmodel) + 1
             unplaced.append(dataclasses.replace(_chosen(fit), fits=False, rejected=e.rejected))
             say(f"{unplaced[-1].label} does not fit {target.name} ({e.rejected}; {packing:.2f} "
                 "packed cells per synthesized estimate): fitting again below it with that packing")

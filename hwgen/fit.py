@@ -74,15 +74,18 @@ class Candidate:
     cycles: int | None = None
     rejected: str = ""
     variant: str = ""  # "hot" or "dense" input reads where both were fitted
+    state: str = ""  # "sparse" or "dense" state reads where both were fitted
 
     @property
     def label(self) -> str:
         """``unrolled`` or ``folded, P lane(s)``: an unrolled datapath's lane count is not a choice."""
-        return label(self.style, self.lanes) + (f", {self.variant} input" if self.variant else "")
+        return (label(self.style, self.lanes) + (f", {self.variant} input" if self.variant else "")
+                + (f", {self.state} state reads" if self.state else ""))
 
     def to_json(self) -> dict:
         return {"style": self.style, "lanes": self.lanes, "fits": self.fits,
                 **({"input_reads": self.variant} if self.variant else {}),
+                **({"state_reads": self.state} if self.state else {}),
                 **({"cycles_per_step": self.cycles} if self.cycles is not None else {}),
                 **({"rejected": self.rejected} if self.rejected else {})}
 

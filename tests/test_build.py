@@ -380,35 +380,46 @@ def test_input_reads_choose_hot_column_or_dense_designs():
     assert dense.stages[1].issues - hot.stages[1].issues == 12 * (3 - 1)  # 12 rows, 3 input chunks -> 1
 
 
-def test_state_reads_choose_zero_skipping_where_it_saves_cycles():
-    """``--state-reads sparse|dense`` fixes whether rows skip W_hh's zero codes; auto takes the
-    sparse design at a lane count only where it takes fewer cycles per step."""
+def test_state_reads_fix_zero_skipping_or_leave_it_to_the_fit():
+    """``--state-reads sparse|dense`` fixes whether rows skip W_hh's zero codes; auto leaves it to
+    the fit (a design point alone is planned dense), and binary codes have nothing to skip."""
     from design_harness import patterned
     from hwgen.build import point_plan
     from hwgen.cli import build_parser
     from hwgen.cli.build import options_from
 
-    sparse_model = patterned(random_qmodel("gru", hidden=8, inputs=3, code="ternary", seed=2), 2)
-    full = random_qmodel("gru", hidden=8, inputs=3, code="ternary", seed=2)
-    full = dataclasses.replace(full, layers=tuple(dataclasses.replace(
-        L, w_hh=dataclasses.replace(L.w_hh, q=np.where(L.w_hh.q == 0, 1, L.w_hh.q))) for L in full.layers))
+    q = patterned(random_qmodel("gru", hidden=8, inputs=3, code="ternary", seed=2), 2)
     target = get_target("ice40")
     for reads in ("auto", "sparse", "dense"):
         opts = options_from(build_parser().parse_args(["build", "m.pt", "--state-reads", reads]))
         assert opts.skip_zeros is {"auto": None, "sparse": True, "dense": False}[reads]
-        for q, auto in ((sparse_model, True), (full, False)):
-            plan = point_plan(q, opts, target, "folded", 2, "rom")
-            assert plan.stages[1].sparse is {"auto": auto, "sparse": True, "dense": False}[reads]
-    sparse, dense = (point_plan(sparse_model, BuildOptions(skip_zeros=z), target, "folded", 2, "rom")
-                     for z in (True, False))
+        assert point_plan(q, opts, target, "folded", 2, "rom").stages[1].sparse is (reads == "sparse")
+    sparse, dense = (point_plan(q, BuildOptions(skip_zeros=z), target, "folded", 2, "rom") for z in (True, False))
     assert sparse.cycles_per_step < dense.cycles_per_step
-    assert point_plan(sparse_model, BuildOptions(), target, "unrolled", 1, "rom").stages[1].sparse is False
+    binary = random_qmodel("gru", hidden=8, inputs=3, code="binary", seed=2)
+    assert not point_plan(binary, BuildOptions(skip_zeros=True), target, "folded", 2, "rom").stages[1].sparse
+
+
+def test_auto_state_reads_take_the_zero_skipping_design_where_it_fits(tmp_path):
+    """Auto: the design with dense state reads is fitted, then the zero-skipping one at its lane
+    count (fewer cycles); the report says which was built and why the other was not."""
+    from design_harness import patterned
+
+    q = patterned(random_qmodel("gru", hidden=8, inputs=3, vocab=5, outputs=3, code="ternary", seed=2), 2)
+    r = build(q, tmp_path / "b", BuildOptions(target="ice40", style="folded", lanes=2), say=lambda m: None).report
+    tried = r["fit"]["tried"]
+    assert [(c["lanes"], c["state_reads"]) for c in tried] == [(2, "dense"), (2, "sparse")]
+    assert r["design"]["zero_skipping"] and "rejected" not in tried[-1]
+    assert tried[0]["rejected"] == (f"slower: {tried[0]['cycles_per_step']:,} cycles per step against "
+                                    f"{r['design']['cycles_per_step']:,} with zero-skipping")
+    assert json.loads((tmp_path / "b" / "design.json").read_text())["stages"][1]["sparse"] is True
 
 
 def test_auto_input_reads_take_the_hot_design_where_it_fits(tmp_path):
     """Auto: the dense design is fitted, then the hot one at its lane count (fewer cycles)."""
     q = random_qmodel("gru", hidden=4, inputs=6, vocab=7, outputs=3, table="one-hot", seed=2)
-    r = build(q, tmp_path / "b", BuildOptions(target="ice40", style="folded", lanes=2), say=lambda m: None).report
+    r = build(q, tmp_path / "b", BuildOptions(target="ice40", style="folded", lanes=2, skip_zeros=False),
+              say=lambda m: None).report
     tried = r["fit"]["tried"]
     assert [(c["lanes"], c["input_reads"]) for c in tried] == [(2, "dense"), (2, "hot")]
     assert r["design"]["hot_column_reads"] and "rejected" not in tried[-1]

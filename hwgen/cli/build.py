@@ -159,6 +159,7 @@ def print_report(report: dict) -> None:
     for c in fit["tried"]:
         if c.get("rejected"):
             variant = f", {c['input_reads']} input" if "input_reads" in c else ""
+            variant += f", {c['state_reads']} state reads" if "state_reads" in c else ""
             console.print(f"  rejected {label(c['style'], c['lanes'])}{variant}: {c['rejected']}")
     if "pnr" in report:
         p = report["pnr"]
