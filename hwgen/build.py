@@ -113,7 +113,9 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
         raise BuildError(f"--weights spram needs a target with SPRAM (ice40-up5k); {target.name} has none")
     try:
         params = DesignParams(lanes=lanes, style=style, output=options.output, multipliers=options.multipliers,
-                              weights=weights, hot_column=_hot(options, hot), skip_zeros=options.skip_zeros is True)
+                              weights=weights, hot_column=_hot(options, hot),
+                              # an unrolled datapath has no wiring for zero weights anyway
+                              skip_zeros=options.skip_zeros is True and style == "folded")
         return plan_design(qmodel, params)
     except ValueError as e:
         raise BuildError(f"{e} (--multipliers, --lanes, --weights, --state-reads)") from None

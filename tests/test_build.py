@@ -396,6 +396,7 @@ def test_state_reads_fix_zero_skipping_or_leave_it_to_the_fit():
         assert point_plan(q, opts, target, "folded", 2, "rom").stages[1].sparse is (reads == "sparse")
     sparse, dense = (point_plan(q, BuildOptions(skip_zeros=z), target, "folded", 2, "rom") for z in (True, False))
     assert sparse.cycles_per_step < dense.cycles_per_step
+    assert not point_plan(q, BuildOptions(skip_zeros=True), target, "unrolled", 1, "rom").stages[1].sparse
     binary = random_qmodel("gru", hidden=8, inputs=3, code="binary", seed=2)
     assert not point_plan(binary, BuildOptions(skip_zeros=True), target, "folded", 2, "rom").stages[1].sparse
 
