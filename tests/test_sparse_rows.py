@@ -25,24 +25,27 @@ from hwgen.spec.ir import CodeKind
 from hwgen.spec.random_qmodel import random_qmodel
 
 
-def decode(words, rows, lanes, fmt, cols_ih, cols_hh):
-    """W_ih and W_hh (rows in visiting order) read back from a sparse image, as docs/generator.md
-    describes it: a row's state words then its input chunks; codes in the low ``P·w`` bits; the
-    next issue's columns and last-state flag above them; the first row's columns from the last
-    row's input words (the step wraps)."""
+def decode(words, rows, lanes, fmt, cols_ih, cols_hh, d):
+    """W_ih and W_hh (rows in visiting order) and each row's state words read back from a sparse
+    image, as docs/generator.md describes it: a row's state words then its input chunks; codes in
+    the low ``P·w`` bits; above them the next issue's base column (``c`` bits), lanes 1..P-1's
+    offsets from it (``d`` bits each) and its last-state flag; the first row's columns come from
+    the last row's input words (the step wraps)."""
     w, c = fmt.width, max(1, (cols_hh - 1).bit_length())
     K = -(-cols_ih // lanes)
     field = lambda word, lo, n: (word >> lo) & ((1 << n) - 1)  # noqa: E731
     codes_of = lambda word: [field(word, j * w, w) for j in range(lanes)]  # noqa: E731
-    cols_of = lambda word: [field(word, lanes * w + j * c, c) for j in range(lanes)]  # noqa: E731
-    last_of = lambda word: field(word, lanes * (w + c), 1)  # noqa: E731
+    base_of = lambda word: field(word, lanes * w, c)  # noqa: E731
+    cols_of = lambda word: [base_of(word)] + [base_of(word) + field(word, lanes * w + c + (j - 1) * d, d)  # noqa: E731
+                                              for j in range(1, lanes)]
+    last_of = lambda word: field(word, lanes * w + c + (lanes - 1) * d, 1)  # noqa: E731
     hh, ih, lengths = np.zeros((rows, cols_hh), np.int64), np.zeros((rows, cols_ih), np.int64), []
     a, prev = 0, words[-1]  # the word issued before a step's first
     for r in range(rows):
         n = 0
         while True:
             word, cols, last = words[a], cols_of(prev), last_of(prev)
-            for j, (code, col) in enumerate(zip(decode_codes(codes_of(word), fmt), cols)):
+            for code, col in zip(decode_codes(codes_of(word), fmt), cols):
                 hh[r, col] += code
             n, prev, a = n + 1, word, a + 1
             if last:
@@ -63,12 +66,26 @@ def test_the_layout_reads_back_to_the_matrices_in_rows_as_long_as_their_non_zero
     order = unit_order(L.gates, L.hidden_size)
     fmt = CodeFormat(CodeKind(code), max(L.w_ih.span, L.w_hh.span))
     lay = sparse_layout(L.w_ih, L.w_hh, order, lanes, fmt, hot)
-    ih, hh, lengths = decode(lay.words, len(order), lanes, fmt, 5, 7)
+    ih, hh, lengths = decode(lay.words, len(order), lanes, fmt, 5, 7, lay.offset_bits)
     assert (hh == L.w_hh.q[order]).all() and (ih == L.w_ih.q[order]).all()
     nnz = (L.w_hh.q[order] != 0).sum(axis=1)
-    assert lengths == [max(1, -(-int(n) // lanes)) for n in nnz] == list(lay.state_words)
+    fewest = [max(1, -(-int(n) // lanes)) for n in nnz]  # with full column offsets
+    assert lengths == list(lay.state_words) and all(n >= f for n, f in zip(lengths, fewest))
+    assert sum(lengths) <= 1.03 * sum(fewest)
     assert lay.issues == sum(lengths) + len(order) * (1 if hot else -(-5 // lanes))
-    assert lay.width == lanes * (fmt.width + 3) + 1 and max(lay.words) < 1 << lay.width
+    c, d = 3, lay.offset_bits
+    assert d <= c and lay.width == lanes * fmt.width + c + (lanes - 1) * d + 1 and max(lay.words) < 1 << lay.width
+
+
+def test_offsets_are_narrower_than_columns_where_non_zeros_lie_close():
+    """A dense-ish row's consecutive non-zeros lie within a few columns: offsets need fewer bits
+    than full columns, and cutting the rare wide word costs no more than OFFSET_SLACK words."""
+    q = random_qmodel("gru", hidden=128, inputs=5, code="ternary", seed=4)
+    L = q.layers[0]
+    fmt = CodeFormat(CodeKind.TERNARY, 0)
+    lay = sparse_layout(L.w_ih, L.w_hh, unit_order(L.gates, L.hidden_size), 8, fmt, False)
+    assert lay.column_bits == 7 and lay.offset_bits < 7
+    assert lay.width < 8 * (fmt.width + 7) + 1  # narrower than a full column per lane
 
 
 # (cell, code, lanes, extra): every cell, every code kind with a zero, lanes that divide the
@@ -93,7 +110,8 @@ def test_zero_skipping_designs_are_bit_exact_and_take_the_planned_cycles(cell, c
         L = q.layers[s.layer]
         nnz = (L.w_hh.q != 0).sum(axis=1)
         reads = 1 if s.hot else -(-L.input_size // lanes)
-        assert s.issues == sum(max(1, -(-int(n) // lanes)) for n in nnz) + len(nnz) * reads <= d.issues
+        fewest = sum(max(1, -(-int(n) // lanes)) for n in nnz)  # full columns: ceil(nnz / P) words a row
+        assert fewest <= s.issues - len(nnz) * reads <= 1.03 * fewest and s.issues <= d.issues
     output = extra.get("output")
     rng = np.random.default_rng(seed)
     x, first = random_stimulus(q, rng, 12)

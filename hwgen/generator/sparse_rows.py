@@ -5,9 +5,9 @@ the lanes, a register rank per tree level, the accumulators), so the drain and t
 unchanged; what differs is T0. A row is a run of state words, as many as its non-zeros need, then
 its input words. The issue logic knows where a row's state words end from the flag the previous
 word carries (the memory's output at T0 is the previous issue's word), addresses each lane's copy
-of the state with the column indices the previous word carries, and reads the input words as
-today: every chunk in turn, or the token's hot chunk (``base + hot``, where ``base`` is the address
-after the row's last state word).
+of the state with the columns the previous word carries (a base column and each lane's offset from
+it), and reads the input words as today: every chunk in turn, or the token's hot chunk (at the
+address after the row's last state word plus the chunk's index).
 """
 
 from __future__ import annotations
@@ -70,21 +70,23 @@ class SparseRows:
         started = Signal(name=f"{name}_started")
         m.d.sync += started.eq(issue)
         first = issue & ~started
-        c, top = lay.column_bits, P * lay.code_bits
-        columns = [Mux(first, lay.first_indices[j], word[top + j * c:top + (j + 1) * c]) for j in range(P)]
-        last_state = Mux(first, int(lay.first_last), word[P * (lay.code_bits + c)])
+        c, d, top = lay.column_bits, lay.offset_bits, P * lay.code_bits
+        base = word[top:top + c]
+        offsets = [word[top + c + (j - 1) * d:top + c + j * d] for j in range(1, P)] if d else [Const(0)] * (P - 1)
+        columns = [Mux(first, lay.first_columns[j], base if j == 0 else base + offsets[j - 1]) for j in range(P)]
+        last_state = Mux(first, int(lay.first_last), word[lay.width - 1])
         # Where the issue is within its row.
         in_state = Signal(name=f"{name}_in_state", init=1)  # issuing state words (else input words)
         row_first = Signal(name=f"{name}_row_first", init=1)  # the row's first state word is next
         k = Signal(range(max(2, K)), name=f"{name}_k")  # the input chunk (dense input reads)
-        base = Signal(range(max(2, self.depth + 1)), name=f"{name}_base")  # the next row's address (hot)
+        row_next = Signal(range(max(2, self.depth + 1)), name=f"{name}_row_next")  # the next row's address (hot)
         p = Signal(range(max(2, n_rows)), name=f"{name}_p")
         g = Signal(range(max(2, self.gates)), name=f"{name}_g")
         u = Signal(range(max(2, n_rows // self.gates)), name=f"{name}_u")
         input_last = Const(1) if self.hot else (k == K - 1)
         row_end = ~in_state & input_last
         with m.If(issue):
-            self._advance(m, addr, in_state, last_state, row_end, k, base, p, hot_chunk, n_rows)
+            self._advance(m, addr, in_state, last_state, row_end, k, row_next, p, hot_chunk, n_rows)
             m.d.sync += row_first.eq(Mux(in_state, 0, row_end))
             with m.If(row_end):
                 m.d.sync += [p.eq(wrap_inc(p, n_rows)), g.eq(wrap_inc(g, self.gates))]
@@ -115,22 +117,22 @@ class SparseRows:
         m.d.sync += [t2["v"].eq(t1["v"] & t1["end"])] + [t2[key].eq(t1[key]) for key in ("p", "u", "g")]
         return t1, t2, accs
 
-    def _advance(self, m: Module, addr, in_state, last_state, row_end, k, base, p, hot_chunk, n_rows):
+    def _advance(self, m: Module, addr, in_state, last_state, row_end, k, row_next, p, hot_chunk, n_rows):
         """The next address and position, in an issue cycle: state words in turn; after the
-        last, the input chunks in turn (dense) or ``base + hot``; after the row, the next row (0
+        last, the input chunks in turn (dense) or the hot one; after the row, the next row (0
         after the last row: the step wraps)."""
         K = self.layout.input_chunks
         with m.If(in_state):
             with m.If(last_state):
                 m.d.sync += in_state.eq(0)
                 if self.hot:
-                    m.d.sync += [addr.eq(addr + 1 + hot_chunk), base.eq(addr + 1 + K)]
+                    m.d.sync += [addr.eq(addr + 1 + hot_chunk), row_next.eq(addr + 1 + K)]
                 else:
                     m.d.sync += [addr.eq(addr + 1), k.eq(0)]
             with m.Else():
                 m.d.sync += addr.eq(addr + 1)
         with m.Elif(row_end):
-            m.d.sync += [in_state.eq(1), addr.eq(Mux(p == n_rows - 1, 0, base if self.hot else addr + 1))]
+            m.d.sync += [in_state.eq(1), addr.eq(Mux(p == n_rows - 1, 0, row_next if self.hot else addr + 1))]
         with m.Else():
             m.d.sync += [addr.eq(addr + 1), k.eq(k + 1)]
 
