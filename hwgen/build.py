@@ -291,11 +291,12 @@ def _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo
     ``{sparse: {hot: a lane count that did not place}}``.
 
     With ``--state-reads auto``, on a model whose rows have zero codes to skip, the design with
-    dense state reads is fitted first (input reads as :func:`_fit` chooses them); then the
-    zero-skipping design at that lane count and, if it does not fit, at the next smaller one (one
-    try with ``--objective area``), each only where it takes fewer cycles per step: the first that
-    fits wins, else the dense one. Zero-skipping costs memory (a column index beside each code, a
-    copy of the state per lane), so it can fit at fewer lanes than the dense design."""
+    dense state reads is fitted first (input reads as :func:`_fit` chooses them); then, for the
+    speed objective, the zero-skipping design at that lane count and, if it does not fit, at the
+    next smaller one, each only where it takes fewer cycles per step: the first that fits wins,
+    else the dense one. Zero-skipping buys cycles with memory (column offsets beside the codes, a
+    copy of the state per lane), so it can fit at fewer lanes than the dense design, and the area
+    objective (a floor met at the least area) keeps the dense one."""
     from .generator.sparse_layout import skippable
 
     fixed = options.skip_zeros is not None or not any(skippable(layer.w_hh) for layer in qmodel.layers)
@@ -305,14 +306,14 @@ def _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo
         return (*_fit(qmodel, staging, options, target, say, need, packing, below.get(sparse), memo), sparse)
     dense_options = dataclasses.replace(options, skip_zeros=False)
     weights, dense, hot = _fit(qmodel, staging, dense_options, target, say, need, packing, below.get(False), memo)
-    if dense.style != "folded":
+    if dense.style != "folded" or need.objective == "area":  # zero-skipping buys speed with memory
         return weights, dense, hot, False
     beat = point_plan(qmodel, dense_options, target, "folded", dense.lanes, weights, hot).cycles_per_step
     sparse_options = dataclasses.replace(options, skip_zeros=True, weights=weights, style="folded", hot_column=hot)
     cycles = {}  # of the zero-skipping design, from the dense one's lanes down while it is faster
     for p in range(min(dense.lanes, (below.get(True) or {}).get(hot, dense.lanes + 1) - 1), 0, -1):
         cycles[p] = point_plan(qmodel, sparse_options, target, "folded", p, weights, hot).cycles_per_step
-        if cycles[p] >= beat or len(cycles) == (1 if need.objective == "area" else 2):
+        if cycles[p] >= beat or len(cycles) == 2:
             break
     lanes = [p for p, c in cycles.items() if c < beat]
     tried = [dataclasses.replace(c, state="dense") for c in dense.tried]
