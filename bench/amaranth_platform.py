@@ -104,10 +104,10 @@ def platform_top(design, clock, led_resource: str, clk_resource: str):
     """hwgen's BoardTop (hwgen.toolchain.uart_bridge) rebuilt on a platform: the clock, UART and
     LED come from ``platform.request(..., dir="-")`` with ``lib.io`` buffers instead of raw top
     ports; the PLL (hwgen's settings) is fed from the clock pad, the power-on reset is BoardTop's."""
-    from amaranth.hdl import Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, ResetSignal, Signal
+    from amaranth.hdl import Cat, Const, Elaboratable, Instance, Module, Signal
     from amaranth.lib import io
 
-    from hwgen.toolchain.uart_bridge import UartBridge
+    from hwgen.toolchain.uart_bridge import UartBridge, power_on_reset
 
     class PlatformBoardTop(Elaboratable):
         def __init__(self):
@@ -122,8 +122,6 @@ def platform_top(design, clock, led_resource: str, clk_resource: str):
             m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
             m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
             m.submodules.led_buf = lit = io.Buffer("o", led)  # inverted by the resource where lit low
-            m.domains.por = ClockDomain(reset_less=True)
-            m.domains.sync = ClockDomain()
             if self.pll is None:
                 m.submodules.clk_buf = ck = io.Buffer("i", clk)
                 clock_sig, locked = ck.i, Const(1)
@@ -136,13 +134,7 @@ def platform_top(design, clock, led_resource: str, clk_resource: str):
                 m.d.por += synced.eq(Cat(lock, synced[0]))
                 locked = synced[1]
                 platform.add_clock_constraint(clock_sig, float(self.pll.fout_hz))
-            ticks = Signal(4)
-            m.d.comb += [ClockSignal("por").eq(clock_sig), ClockSignal("sync").eq(clock_sig),
-                         ResetSignal("sync").eq(ticks != 15)]
-            with m.If(~locked):
-                m.d.por += ticks.eq(0)
-            with m.Elif(ticks != 15):
-                m.d.por += ticks.eq(ticks + 1)
+            power_on_reset(m, clock_sig, locked)
             m.submodules.bridge = bridge = self.bridge
             m.d.comb += [bridge.rx.eq(rx.i), tx.o.eq(bridge.tx), lit.o.eq(bridge.overrun)]
             return m

@@ -11,7 +11,7 @@ significant first. docs/hardware-interface.md describes the port.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -39,6 +39,19 @@ def loaded_memory(m: Module, port, depth: int, width: int, read_addr: Value, nam
     m.d.comb += [addr.eq(Mux(port.busy, port.addr, read_addr)), wr.addr.eq(addr), rd.addr.eq(addr),
                  wr.data.eq(port.data), wr.en.eq(port.en & port.busy), rd.en.eq(~port.busy)]
     return rd.data
+
+
+def read_codes(m: Module, addr: Value, depth: int, width: int, image: list[int], load, name: str) -> Value:
+    """A stage's code memory read at ``addr``, one cycle later: a ROM holding ``image``, or with
+    ``load`` (a :func:`code_port`, flipped) one without contents, filled through it
+    (:func:`loaded_memory`)."""
+    if load is not None:
+        return loaded_memory(m, load, depth, width, addr, f"{name}_codes")
+    mem = Memory(shape=unsigned(width), depth=depth, init=image)
+    m.submodules[f"{name}_codes"] = mem
+    port = mem.read_port()
+    m.d.comb += port.addr.eq(addr)
+    return port.data
 
 
 class WeightLoader(wiring.Component):

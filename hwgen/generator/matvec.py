@@ -18,13 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, Signal, Value, unsigned
-from amaranth.lib.memory import Memory
+from amaranth.hdl import Module, Mux, Signal, Value
 
 from ..spec.ir import WeightCodes
 from .exact import Exact, fx_range
 from .lanes import lane_sum, tree, tree_ranks
-from .loader import loaded_memory
+from .loader import read_codes
 from .code_memory import chunks, code_format, memory_image, row_sum_bound
 from .requantize import Bounded
 from .shapes import shape_for
@@ -108,14 +107,7 @@ class FoldedRows:
         n_rows, K = len(self.order), self.reads_per_row
         # At least one bit each: zero-width signals become [-1:0] vectors in Verilog.
         addr = Signal(range(max(2, self.depth)), name=f"{name}_addr", init=self._first_address)
-        if load is None:
-            mem = Memory(shape=unsigned(self.width), depth=self.depth, init=self.image())
-            m.submodules[f"{name}_codes"] = mem
-            port = mem.read_port()
-            m.d.comb += port.addr.eq(addr)
-            codes = port.data
-        else:
-            codes = loaded_memory(m, load, self.depth, self.width, addr, f"{name}_codes")
+        codes = read_codes(m, addr, self.depth, self.width, self.image(), load, name)
         k = Signal(range(max(2, K)), name=f"{name}_k")
         g = Signal(range(max(2, self.gates)), name=f"{name}_g")
         u = Signal(range(max(2, n_rows // self.gates)), name=f"{name}_u")

@@ -12,13 +12,12 @@ address after the row's last state word plus the chunk's index).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
-from amaranth.lib.memory import Memory
+from amaranth.hdl import Const, Module, Mux, Signal, Value
 
 from ..spec.ir import WeightCodes
 from .code_memory import code_format
 from .lanes import lane_sum, tree_ranks
-from .loader import loaded_memory
+from .loader import read_codes
 from .matvec import Source, acc_exact, masked, wrap_inc
 from .shapes import shape_for
 from .sparse_layout import SparseLayout, sparse_layout
@@ -58,14 +57,7 @@ class SparseRows:
         x, h = sources
         n_rows, K = len(self.order), lay.input_chunks
         addr = Signal(range(max(2, self.depth)), name=f"{name}_addr")
-        if load is None:
-            mem = Memory(shape=unsigned(self.width), depth=self.depth, init=self.image())
-            m.submodules[f"{name}_codes"] = mem
-            port = mem.read_port()
-            m.d.comb += port.addr.eq(addr)
-            word = port.data
-        else:
-            word = loaded_memory(m, load, self.depth, self.width, addr, f"{name}_codes")
+        word = read_codes(m, addr, self.depth, self.width, self.image(), load, name)
         # What the previous issue's word says of this one (constants at a step's first issue).
         started = Signal(name=f"{name}_started")
         m.d.sync += started.eq(issue)

@@ -181,6 +181,20 @@ class UartBridge(wiring.Component):
             m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1)]
 
 
+def power_on_reset(m: Module, clock: Value, locked: Value) -> None:
+    """Domains ``sync`` and ``por`` (never reset) on ``clock``, ``sync`` held in reset until
+    ``locked`` (in ``por``'s time) has been high for 15 cycles: a board has no reset button the
+    design could rely on, and a PLL's clock is not steady before it locks."""
+    m.domains.por = ClockDomain(reset_less=True)
+    m.domains.sync = ClockDomain()
+    ticks = Signal(4)
+    m.d.comb += [ClockSignal("por").eq(clock), ClockSignal("sync").eq(clock), ResetSignal("sync").eq(ticks != 15)]
+    with m.If(~locked):
+        m.d.por += ticks.eq(0)
+    with m.Elif(ticks != 15):
+        m.d.por += ticks.eq(ticks + 1)
+
+
 class BoardTop(wiring.Component):
     """The bridge on a board: one clock pin, UART pins, an overrun LED and a power-on reset, so
     the Verilog's ports are exactly the board's pins. With ``pll`` (a
@@ -200,16 +214,7 @@ class BoardTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.por = ClockDomain(reset_less=True)
-        m.domains.sync = ClockDomain()
-        clock, locked = self._clock(m)
-        ticks = Signal(4)
-        m.d.comb += [ClockSignal("por").eq(clock), ClockSignal("sync").eq(clock),
-                     ResetSignal("sync").eq(ticks != 15)]
-        with m.If(~locked):
-            m.d.por += ticks.eq(0)
-        with m.Elif(ticks != 15):
-            m.d.por += ticks.eq(ticks + 1)
+        power_on_reset(m, *self._clock(m))
         m.submodules.bridge = bridge = self.bridge
         lit = bridge.overrun if self.led_port == "led" else ~bridge.overrun
         m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx), getattr(self, self.led_port).eq(lit)]
