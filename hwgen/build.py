@@ -316,6 +316,8 @@ def _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo
         if cycles[p] >= beat or len(cycles) == 2:
             break
     lanes = [p for p, c in cycles.items() if c < beat]
+    if not lanes:  # no zeros worth skipping: the report says nothing of state reads
+        return weights, dense, hot, False
     tried = [dataclasses.replace(c, state="dense") for c in dense.tried]
     variant = ("hot" if hot else "dense") if any(c.variant for c in tried) else ""  # where input reads were fitted
     for p in lanes:
