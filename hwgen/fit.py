@@ -1,7 +1,8 @@
 """Fitting a design to a target: the fastest datapath (style and lane count) whose synthesized
 resources fit the device with a stated margin, or a refusal that gives the numbers.
 
-The search synthesizes few points: P = 1 (if even that does not fit, nothing will) and, at the
+The search synthesizes few points: P = 1 (if even that is over on logic cells or multipliers,
+nothing will fit; memory alone can shrink with more lanes, see :func:`memory_only`) and, at the
 same time where the cost function can run points in parallel, a second lane count to learn the
 cost of one lane; then the largest lane count the line predicts to fit, stepping down until a
 synthesized design really fits.
@@ -219,29 +220,38 @@ def _search(search: _Search, max_lanes: int) -> Fit:
     if hasattr(measure, "prefetch"):  # both are needed unless P = 1 fails: start them together
         measure.prefetch([("folded", 1), ("folded", probe_lanes)])
     one = attempt("folded", 1)
-    if one is None:
+    if one is None and (len(candidates) == 1 or not memory_only(search.over(measure("folded", 1)))):
         raise _refuse(search, measure("folded", 1), "1 lane")
     if len(candidates) == 1:
         return search.fit("folded", 1, one)
     probe = attempt("folded", probe_lanes)
-    known = {1: one} | ({probe_lanes: probe} if probe else {})
+    known = {p: r for p, r in ((1, one), (probe_lanes, probe)) if r is not None}
     if probe is None:
         candidates = [p for p in candidates if p < probe_lanes]
     else:
-        slope = {r: (probe.used(r) - one.used(r)) / (probe_lanes - 1) for r in RESOURCES}
+        base = measure("folded", 1)
+        slope = {r: (probe.used(r) - base.used(r)) / (probe_lanes - 1) for r in RESOURCES}
         candidates = [p for p in candidates
-                      if search.predicted_fit({r: one.used(r) + slope[r] * (p - 1) for r in RESOURCES})
+                      if search.predicted_fit({r: base.used(r) + slope[r] * (p - 1) for r in RESOURCES})
                       or p <= probe_lanes]
     for p in reversed(candidates):
-        report = known.get(p) or attempt("folded", p)
+        report = known.get(p) or (attempt("folded", p) if p > 1 else None)
         if report is not None:
             return search.fit("folded", p, report)
-    return search.fit("folded", 1, one)
+    raise _refuse(search, measure("folded", 1), "1 lane")
+
+
+def memory_only(excess: dict[str, tuple[int, int]]) -> bool:
+    """Whether only memories are over: more lanes read wider words, which a memory of fixed
+    width (an SPRAM is 16 bits wide) packs with less waste, so a design over on memory at one
+    lane can fit at more; one over on logic cells or multipliers cannot."""
+    return bool(excess) and set(excess) <= {"ebr", "spram"}
 
 
 def _smallest(search: _Search, max_lanes: int, style: str, unrolled_ok: bool) -> Fit:
     """The fewest lanes whose cycle count meets the floor (a linear scan of the plans, no
-    synthesis), synthesized; a design that does not fit ends the search, as more lanes cost more.
+    synthesis), synthesized; a design over on logic or multipliers ends the search, as more lanes
+    cost more, one over only on memory goes on to the next power of two (:func:`memory_only`).
     Without a floor: one lane."""
     need = search.need
     if style != "unrolled":
@@ -250,11 +260,14 @@ def _smallest(search: _Search, max_lanes: int, style: str, unrolled_ok: bool) ->
         if first is not None:
             if first > 1:
                 search.slow("folded", first - 1, " (and so every smaller lane count)")
-            report = search.attempt("folded", first)
-            if report is None:
-                raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None),
-                               search.over(search.measure("folded", first)))
-            return search.fit("folded", first, report)
+            for p in [first] + [q for q in lane_candidates(max_lanes) if q > first]:
+                report = search.attempt("folded", p)
+                if report is not None:
+                    return search.fit("folded", p, report)
+                if not memory_only(search.over(search.measure("folded", p))):
+                    break  # more lanes only cost more
+            raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None),
+                           search.over(search.measure("folded", first)))
         search.slow("folded", max_lanes, " (the most lanes a row can use)")
     if unrolled_ok:
         report = search.attempt("unrolled", max_lanes)

@@ -174,3 +174,52 @@ def test_a_refusal_with_packing_says_the_estimate_was_scaled():
     with pytest.raises(FitError, match=r"needs +5,400  available +5,280 \(limit 5,280\)  <-- over[\s\S]*"
                                        r"synthesis estimate times 1.80"):
         choose(UP5K, measure, max_lanes=114, weights=10**6, packing=1.8)
+
+
+# ------------------------------------------------------------------ memory that packs better with more lanes
+
+
+def spram_cost(base_lc, per_lane_lc, spram_of):
+    """Logic grows with lanes; SPRAM use is ``spram_of(lanes)``: a 16-bit-wide SPRAM wastes most
+    of each word on one lane's 2-bit codes and fills it at eight lanes."""
+    calls = []
+
+    def measure(style, lanes):
+        calls.append((style, lanes))
+        lc = base_lc + per_lane_lc * (lanes - 1)
+        counts = {"lut4": lc, "carry": lc // 3, "dff": lc // 2, "ebr": 10, "spram": spram_of(lanes), "dsp": 0}
+        return SynthReport(UP5K.name, counts, {})
+
+    return measure, calls
+
+
+def test_one_lane_over_only_on_memory_does_not_end_the_search():
+    measure, _ = spram_cost(1500, 100, lambda p: 5 if p < 4 else 3)  # logic fits up to P = 30
+    fit = choose(UP5K, measure, max_lanes=64, weights=10**6)
+    assert fit.lanes == 16  # the largest power of two under the logic limit, at 3 SPRAMs
+    first = fit.tried[0]
+    assert (first.lanes, first.fits) == (1, False) and "SPRAM (256 Kbit) 5 > 4" in first.rejected
+
+
+def test_memory_over_at_every_probed_lane_count_is_refused_with_one_lanes_numbers():
+    measure, calls = spram_cost(1500, 100, lambda p: 5)
+    with pytest.raises(FitError, match="even with 1 lane") as e:
+        choose(UP5K, measure, max_lanes=64, weights=10**6)
+    assert "needs       5  available       4" in str(e.value)
+    assert {p for _, p in calls} == {1, 2, 4, 8}  # the probe and the lane counts under it
+
+
+def test_logic_over_at_one_lane_ends_the_search_at_once():
+    measure, calls = spram_cost(6000, 100, lambda p: 5)
+    with pytest.raises(FitError, match="even with 1 lane"):
+        choose(UP5K, measure, max_lanes=64, weights=10**6)
+    assert {p for _, p in calls} == {1}
+
+
+def test_area_steps_past_a_floor_design_over_only_on_memory():
+    measure, _ = spram_cost(1500, 100, lambda p: 5 if p < 8 else 3)
+    cycles = cycles_of()
+    need = Need(rate(cycles("folded", 3)), "area", 48.0)  # met from P = 3
+    fit = choose(UP5K, measure, max_lanes=64, weights=10**6, cycles=cycles, need=need)
+    assert fit.lanes == 8
+    assert [(c.lanes, c.fits) for c in fit.tried if c.fits is not None] == [(3, False), (4, False), (8, True)]
