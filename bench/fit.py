@@ -50,6 +50,8 @@ def one(hidden: int, target: str, work: Path, lanes: int | None, seeds: int) -> 
     r = result.report
     c = r["synthesis"]["counts"]
     return {"hidden": hidden, "fits": True, "style": r["design"]["style"], "lanes": r["design"]["lanes"],
+            "reads": "".join(f", {what}" for what, on in (("hot input", r["design"].get("hot_column_reads")),
+                                                          ("zero-skipping", r["design"].get("zero_skipping"))) if on),
             "weights": r["design"]["weights"],
             "cycles": r["design"]["cycles_per_step"], "lut4": c["lut4"], "dff": c["dff"], "ebr": c.get("ebr", 0),
             "spram": c.get("spram", 0), "dsp": c.get("dsp", 0), "lc_packed": r["pnr"]["utilization"]["lc"]["used"],
@@ -79,7 +81,7 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["fits"]:
-            lines.append(f"| {r['hidden']} | yes | {r['style']} P={r['lanes']} | {r['weights']} | {r['cycles']:,} | {r['lut4']:,} | "
+            lines.append(f"| {r['hidden']} | yes | {r['style']} P={r['lanes']}{r['reads']} | {r['weights']} | {r['cycles']:,} | {r['lut4']:,} | "
                          f"{r['dff']:,} | {r['ebr']} | {r['spram']} | {r['dsp']} | {r['lc_packed']:,} | "
                          f"{r['fmax']:.1f} | {r['steps_s']:,.0f} | {r['seconds']:.0f} |")
         else:

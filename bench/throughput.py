@@ -3,7 +3,9 @@ build` chooses by default against the dense reference (`--input-reads dense --st
 every chunk of every row's codes read), both fitted, placed and routed in the same run (Fmax the
 median of nextpnr seeds 1..N), so the ratio does not depend on how busy the machine is.
 
-    .venv/bin/python bench/throughput.py [--model M] [--seeds 3] [--output argmax] [--markdown FILE]
+    .venv/bin/python bench/throughput.py [--model M] [--seeds 3] [--output argmax] [--lane-products] [--markdown FILE]
+
+The ratio is the first design's (``--lane-products``: the lanes-on-DSPs one) against the dense reference.
 """
 
 from __future__ import annotations
@@ -47,15 +49,20 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3, help="nextpnr seeds per design (Fmax: their median)")
     ap.add_argument("--output", choices=("logits", "argmax"), help="the designs' output (default: the build's)")
     ap.add_argument("--markdown", type=Path, help="also write the table here")
+    ap.add_argument("--lane-products", action="store_true",
+                    help="also build the default with --lane-products dsp (its lanes on hard multipliers)")
     args = ap.parse_args()
+    designs = dict(DESIGNS)
+    if args.lane_products:
+        designs = {"lanes on DSPs (--lane-products dsp)": ["--lane-products", "dsp"], **designs}
     reports = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, extra) in enumerate(DESIGNS.items()):
+        for k, (name, extra) in enumerate(designs.items()):
             print(f"building {name} ...", flush=True)
             out = ["--output", args.output] if args.output else []
             reports[name], secs = build(args.model, Path(tmp) / f"d{k}", args.seeds, extra + out)
             print(f"  {secs:.0f} s", flush=True)
-    (new, new_r), (old, old_r) = reports.items()
+    (new, new_r), (old, old_r) = list(reports.items())[0], list(reports.items())[-1]
     ratio = new_r["pnr"]["steps_per_second"] / old_r["pnr"]["steps_per_second"]
     cycles = old_r["design"]["cycles_per_step"] / new_r["design"]["cycles_per_step"]
     head = ["design", "datapath (style, lanes)", "cycles per step", f"Fmax MHz, median of {args.seeds} seeds (range)",

@@ -48,6 +48,7 @@ class BuildOptions:
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
     hot_column: bool | None = None  # a token input read one hot column at a time; None: auto (--input-reads)
     skip_zeros: bool | None = None  # rows skip W_hh's zero codes; None: where that takes fewer cycles (--state-reads)
+    lane_dsps: bool = False  # power-of-two lanes multiply on the target's hard multipliers (--lane-products dsp)
     min_steps_per_second: float | None = None  # a floor on throughput (at freq_mhz, or the measured Fmax)
     objective: str | None = None  # speed | area; None: area with a floor, else speed
     pnr: bool = False
@@ -109,13 +110,17 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
     from .generator.planner import plan_design
 
     weights = weights or ("rom" if options.weights == "auto" else options.weights)
+    if options.lane_dsps and not target.available("dsp"):
+        raise BuildError(f"--lane-products dsp needs a target with hard multipliers (ice40-up5k); {target.name} "
+                         "has none: use --lane-products logic")
     if weights == "spram" and not target.available("spram"):
         raise BuildError(f"--weights spram needs a target with SPRAM (ice40-up5k); {target.name} has none")
     try:
         params = DesignParams(lanes=lanes, style=style, output=options.output, multipliers=options.multipliers,
                               weights=weights, hot_column=_hot(options, hot),
                               # an unrolled datapath has no wiring for zero weights anyway
-                              skip_zeros=options.skip_zeros is True and style == "folded")
+                              skip_zeros=options.skip_zeros is True and style == "folded",
+                              lane_dsps=options.lane_dsps and style == "folded")
         return plan_design(qmodel, params)
     except ValueError as e:
         raise BuildError(f"{e} (--multipliers, --lanes, --weights, --state-reads)") from None
@@ -572,6 +577,7 @@ def _report(qmodel, target, fit, plan, need: Need) -> dict:
         "target": {"name": target.name, "description": target.description},
         "design": {**plan.params.to_json(), "hot_column_reads": any(st.hot for st in plan.stages),
                    "zero_skipping": any(st.sparse for st in plan.stages),
+                   "lane_multipliers": plan.dsp_lanes,
                    "cycles_per_step": plan.cycles_per_step, "latency": plan.latency,
                    **({"load_words": plan.load_words, "load_image": "vectors/load.hex"} if plan.loaded else {})},
         "fit": {"objective": need.objective, "tried": [c.to_json() for c in fit.tried],

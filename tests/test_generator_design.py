@@ -259,7 +259,7 @@ def test_design_params_and_ports():
     top = build_design(q, lanes=2)
     assert top.plan.params.to_json() == {"lanes": 2, "style": "folded", "output": "logits",
                                          "multipliers": 1, "baseline": False, "weights": "rom", "hot_column": True,
-                                         "skip_zeros": False}
+                                         "skip_zeros": False, "lane_dsps": False}
     assert set(top.signature.members) == {"i", "o"}
     assert set(build_design(q, lanes=2, weights="spram").signature.members) == {"i", "o", "load"}
 

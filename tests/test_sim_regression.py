@@ -178,6 +178,24 @@ def test_zero_skipping_state_reads(need_simulator, sim_build_root, sim, cell):
     check(runner.run(design, sim, ref, seed=8, root=sim_build_root, idle=0.3, backpressure=0.3))
 
 
+@pytest.mark.parametrize("sim, cell", per_sim(quick_verilator=("gru",))(["gru"]))
+def test_multiplier_lanes(need_simulator, sim_build_root, sim, cell):
+    """Power-of-two lanes on hard multipliers (``lane_dsps``) with a shift window wider than the
+    multiplier's fine part (the coarse multiplexer too), zero-skipping rows and hot input reads,
+    under backpressure and idle inputs: the Verilog's plain multiply, as both simulators run it."""
+    need_simulator(sim)
+    from test_dsp_lanes import widened
+
+    qm = widened(random_qmodel(cell, hidden=6, inputs=6, vocab=13, outputs=4, code="pow2", act="smooth",
+                               table="batchnorm", seed=16), 20, 16)
+    params = DesignParams(style="folded", lanes=3, skip_zeros=True, lane_dsps=True)
+    stages = [s for s in plan_design(qm, params).stages if s.kind in ("recurrent", "dense")]
+    assert [s.dsp_lanes for s in stages] == [s.lanes for s in stages] and stages[0].sparse
+    design, qpath = design_for(qm, params, sim_build_root, ("dsp", cell))
+    ref = golden_spec(qpath, None, sequences=4, max_len=10, seed=9, cycles_per_step=design.cycles_per_step)
+    check(runner.run(design, sim, ref, seed=9, root=sim_build_root, idle=0.3, backpressure=0.3))
+
+
 EXAMPLE_CASES = [
     pytest.param("verilator", 300, id="verilator-300chars"),
     # Icarus runs the example at ~8k cycles/s (~0.35 s per character): a short slice in the

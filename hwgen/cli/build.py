@@ -69,6 +69,7 @@ def options_from(args):
                         multipliers=multipliers, weights=args.weights,
                         hot_column={"auto": None, "hot": True, "dense": False}[args.input_reads],
                         skip_zeros={"auto": None, "sparse": True, "dense": False}[args.state_reads],
+                        lane_dsps=args.lane_products == "dsp",
                         pnr=args.pnr, pnr_seeds=args.pnr_seeds,
                         min_steps_per_second=floor, objective=args.objective,
                         freq_mhz=args.freq,

@@ -17,7 +17,7 @@ from ..spec.ir import DenseLayer
 from .control import step_control
 from .exact import register_for
 from .loader import code_port
-from .lanes import tree_ranks
+from .lanes import takes_dsp, tree_ranks
 from .matvec import FoldedRows, Source, UnrolledRows
 from .code_memory import chunks, dense_matrices
 from .plan import MemoryPlan, StagePlan
@@ -36,8 +36,10 @@ class DenseStage(wiring.Component):
 
     @classmethod
     def plan(cls, index: int, dense: DenseLayer, *, style: str, lanes: int, baseline_width: int | None = None,
-             loaded: bool = False) -> StagePlan:
-        """The layer's step with ``lanes`` lanes (IDLE + issues + drain) and, folded, its code memory."""
+             loaded: bool = False, dsp: bool = False, in_fmt: Fmt | None = None) -> StagePlan:
+        """The layer's step with ``lanes`` lanes (IDLE + issues + drain) and, folded, its code
+        memory; ``dsp``: its lanes on hard multipliers where the codes and ``in_fmt`` (its
+        input's format) allow (lanes.takes_dsp)."""
         n_in = dense.w.shape[1]
         memory = None
         if style == "unrolled":  # read the input into registers, then one issue
@@ -48,9 +50,10 @@ class DenseStage(wiring.Component):
             issues, drain = dense.out_size * chunks(n_in, lanes), tree_ranks(lanes) + 4
             rows = dense_rows(dense, lanes, baseline_width)
             memory = MemoryPlan(rows.depth, rows.width, loaded)
+            dsp = dsp and in_fmt is not None and takes_dsp(rows.fmt, in_fmt.min_int, in_fmt.max_int)
         interval = 1 + issues + drain
         return StagePlan(index, "dense", lanes, interval=interval, latency=interval, issues=issues, drain=drain,
-                         style=style, code_memory=memory)
+                         style=style, code_memory=memory, dsp_lanes=lanes if style == "folded" and dsp else 0)
 
     def __init__(self, dense: DenseLayer, in_fmt: Fmt, plan: StagePlan, baseline_width: int | None = None):
         self.dense, self.in_fmt, self.style, self.lanes = dense, in_fmt, plan.style, plan.lanes
@@ -62,6 +65,7 @@ class DenseStage(wiring.Component):
             "o": Out(vector_link(fmt_shape(dense.out), n_out, self.out_lanes)),
         }
         self.rows = dense_rows(dense, self.lanes, baseline_width) if self.style == "folded" else None
+        self.dsp = plan.dsp_lanes > 0
         if plan.loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
             members["codes"] = In(code_port(self.rows.depth, self.rows.width))
         super().__init__(members)
@@ -79,7 +83,7 @@ class DenseStage(wiring.Component):
         m.d.comb += self.o.data.eq(y_chunks.read(m, 0, self.o.addr, pub))
         x = Source(f.min_int, f.max_int, f.frac, read=lambda m, k: read_chunk(m, self.i, k))
         order = self.rows.order
-        t1, t2, (acc,) = self.rows.build(m, steps.issue, [x], "mv", getattr(self, "codes", None))
+        t1, t2, (acc,) = self.rows.build(m, steps.issue, [x], "mv", getattr(self, "codes", None), dsp=self.dsp)
         y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).wire(m, "y_affine")
         y_sig, y3 = register_for(y.fx, "y_affine3")  # scale and bias, then the requantize
         v3, p3 = Signal(name="y_v3"), Signal.like(t2["p"], name="y_p3")

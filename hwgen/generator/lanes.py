@@ -56,29 +56,70 @@ def tree_ranks(lanes: int) -> int:
     return 1 + (lanes - 1).bit_length()
 
 
+#: Operand bits of a hard multiplier (the UP5K's SB_MAC16 multiplies 16 x 16, signed).
+DSP_BITS = 16
+#: Fine shifts a DSP lane leaves to its multiplier: ``2**b`` for ``b`` up to this fits a signed
+#: 16-bit operand, and the rest of the shift is a multiple of ``FINE + 1``.
+FINE = DSP_BITS - 2
+
+
+def takes_dsp(fmt: CodeFormat | BaselineFormat, lo: int, hi: int) -> bool:
+    """Whether lanes of ``fmt`` over inputs in ``[lo, hi]`` can multiply on one hard multiplier
+    each (:func:`dsp_pow2_product`): power-of-two codes (whose shifter and negation are most
+    of a lane in logic) of at most two fine-shift spans, inputs of at most 16 bits."""
+    return (isinstance(fmt, CodeFormat) and fmt.kind is CodeKind.POW2 and fmt.span <= 2 * FINE + 1
+            and shape_for(lo, hi).width <= DSP_BITS)
+
+
 def lane_product(m: Module, fmt: CodeFormat | BaselineFormat, code: Value, x: Value, lo: int, hi: int,
-                 name: str) -> Bounded:
-    """``q * x`` for one lane, ``x`` in ``[lo, hi]``: shifts and adds for a code, a multiply for a
-    baseline integer (the cost reference)."""
+                 name: str, dsp: bool = False) -> Bounded:
+    """``q * x`` for one lane, ``x`` in ``[lo, hi]``: shifts and adds for a code (on a hard
+    multiplier with ``dsp``, see :func:`takes_dsp`), a multiply for a baseline integer (the
+    cost reference)."""
     if isinstance(fmt, BaselineFormat):
         bits = fmt.width
         b = interval(-(1 << (bits - 1)), (1 << (bits - 1)) - 1) * interval(lo, hi)
         return Bounded(code.as_signed() * x, b.lo, b.hi)
     b = product_bounds(fmt, shape_for(lo, hi))
-    return Bounded(apply_code(m, fmt, code, x, name), b.lo, b.hi)
+    value = dsp_pow2_product(m, fmt, code, x, name) if dsp else apply_code(m, fmt, code, x, name)
+    return Bounded(value, b.lo, b.hi)
 
 
 def lane_sum(m: Module, fmt: CodeFormat | BaselineFormat, word: Value, lanes: int, x: Callable[[int], Value],
-             lo: int, hi: int, name: str) -> Bounded:
+             lo: int, hi: int, name: str, dsp: bool = False) -> Bounded:
     """``sum_j q_j * x(j)`` over ``lanes`` lanes, ``tree_ranks(lanes)`` cycles later: code ``j``
     is bits ``j * w`` up of ``word``, ``x(j)`` (in ``[lo, hi]``) makes lane ``j``'s input; each
-    product is registered, then each level of the tree."""
+    product is registered, then each level of the tree. ``dsp``: each lane's product on a hard
+    multiplier (only where :func:`takes_dsp`)."""
+    if dsp and not takes_dsp(fmt, lo, hi):
+        raise ValueError(f"lanes of {fmt} over [{lo}, {hi}] do not fit one {DSP_BITS}-bit multiplier each")
     bits = fmt.width
     products = []
     for j in range(lanes):
-        p = lane_product(m, fmt, word[j * bits:(j + 1) * bits], x(j), lo, hi, f"{name}_lane{j}")
+        p = lane_product(m, fmt, word[j * bits:(j + 1) * bits], x(j), lo, hi, f"{name}_lane{j}", dsp)
         products.append(registered(m, p, f"{name}_prod{j}"))
     return tree(products, m, f"{name}_sum")
+
+
+def dsp_pow2_product(m: Module, codes: CodeFormat, code: Value, x: Value, name: str) -> Value:
+    """``q * x`` for a power-of-two code on a hard multiplier: the shift ``k`` is split as
+    ``k = (FINE + 1) * a + b`` with ``b <= FINE``; the multiplier forms ``x * (+-2**b)`` (both
+    operands 16-bit signed, so synthesis maps it to one SB_MAC16) and one multiplexer level shifts
+    by ``FINE + 1`` where ``a``. The product is the shift-add lane's, bit for bit; the shifter's
+    levels and the negation's carry chain leave the logic cells (measured on the shipped example:
+    bench/throughput.py)."""
+    n = codes.index_bits
+    index, negative = code[:n], code[n]
+    k = (index - 1)[:n]
+    coarse = codes.span > FINE
+    fine = Mux(k > FINE, k - (FINE + 1), k)[:n] if coarse else k
+    power = Signal(range(-(1 << FINE), (1 << FINE) + 1), name=f"{name}_power")
+    magnitude = Mux(index == 0, 0, (Const(1, 1) << fine)[:FINE + 1])
+    m.d.comb += power.eq(Mux(negative, -magnitude, magnitude))
+    product = Signal(shape_for(-(1 << FINE) * (1 << (DSP_BITS - 1)), (1 << FINE) * (1 << (DSP_BITS - 1))),
+                     name=f"{name}_dsp")
+    m.d.comb += product.eq(x * power)
+    return Mux(k > FINE, product << (FINE + 1), product) if coarse else product
 
 
 def product_bounds(codes: CodeFormat, x_shape) -> Fx:

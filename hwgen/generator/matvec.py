@@ -98,11 +98,12 @@ class FoldedRows:
         return memory_image(self.ws, self.order, self.lanes, self.fmt)
 
     def build(self, m: Module, issue: Value, sources: list[Source], name: str, load=None,
-              hot_chunk: Value | None = None):
+              hot_chunk: Value | None = None, dsp: bool = False):
         """Counters, memory, lanes and accumulators for ``W_i sources[i]``; returns the T1/T2
         tokens and the accumulators. ``hot_chunk``: with ``hot``, the chunk of the first matrix
         to read (held for the whole step)."""
         assert (hot_chunk is not None) == self.hot
+        self.dsp = dsp  # the lanes' products on hard multipliers (lanes.takes_dsp)
         self.sources = sources
         n_rows, K = len(self.order), self.reads_per_row
         # At least one bit each: zero-width signals become [-1:0] vectors in Verilog.
@@ -200,7 +201,7 @@ class FoldedRows:
             words = [masked(src, d[j]) for src, d in zip(self.sources, chunk_data)]
             m.d.comb += x.eq(words[-1] if len(words) == 1 else Mux(is_first, words[0], words[1]))
             return x
-        return lane_sum(m, self.fmt, word, self.lanes, lane_input, lo, hi, name).value
+        return lane_sum(m, self.fmt, word, self.lanes, lane_input, lo, hi, name, self.dsp).value
 
 
 def wrap_inc(sig: Signal, n: int) -> Value:

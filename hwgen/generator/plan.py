@@ -27,7 +27,7 @@ OUTPUTS = ("logits", "hidden", "argmax")
 LOAD_WIDTH = 16
 
 #: ``design.json``'s format version (a reader refuses others)
-PLAN_VERSION = 4
+PLAN_VERSION = 5
 PLAN_FORMAT = "hwgen-design"
 
 
@@ -58,6 +58,9 @@ class DesignParams:
     #: the layers' rows skip the zero codes of ``W_hh`` (hwgen.generator.sparse_layout), where its
     #: codes can be zero (not binary); False reads every chunk (dense)
     skip_zeros: bool = False
+    #: the lanes of folded layers with power-of-two codes multiply on the device's hard multipliers
+    #: (hwgen.generator.lanes.dsp_pow2_product): one per lane, where the codes and inputs fit it
+    lane_dsps: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "lanes", _integer("lanes", self.lanes, 1))
@@ -79,6 +82,11 @@ class DesignParams:
         if self.skip_zeros and (self.style != "folded" or self.baseline):
             raise ValueError("skip_zeros applies to the folded shift-add datapath (an unrolled one drops zero "
                              "weights as wiring; the baseline is the dense cost reference)")
+        if not isinstance(self.lane_dsps, bool):
+            raise TypeError(f"lane_dsps must be True or False, not {self.lane_dsps!r}")
+        if self.lane_dsps and (self.style != "folded" or self.baseline):
+            raise ValueError("lane_dsps applies to the folded shift-add datapath (an unrolled one's weights are "
+                             "wiring; the baseline's lanes multiply already)")
         if self.weights not in WEIGHTS:
             raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, not {self.weights!r}")
         if self.weights == "spram" and self.style != "folded":
@@ -122,7 +130,8 @@ class StagePlan:
     output. ``layer``: the QModel layer a recurrent stage computes. ``hot``: the input is a
     token's one-hot column (hwgen.generator.hot_column): the embedding stage publishes it with its
     chunk index, the first layer reads that one chunk of its input codes per row. ``sparse``: a
-    recurrent stage's rows skip the zero codes of ``W_hh`` (hwgen.generator.sparse_layout)."""
+    recurrent stage's rows skip the zero codes of ``W_hh`` (hwgen.generator.sparse_layout).
+    ``dsp_lanes``: hard multipliers its lanes take (hwgen.generator.lanes.takes_dsp), one per lane."""
 
     index: int
     kind: str
@@ -138,6 +147,7 @@ class StagePlan:
     layer: int | None = None
     hot: bool = False
     sparse: bool = False
+    dsp_lanes: int = 0
 
     @property
     def name(self) -> str:
@@ -181,6 +191,11 @@ class DesignPlan:
     def load_words(self) -> int:
         """Length of the load image (16-bit words; 0 without a ``load`` port)."""
         return sum(s.code_memory.load_words for s in self.loaded)
+
+    @property
+    def dsp_lanes(self) -> int:
+        """Hard multipliers the lanes take (the gate units' are synthesis's to count)."""
+        return sum(s.dsp_lanes for s in self.stages)
 
     @property
     def code_bits(self) -> int:

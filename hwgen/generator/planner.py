@@ -56,12 +56,13 @@ def _stages(qmodel: QModel, params: DesignParams) -> tuple[StagePlan, ...]:
     for k, layer in enumerate(qmodel.layers):
         stages.append(RecurrentStage.plan(len(stages), layer, k, style=style, lanes=P, multipliers=params.multipliers,
                                           baseline_width=bw, loaded=loaded, hot=hot and k == 0,
-                                          sparse=sparse_reads(layer, params)))
+                                          sparse=sparse_reads(layer, params), dsp=params.lane_dsps))
     pace = max(s.interval for s in stages[1:])
     dense = qmodel.output if qmodel.output is not None and params.output != "hidden" else None
     if dense is not None:
         def dense_plan(n):
-            return DenseStage.plan(len(stages), dense, style=style, lanes=n, baseline_width=bw, loaded=loaded)
+            return DenseStage.plan(len(stages), dense, style=style, lanes=n, baseline_width=bw, loaded=loaded,
+                                   dsp=params.lane_dsps, in_fmt=qmodel.layers[-1].formats.state)
         stages.append(dense_plan(fewest_lanes(lambda n: dense_plan(n).interval, pace, P)))
     reader = ArgmaxStage if params.output == "argmax" else VectorOutputStage
     out_n = dense.out_size if dense is not None else qmodel.layers[-1].hidden_size

@@ -20,7 +20,7 @@ from .exact import Exact, fx_of, register_for
 from .gates import Write, act_unit, capture, gate_unit, serial_offset
 from .hot_column import HotSplit, row_offsets
 from .loader import code_port
-from .lanes import tree_ranks
+from .lanes import takes_dsp, tree_ranks
 from .matvec import FoldedRows, Source, UnrolledRows
 from .sparse_rows import SparseRows
 from .code_memory import chunks, layer_matrices, unit_order
@@ -115,21 +115,26 @@ class RecurrentStage(wiring.Component):
     @classmethod
     def plan(cls, index: int, layer: RecurrentLayer, layer_index: int, *, style: str, lanes: int,
              multipliers: int, baseline_width: int | None = None, loaded: bool = False,
-             hot: bool = False, sparse: bool = False) -> StagePlan:
+             hot: bool = False, sparse: bool = False, dsp: bool = False) -> StagePlan:
         """The layer's step (IDLE + issues + drain) and, folded, its code memory. ``hot``: the
         input is read as one hot column (hwgen.generator.hot_column); ``sparse``: the state
-        part of each row skips its zero codes (hwgen.generator.sparse_layout)."""
+        part of each row skips its zero codes (hwgen.generator.sparse_layout); ``dsp``: the
+        lanes multiply on hard multipliers where the codes allow (hwgen.generator.lanes.takes_dsp)."""
         issues = recurrent_issues(layer, style, lanes, hot, sparse)
         interval = 1 + issues + recurrent_drain(layer, style, lanes, multipliers)
         memory = None
         if style == "folded":
             rows = layer_rows(layer, lanes, baseline_width, hot, sparse)
             memory = MemoryPlan(rows.depth, rows.width, loaded)
+            f = layer.formats
+            dsp = dsp and takes_dsp(rows.fmt, min(f.input.min_int, f.state.min_int),
+                                    max(f.input.max_int, f.state.max_int))
         elif loaded:
             raise ValueError("loaded weight codes need the folded datapath")
         return StagePlan(index, "recurrent", lanes, interval=interval, latency=interval, issues=issues,
                          drain=interval - 1 - issues, style=style, multipliers=multipliers,
-                         code_memory=memory, layer=layer_index, hot=hot, sparse=sparse)
+                         code_memory=memory, layer=layer_index, hot=hot, sparse=sparse,
+                         dsp_lanes=lanes if style == "folded" and dsp else 0)
 
     def __init__(self, layer: RecurrentLayer, plan: StagePlan, baseline_width: int | None = None,
                  split: HotSplit | None = None):
@@ -144,7 +149,7 @@ class RecurrentStage(wiring.Component):
             "i": In(vector_link(fmt_shape(f.input), layer.input_size, self.lanes, hot=plan.hot)),
             "o": Out(vector_link(fmt_shape(f.state), layer.hidden_size, self.out_lanes)),
         }
-        self.sparse = plan.sparse
+        self.sparse, self.dsp = plan.sparse, plan.dsp_lanes > 0
         self.rows = (layer_rows(layer, self.lanes, baseline_width, plan.hot, plan.sparse)
                      if self.style == "folded" else None)
         if plan.loaded:  # the codes come through ``codes`` (hwgen.generator.loader)
@@ -176,7 +181,8 @@ class RecurrentStage(wiring.Component):
                     gather=lambda m, words: h_chunks.read_words(m, 0, words, pub))
         order = self.rows.order
         hot = None if self.split is None else self.i.hot
-        t1, t2, (acc_x, acc_h) = self.rows.build(m, steps.issue, [x, hs], "mv", getattr(self, "codes", None), hot)
+        t1, t2, (acc_x, acc_h) = self.rows.build(m, steps.issue, [x, hs], "mv", getattr(self, "codes", None), hot,
+                                                    self.dsp)
         # With hot reads the shared part of the input, ``W_ih b``, joins the bias (exactly).
         offsets = None if self.split is None else (row_offsets(L.w_ih, self.split.base), acc_x.fx.frac)
         ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih", offsets=offsets))

@@ -49,10 +49,11 @@ class SparseRows:
         return list(self.layout.words)
 
     def build(self, m: Module, issue: Value, sources: list[Source], name: str, load=None,
-              hot_chunk: Value | None = None):
+              hot_chunk: Value | None = None, dsp: bool = False):
         """As :meth:`FoldedRows.build`: returns the accumulator-stage tokens (``p``), the row-end
         tokens (``v``, ``p``, ``u``, ``g``) and the accumulators of ``W_ih x`` and ``W_hh h``."""
         assert (hot_chunk is not None) == self.hot
+        self.dsp = dsp  # the lanes' products on hard multipliers (lanes.takes_dsp)
         lay, P = self.layout, self.lanes
         x, h = sources
         n_rows, K = len(self.order), lay.input_chunks
@@ -137,4 +138,4 @@ class SparseRows:
             m.d.comb += v.eq(Mux(is_state, masked(h, h_data[j]), masked(x, x_data[j])))
             return v
         codes = word[:self.lanes * self.layout.code_bits]  # the word's lowest bits
-        return lane_sum(m, self.fmt, codes, self.lanes, lane_input, lo, hi, name).value
+        return lane_sum(m, self.fmt, codes, self.lanes, lane_input, lo, hi, name, self.dsp).value
