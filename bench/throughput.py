@@ -1,11 +1,9 @@
 """Time steps per second of the shipped example (or ``--model``) on the UP5K: the design `hwgen
-build` chooses by default against the dense reference (`--input-reads dense --state-reads dense`:
-every chunk of every row's codes read), both fitted, placed and routed in the same run (Fmax the
+build` chooses by default against the dense reference (`--input-reads dense --state-reads dense
+--lane-products logic`: every chunk of every row's codes read, shift-add lanes), both fitted, placed and routed in the same run (Fmax the
 median of nextpnr seeds 1..N), so the ratio does not depend on how busy the machine is.
 
-    .venv/bin/python bench/throughput.py [--model M] [--seeds 3] [--output argmax] [--lane-products] [--markdown FILE]
-
-The ratio is the first design's (``--lane-products``: the lanes-on-DSPs one) against the dense reference.
+    .venv/bin/python bench/throughput.py [--model M] [--seeds 3] [--output argmax] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -20,8 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "ptb-gru128-exponential.pt"
-DESIGNS = {"default (auto reads)": [],
-           "dense reference": ["--input-reads", "dense", "--state-reads", "dense"]}
+DESIGNS = {"default (auto)": [],
+           "dense reference": ["--input-reads", "dense", "--state-reads", "dense", "--lane-products", "logic"]}
 
 
 def build(model: str, out: Path, seeds: int, extra: list[str]) -> tuple[dict, float]:
@@ -35,8 +33,8 @@ def build(model: str, out: Path, seeds: int, extra: list[str]) -> tuple[dict, fl
 def row(name: str, r: dict) -> list[str]:
     d, p, syn = r["design"], r["pnr"], {x["resource"]: x["used"] for x in r["synthesis"]["rows"]}
     lc = p["utilization"].get("lc", {})
-    reads = [what for what, on in (("hot input", d.get("hot_column_reads")), ("zero-skipping", d.get("zero_skipping")))
-             if on]
+    reads = [what for what, on in (("hot input", d.get("hot_column_reads")), ("zero-skipping", d.get("zero_skipping")),
+                                   ("lanes on DSPs", d.get("lane_multipliers"))) if on]
     return [name, f"{d['style']}, {d['lanes']}" + "".join(f", {r}" for r in reads), f"{d['cycles_per_step']:,}",
             f"{p['fmax_mhz']:.1f} ({p['fmax_worst_mhz']:.1f}-{p['fmax_best_mhz']:.1f})",
             f"{p['steps_per_second']:,.0f}", f"{lc.get('used', 0):,}",
@@ -49,20 +47,15 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3, help="nextpnr seeds per design (Fmax: their median)")
     ap.add_argument("--output", choices=("logits", "argmax"), help="the designs' output (default: the build's)")
     ap.add_argument("--markdown", type=Path, help="also write the table here")
-    ap.add_argument("--lane-products", action="store_true",
-                    help="also build the default with --lane-products dsp (its lanes on hard multipliers)")
     args = ap.parse_args()
-    designs = dict(DESIGNS)
-    if args.lane_products:
-        designs = {"lanes on DSPs (--lane-products dsp)": ["--lane-products", "dsp"], **designs}
     reports = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, extra) in enumerate(designs.items()):
+        for k, (name, extra) in enumerate(DESIGNS.items()):
             print(f"building {name} ...", flush=True)
             out = ["--output", args.output] if args.output else []
             reports[name], secs = build(args.model, Path(tmp) / f"d{k}", args.seeds, extra + out)
             print(f"  {secs:.0f} s", flush=True)
-    (new, new_r), (old, old_r) = list(reports.items())[0], list(reports.items())[-1]
+    (new, new_r), (old, old_r) = reports.items()
     ratio = new_r["pnr"]["steps_per_second"] / old_r["pnr"]["steps_per_second"]
     cycles = old_r["design"]["cycles_per_step"] / new_r["design"]["cycles_per_step"]
     head = ["design", "datapath (style, lanes)", "cycles per step", f"Fmax MHz, median of {args.seeds} seeds (range)",

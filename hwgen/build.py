@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .fit import Candidate, FitError, Need, choose, label
+from .fit import Candidate, Fit, FitError, Need, choose, label
 from .spec.ir import QModel
 from .toolchain.limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
@@ -48,7 +48,7 @@ class BuildOptions:
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
     hot_column: bool | None = None  # a token input read one hot column at a time; None: auto (--input-reads)
     skip_zeros: bool | None = None  # rows skip W_hh's zero codes; None: where that takes fewer cycles (--state-reads)
-    lane_dsps: bool = False  # power-of-two lanes multiply on the target's hard multipliers (--lane-products dsp)
+    lane_dsps: bool | None = None  # power-of-two lanes on the target's hard multipliers; None: auto (--lane-products)
     min_steps_per_second: float | None = None  # a floor on throughput (at freq_mhz, or the measured Fmax)
     objective: str | None = None  # speed | area; None: area with a floor, else speed
     pnr: bool = False
@@ -110,7 +110,7 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
     from .generator.planner import plan_design
 
     weights = weights or ("rom" if options.weights == "auto" else options.weights)
-    if options.lane_dsps and not target.available("dsp"):
+    if options.lane_dsps is True and not target.available("dsp"):
         raise BuildError(f"--lane-products dsp needs a target with hard multipliers (ice40-up5k); {target.name} "
                          "has none: use --lane-products logic")
     if weights == "spram" and not target.available("spram"):
@@ -120,7 +120,7 @@ def point_plan(qmodel: QModel, options: BuildOptions, target: Target, style: str
                               weights=weights, hot_column=_hot(options, hot),
                               # an unrolled datapath has no wiring for zero weights anyway
                               skip_zeros=options.skip_zeros is True and style == "folded",
-                              lane_dsps=options.lane_dsps and style == "folded")
+                              lane_dsps=options.lane_dsps is True and style == "folded")
         return plan_design(qmodel, params)
     except ValueError as e:
         raise BuildError(f"{e} (--multipliers, --lanes, --weights, --state-reads)") from None
@@ -154,26 +154,27 @@ def synth_measure(qmodel: QModel, options: BuildOptions, target: Target, workdir
     started: dict[tuple[str, int], Future] = {}
     memo = {} if memo is None else memo
 
-    sparse = options.skip_zeros is True
+    sparse, dsp = options.skip_zeros is True, options.lane_dsps is True
 
     def synth(style: str, lanes: int, texts: tuple[str, str]) -> SynthReport:
-        point = workdir / "fit" / point_name(style, lanes, weights, _hot(options, hot), sparse)
+        point = workdir / "fit" / point_name(style, lanes, weights, _hot(options, hot), sparse, dsp)
         point.mkdir(parents=True, exist_ok=True)
         (point / f"{TOP}.v").write_text(texts[0])
         (point / f"{TOP}.il").write_text(texts[1])
         report = synthesize(point / f"{TOP}.il", TOP, target, point, packed=True, announce=say)
-        memo[(style, lanes, weights, hot, sparse)] = report
+        memo[(style, lanes, weights, hot, sparse, dsp)] = report
         return report
 
     def start(style: str, lanes: int) -> Future:
         key = (style, lanes)
-        if key not in started and (style, lanes, weights, hot, sparse) in memo:
+        if key not in started and (style, lanes, weights, hot, sparse, dsp) in memo:
             started[key] = Future()
-            started[key].set_result(memo[(style, lanes, weights, hot, sparse)])
+            started[key].set_result(memo[(style, lanes, weights, hot, sparse, dsp)])
         if key not in started:
             texts = make_netlists(qmodel, point_plan(qmodel, options, target, style, lanes, weights, hot))
             where = ((" (weights in SPRAM)" if weights == "spram" else "") +
-                     ("" if _hot(options, hot) else ", input read densely") + (", zero-skipping" if sparse else ""))
+                     ("" if _hot(options, hot) else ", input read densely") + (", zero-skipping" if sparse else "")
+                     + (", lanes on hard multipliers" if dsp else ""))
             say(f"synthesizing the {style} datapath with {lanes} lane(s){where} for {target.name}")
             started[key] = pool.submit(synth, style, lanes, texts)
         return started[key]
@@ -286,9 +287,82 @@ def build(qmodel: QModel, outdir: Path, options: BuildOptions, *, say: Say = pri
     return BuildResult(outdir, report, files)
 
 
-def point_name(style: str, lanes: int, weights: str, hot: bool = True, sparse: bool = False) -> str:
+def point_name(style: str, lanes: int, weights: str, hot: bool = True, sparse: bool = False,
+               dsp: bool = False) -> str:
     return (f"{style}-p{lanes}" + ("" if weights == "rom" else f"-{weights}") + ("" if hot else "-dense")
-            + ("-sparse" if sparse else ""))
+            + ("-sparse" if sparse else "") + ("-dsp" if dsp else ""))
+
+
+def _fit_products(qmodel, staging, options, target, say, need, packing, below, memo):
+    """The fit with the lanes' products placed: ``(weights, fit, hot, sparse, dsp)``.
+
+    With ``--lane-products auto`` on a target with hard multipliers, the design with shift-add
+    lanes is fitted first (:func:`_fit_reads`); then, for the speed objective, designs whose
+    power-of-two lanes multiply on hard multipliers (hwgen.generator.lanes.dsp_pow2_product), with
+    the chosen state reads and the fastest input reads, at lane counts from the chosen one up to
+    twice it, as many as the multipliers allow (the plan counts one a lane) and only where they
+    take fewer cycles per step. The fewest such lanes are synthesized first (if they do not fit,
+    nothing more will), then the most, then, where only logic cells were over, the lane count
+    where the line between the two crosses the limit. The fastest that fits wins, else the
+    shift-add design: such lanes cost fewer logic cells, so more of them can fit."""
+    fixed = options.lane_dsps is not None or not target.available("dsp") or need.objective == "area"
+    if fixed:
+        dsp = options.lane_dsps is True
+        return (*_fit_reads(qmodel, staging, dataclasses.replace(options, lane_dsps=dsp), target, say, need,
+                            packing, below, memo), dsp)
+    logic = dataclasses.replace(options, lane_dsps=False)
+    weights, chosen, hot, sparse = _fit_reads(qmodel, staging, logic, target, say, need, packing, below, memo)
+    if chosen.style != "folded":
+        return weights, chosen, hot, sparse, False
+    beat = point_plan(qmodel, dataclasses.replace(logic, skip_zeros=sparse), target, "folded", chosen.lanes,
+                      weights, hot).cycles_per_step
+    dsp_options = dataclasses.replace(options, lane_dsps=True, skip_zeros=sparse, weights=weights, style="folded")
+    most = min(2 * chosen.lanes, max_lanes(qmodel), min((below.get(sparse) or {}).values(), default=10**9) - 1)
+    plans = {}
+    if options.lanes is not None:  # fixed by the user: only its reads are still open
+        most = chosen.lanes
+    for p in range(most, chosen.lanes - 1, -1):
+        for h in dict.fromkeys((True, hot) if options.hot_column is None else (hot,)):  # hot reads first
+            plan = point_plan(qmodel, dsp_options, target, "folded", p, weights, h)
+            if 0 < plan.dsp_lanes <= target.available("dsp") and plan.cycles_per_step < beat:
+                plans.setdefault(p, (h, plan))
+    tried, best = list(chosen.tried), None
+
+    def attempt(p):
+        h, plan = plans[p]
+        try:
+            return _fit_weights(qmodel, staging, dataclasses.replace(dsp_options, lanes=p, hot_column=h), target,
+                                say, need, packing, None, memo, h)[1]
+        except FitError as e:
+            tried.append(Candidate("folded", p, False, plan.cycles_per_step, _over_text(e),
+                                   "hot" if any(st.hot for st in plan.stages) else "dense",
+                                   "sparse" if sparse else "", "dsp"))
+            return e
+
+    lanes = sorted(plans)
+    if lanes:  # the fewest lanes first: if even they do not fit, more will not
+        low = attempt(lanes[0])
+        best = (lanes[0], low) if isinstance(low, Fit) else None
+    if best is not None and len(lanes) > 1:
+        high = attempt(lanes[-1])
+        if isinstance(high, Fit):
+            best = (lanes[-1], high)
+        elif "lc" in high.over and set(high.over) == {"lc"}:  # between: where the line of their cells crosses the limit
+            lo_lc, (hi_lc, cap) = low.report.used("lc"), high.over["lc"]
+            guess = lanes[0] + int((cap - lo_lc) * (lanes[-1] - lanes[0]) / max(1, hi_lc - lo_lc))
+            if lanes[0] < guess < lanes[-1] and guess in plans:
+                mid = attempt(guess)
+                best = (guess, mid) if isinstance(mid, Fit) else best
+    if best is not None:
+        p, got = best
+        h, plan = plans[p]
+        last = max(i for i, c in enumerate(tried) if (c.style, c.lanes) == (chosen.style, chosen.lanes)
+                   and not c.rejected)
+        tried[last] = dataclasses.replace(tried[last], rejected=f"slower: {beat:,} cycles per step against "
+                                          f"{plan.cycles_per_step:,} with lanes on hard multipliers")
+        return weights, dataclasses.replace(got, tried=tuple(tried) + tuple(
+            dataclasses.replace(c, products="dsp") for c in got.tried)), h, sparse, True
+    return weights, dataclasses.replace(chosen, tried=tuple(tried)), hot, sparse, False
 
 
 def _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo):
@@ -488,7 +562,8 @@ def _design(qmodel, staging, options, target, say, board=None):
     for _ in range(PNR_ROUNDS):
         need, placed = options.need(clock), False
         try:
-            weights, fit, hot, sparse = _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo)
+            weights, fit, hot, sparse, dsp = _fit_products(qmodel, staging, options, target, say, need, packing,
+                                                           below, memo)
         except FitError as e:
             if clock is None and packing is None:
                 raise
@@ -497,12 +572,12 @@ def _design(qmodel, staging, options, target, say, board=None):
                    f"packed, {unplaced[-1].label} did not fit ({unplaced[-1].rejected}); with that packing")
             raise FitError(f"{why}, {e}", e.over) from None
         fit = dataclasses.replace(fit, tried=tuple(unplaced) + fit.tried)
-        chosen_options = dataclasses.replace(options, skip_zeros=sparse)
+        chosen_options = dataclasses.replace(options, skip_zeros=sparse, lane_dsps=dsp)
         plan = point_plan(qmodel, chosen_options, target, fit.style, fit.lanes, weights, hot)
         say(f"chosen datapath: {label(fit.style, fit.lanes)}" + (", weights in SPRAM" if weights == "spram" else "")
             + ("" if any(st.hot for st in plan.stages) or not _chosen(fit).variant else ", input read densely")
-            + (", zero-skipping state reads" if sparse else ""))
-        _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights, hot, sparse), staging, plan)
+            + (", zero-skipping state reads" if sparse else "") + (", lanes on hard multipliers" if dsp else ""))
+        _install_point(staging / "fit" / point_name(fit.style, fit.lanes, weights, hot, sparse, dsp), staging, plan)
         report = _report(qmodel, target, fit, plan, need)
         if not (options.pnr or options.bitstream):
             return weights, fit, plan, report

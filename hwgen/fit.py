@@ -76,17 +76,20 @@ class Candidate:
     rejected: str = ""
     variant: str = ""  # "hot" or "dense" input reads where both were fitted
     state: str = ""  # "sparse" or "dense" state reads where both were fitted
+    products: str = ""  # "dsp" for lanes on hard multipliers where those were fitted
 
     @property
     def label(self) -> str:
         """``unrolled`` or ``folded, P lane(s)``: an unrolled datapath's lane count is not a choice."""
         return (label(self.style, self.lanes) + (f", {self.variant} input" if self.variant else "")
-                + (f", {self.state} state reads" if self.state else ""))
+                + (f", {self.state} state reads" if self.state else "")
+                + (", lanes on hard multipliers" if self.products == "dsp" else ""))
 
     def to_json(self) -> dict:
         return {"style": self.style, "lanes": self.lanes, "fits": self.fits,
                 **({"input_reads": self.variant} if self.variant else {}),
                 **({"state_reads": self.state} if self.state else {}),
+                **({"lane_products": self.products} if self.products else {}),
                 **({"cycles_per_step": self.cycles} if self.cycles is not None else {}),
                 **({"rejected": self.rejected} if self.rejected else {})}
 

@@ -9,7 +9,7 @@ import pytest
 
 from hwgen.build import BuildOptions, build
 from hwgen.cli import main
-from hwgen.fit import FitError
+from hwgen.fit import FitError, Need
 from hwgen.expected import expected_outputs
 from hwgen.generator.interface import input_format, output_format
 from hwgen.qmodel_file import load, save
@@ -444,3 +444,39 @@ def test_the_example_is_fitted_by_packed_cells_and_places(tmp_path):
     for c in r["fit"]["tried"]:
         if c.get("rejected", "").startswith("packed in"):
             assert c["lanes"] > r["design"]["lanes"]
+
+
+def test_auto_lane_products_take_more_lanes_on_hard_multipliers_where_they_fit(tmp_path, monkeypatch):
+    """The fit's decision alone (synthesis replaced by a cost model): shift-add lanes cost 600
+    logic cells each, lanes on hard multipliers 250 and one multiplier; the shift-add fit stops at
+    4 lanes, the multiplier lanes go as far as the device's 8 multipliers allow. Fixed lanes, or
+    --lane-products logic, keep the shift-add design."""
+    import hwgen.build as hb
+    from hwgen.toolchain.synth import SynthReport
+
+    def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
+        def measure(style, lanes):
+            plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
+            lc = 500 + (250 if options.lane_dsps else 600) * (lanes - 1)
+            return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": 4, "spram": 0,
+                                              "dsp": plan.dsp_lanes}, {})
+        return measure
+
+    monkeypatch.setattr(hb, "synth_measure", synth_measure)
+    q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
+    target = hb.get_target("ice40")
+    need = Need()
+    weights, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, BuildOptions(), target, lambda m: None, need,
+                                                      None, {}, {})
+    assert dsp and fit.style == "folded" and 4 < fit.lanes <= 8
+    plan = hb.point_plan(q, BuildOptions(lane_dsps=True, skip_zeros=sparse), target, "folded", fit.lanes, weights, hot)
+    more = hb.point_plan(q, BuildOptions(lane_dsps=True, skip_zeros=sparse), target, "folded", fit.lanes + 1,
+                         weights, hot)
+    assert plan.dsp_lanes <= 8 < more.dsp_lanes  # as many lanes as the multipliers allow
+    tried = [c.to_json() for c in fit.tried]
+    assert tried[-1].get("lane_products") == "dsp" and "rejected" not in tried[-1]
+    logic = [c for c in tried if "with lanes on hard multipliers" in c.get("rejected", "")]
+    assert [c["lanes"] for c in logic] == [4] and "lane_products" not in logic[0]
+    for options in (BuildOptions(lane_dsps=False), BuildOptions(lanes=4, hot_column=True)):
+        *_, dsp = hb._fit_products(q, tmp_path, options, target, lambda m: None, need, None, {}, {})
+        assert not dsp

@@ -167,10 +167,11 @@ def add_build_arguments(s) -> None:
                    help="sparse: each row of a layer reads only its non-zero recurrent weight codes (P a cycle, "
                         "with their columns); dense: every chunk; auto: sparse where that takes fewer cycles per "
                         "step (default; docs/build.md)")
-    s.add_argument("--lane-products", choices=("logic", "dsp"), default="logic",
+    s.add_argument("--lane-products", choices=("auto", "logic", "dsp"), default="auto",
                    help="logic: each lane shifts and adds; dsp: lanes with power-of-two codes form their "
-                        "products on the device's hard multipliers, one a lane (the UP5K's SB_MAC16; fewer "
-                        "logic cells, a shorter path; default logic; docs/build.md)")
+                        "products on the device's hard multipliers, one a lane (the UP5K's SB_MAC16: fewer "
+                        "logic cells, so more lanes fit); auto: dsp where that fits a faster design "
+                        "(default; docs/build.md)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")
     s.add_argument("--pnr-seeds", type=int, default=3, metavar="N",
                    help="place and route with nextpnr seeds 1..N: Fmax is their median, the spread is "

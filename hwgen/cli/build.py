@@ -69,7 +69,7 @@ def options_from(args):
                         multipliers=multipliers, weights=args.weights,
                         hot_column={"auto": None, "hot": True, "dense": False}[args.input_reads],
                         skip_zeros={"auto": None, "sparse": True, "dense": False}[args.state_reads],
-                        lane_dsps=args.lane_products == "dsp",
+                        lane_dsps={"auto": None, "dsp": True, "logic": False}[args.lane_products],
                         pnr=args.pnr, pnr_seeds=args.pnr_seeds,
                         min_steps_per_second=floor, objective=args.objective,
                         freq_mhz=args.freq,
@@ -161,6 +161,7 @@ def print_report(report: dict) -> None:
         if c.get("rejected"):
             variant = f", {c['input_reads']} input" if "input_reads" in c else ""
             variant += f", {c['state_reads']} state reads" if "state_reads" in c else ""
+            variant += ", lanes on hard multipliers" if c.get("lane_products") == "dsp" else ""
             console.print(f"  rejected {label(c['style'], c['lanes'])}{variant}: {c['rejected']}")
     if "pnr" in report:
         p = report["pnr"]
