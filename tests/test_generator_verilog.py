@@ -38,7 +38,7 @@ def test_emit_is_deterministic_and_has_a_header():
     a, b = (emit_verilog(q, lanes=3, output="argmax") for _ in range(2))
     assert a == b
     assert f"// qmodel sha256 (hwgen.qmodel_file.digest): {qmodel_file.digest(q)}" in a
-    assert '// parameters: {"baseline": false, "hot_column": true, "lanes": 3, "multipliers": 1, "output": "argmax", "skip_zeros": false, "style": "folded", "weights": "rom"}' in a
+    assert '// parameters: {"baseline": false, "hot_column": true, "lane_dsps": false, "lanes": 3, "multipliers": 1, "output": "argmax", "skip_zeros": false, "style": "folded", "weights": "rom"}' in a
     assert "/work/" not in a and str(ROOT) not in a  # no source paths
     assert emit_verilog(q, lanes=2) != a
 
