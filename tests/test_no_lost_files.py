@@ -150,13 +150,19 @@ def _gone(pid: int) -> bool:
     return state == "Z"
 
 
+def default_sigint() -> None:
+    """SIGINT as Ctrl-C delivers it, even where the test runs in the background (a shell starts
+    background jobs with SIGINT ignored, and the child would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_ends_the_tools_and_removes_the_staging_folder(tmp_path, sig, code):
     q = random_qmodel("gru", hidden=16, inputs=8, outputs=8, code="fixed", act="table", seed=3)
     save(q, tmp_path / "m.qmodel.json")
     proc = subprocess.Popen([*HWGEN, "build", "m.qmodel.json", "-o", "out", "--target", "ice40",
                              "--lanes", "4", "--style", "folded"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 120
         kids = []

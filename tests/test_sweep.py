@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -258,7 +259,8 @@ def test_a_stopped_sweep_leaves_no_training_running_and_resumes(tmp_path, signal
                                         .replace('quantizer = ["ternary", "exponential"]', 'quantizer = "ternary"'))
     results = (tmp_path / "results").resolve()
     proc = subprocess.Popen([sys.executable, "-m", "hwgen.cli", "sweep", "long.toml", "-o", "results",
-                             "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--workers", "2"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     while sum("hwgen.cli train" in c for c in _commands_in(results)) < 2 or \
             len(list(results.glob("train/*/model.last.pt"))) < 2:  # both points training, checkpointed
@@ -326,3 +328,10 @@ def test_hardware_points_are_placed_and_routed_once_per_seed(tmp_path):
     assert m["fmax_median_mhz"] == round(statistics.median(per_seed), 2)
     assert m["fmax_spread_mhz"] == round(max(per_seed) - min(per_seed), 2)
     assert m["steps_per_second"] == round(statistics.median(per_seed) * 1e6 / m["cycles_per_step"], 1)
+
+
+def default_sigint() -> None:
+    """A child that takes SIGINT as a user's Ctrl-C would deliver it, even where the test runs in
+    the background (a shell starts background jobs with SIGINT ignored, and Python then installs
+    no handler for it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
