@@ -48,7 +48,7 @@ class BuildOptions:
     weights: str = "auto"  # rom | spram | auto (rom, or spram when the codes do not fit block RAM)
     hot_column: bool | None = None  # a token input read one hot column at a time; None: auto (--input-reads)
     skip_zeros: bool | None = None  # rows skip W_hh's zero codes; None: where that takes fewer cycles (--state-reads)
-    lane_dsps: bool | None = None  # power-of-two lanes on the target's hard multipliers; None: auto (--lane-products)
+    lane_dsps: bool | None = None  # pow2 and fixed lanes on the target's hard multipliers; None: auto (--lane-products)
     min_steps_per_second: float | None = None  # a floor on throughput (at freq_mhz, or the measured Fmax)
     objective: str | None = None  # speed | area; None: area with a floor, else speed
     pnr: bool = False
@@ -298,13 +298,13 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
 
     With ``--lane-products auto`` on a target with hard multipliers, the design with shift-add
     lanes is fitted first (:func:`_fit_reads`); then, for the speed objective, designs whose
-    power-of-two lanes multiply on hard multipliers (hwgen.generator.lanes.dsp_pow2_product), with
+    power-of-two and fixed-point lanes multiply on hard multipliers (hwgen.generator.lanes.takes_dsp), with
     the chosen state reads and the fastest input reads, at lane counts from the chosen one up to
     twice it, as many as the multipliers allow (the plan counts one a lane) and only where they
     take fewer cycles per step. The fewest such lanes are synthesized first (if they do not fit,
-    nothing more will), then the most, then, where only logic cells were over, the lane count
-    where the line between the two crosses the limit. The fastest that fits wins, else the
-    shift-add design: such lanes cost fewer logic cells, so more of them can fit."""
+    nothing more will), then the most, then counts between (:func:`_between`: down from where the
+    line of their logic cells crosses the limit). The fastest that fits wins, else the shift-add
+    design: such lanes cost fewer logic cells, so more of them can fit."""
     fixed = options.lane_dsps is not None or not target.available("dsp") or need.objective == "area"
     if fixed:
         dsp = options.lane_dsps is True
@@ -347,12 +347,12 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
         high = attempt(lanes[-1])
         if isinstance(high, Fit):
             best = (lanes[-1], high)
-        elif "lc" in high.over and set(high.over) == {"lc"}:  # between: where the line of their cells crosses the limit
-            lo_lc, (hi_lc, cap) = low.report.used("lc"), high.over["lc"]
-            guess = lanes[0] + int((cap - lo_lc) * (lanes[-1] - lanes[0]) / max(1, hi_lc - lo_lc))
-            if lanes[0] < guess < lanes[-1] and guess in plans:
-                mid = attempt(guess)
-                best = (guess, mid) if isinstance(mid, Fit) else best
+        else:
+            for p in _between(lanes, low, high):
+                mid = attempt(p)
+                if isinstance(mid, Fit):
+                    best = (p, mid)
+                    break
     if best is not None:
         p, got = best
         h, plan = plans[p]
@@ -363,6 +363,23 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
         return weights, dataclasses.replace(got, tried=tuple(tried) + tuple(
             dataclasses.replace(c, products="dsp") for c in got.tried)), h, sparse, True
     return weights, dataclasses.replace(chosen, tried=tuple(tried)), hot, sparse, False
+
+
+#: Lane counts tried between the fewest and the most multiplier lanes after both are known.
+BETWEEN_TRIES = 3
+
+
+def _between(lanes: list[int], low: Fit, high: FitError) -> list[int]:
+    """The lane counts to try, in order, between ``lanes[0]`` (which fits: ``low``) and
+    ``lanes[-1]`` (which does not: ``high``): downwards from where the line between their logic
+    cells crosses the limit (from the count below the most, where more than logic was over), at
+    most :data:`BETWEEN_TRIES`. Memory is not monotone in the lanes (banks of a non-power-of-two
+    count can take more block RAM than more lanes do), so one over on memory does not end it."""
+    start = lanes[-1] - 1
+    if "lc" in high.over:
+        lo_lc, (hi_lc, cap) = low.report.used("lc"), high.over["lc"]
+        start = min(start, lanes[0] + int((cap - lo_lc) * (lanes[-1] - lanes[0]) / max(1, hi_lc - lo_lc)))
+    return [p for p in reversed(lanes) if lanes[0] < p <= start][:BETWEEN_TRIES]
 
 
 def _fit_reads(qmodel, staging, options, target, say, need, packing, below, memo):

@@ -480,3 +480,34 @@ def test_auto_lane_products_take_more_lanes_on_hard_multipliers_where_they_fit(t
     for options in (BuildOptions(lane_dsps=False), BuildOptions(lanes=4, hot_column=True)):
         *_, dsp = hb._fit_products(q, tmp_path, options, target, lambda m: None, need, None, {}, {})
         assert not dsp
+
+
+def test_auto_lane_products_look_below_a_count_over_on_block_ram(tmp_path, monkeypatch):
+    """Block RAM is not monotone in the lanes (the shipped example: 6 multiplier lanes take 37
+    blocks, 7 take 30): where the count the logic-cell line points at is over on memory, the fit
+    tries the next count down instead of keeping the fewest lanes. Cost model as above, with
+    lanes on hard multipliers at 620 cells each (the output layer ternary, so up to 8 such
+    lanes; the most, 8, over on logic cells; the line through 5 and 8 crosses the limit at 7)
+    and 7 lanes over on block RAM."""
+    import hwgen.build as hb
+    from hwgen.spec.ir import WeightCodes
+    from hwgen.toolchain.synth import SynthReport
+
+    def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
+        def measure(style, lanes):
+            plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
+            lc = 500 + (620 if options.lane_dsps else 600) * (lanes - 1)
+            ebr = 37 if options.lane_dsps and lanes == 7 else 4
+            return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": ebr, "spram": 0,
+                                              "dsp": plan.dsp_lanes}, {})
+        return measure
+
+    monkeypatch.setattr(hb, "synth_measure", synth_measure)
+    q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
+    q = dataclasses.replace(q, output=dataclasses.replace(q.output, w=WeightCodes("ternary", np.sign(q.output.w.q))))
+    target = hb.get_target("ice40")
+    weights, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, BuildOptions(), target, lambda m: None, Need(),
+                                                      None, {}, {})
+    tried = {c.lanes: c.to_json() for c in fit.tried if c.to_json().get("lane_products") == "dsp"}
+    assert "logic cells" in tried[8]["rejected"] and "block RAM 37 > 30" in tried[7]["rejected"]
+    assert dsp and fit.lanes == 6 and "rejected" not in tried[6]

@@ -1,5 +1,5 @@
-"""Lanes whose power-of-two products are formed on hard multipliers (``lane_dsps``,
-hwgen.generator.lanes.dsp_pow2_product): bit-exact against the golden model in the Amaranth
+"""Lanes whose power-of-two and fixed-point products are formed on hard multipliers
+(``lane_dsps``, hwgen.generator.lanes.dsp_pow2_product and dsp_fixed_product): bit-exact against the golden model in the Amaranth
 simulator, narrow and wide exponent windows (a shift split into the multiplier's fine part and a
 coarse multiplexer), dense and zero-skipping rows, both stages that have lanes; and the plan's
 count of the multipliers they take, which synthesis confirms (tests/test_sim_regression.py runs
@@ -17,7 +17,7 @@ from hwgen.generator import build_design, plan_design
 from hwgen.generator.lanes import FINE
 from hwgen.generator.plan import DesignParams
 from hwgen.spec.golden import check_bounds
-from hwgen.spec.ir import CodeKind
+from hwgen.spec.ir import CodeKind, WeightCodes
 from hwgen.spec.random_qmodel import random_qmodel
 
 
@@ -37,6 +37,24 @@ def widened(qmodel, span: int, seed: int):
     layers = tuple(dataclasses.replace(L, w_ih=redraw(L.w_ih), w_hh=redraw(L.w_hh)) for L in qmodel.layers)
     out = qmodel.output and dataclasses.replace(qmodel.output, w=redraw(qmodel.output.w))
     return check_bounds(dataclasses.replace(qmodel, layers=layers, output=out))
+
+
+def fixed(qmodel, bits: int, seed: int, layers: bool = True):
+    """``qmodel`` with the output layer's codes (and, with ``layers``, every layer's) redrawn as
+    ``bits``-bit fixed-point codes over their whole range, both extremes included: the shipped
+    example's 8-bit output layer, and the widest code a 16-bit multiplier takes."""
+    rng = np.random.default_rng(seed)
+    top = (1 << (bits - 1)) - 1
+
+    def redraw(w):
+        q = rng.integers(-top, top + 1, w.q.shape)
+        q[..., 0], q[..., -1] = top, -top
+        return WeightCodes(CodeKind.FIXED, q.astype(np.int64), exp=-(bits + 2), span=bits - 1)
+
+    out = dataclasses.replace(qmodel.output, w=redraw(qmodel.output.w))
+    ls = tuple(dataclasses.replace(L, w_ih=redraw(L.w_ih), w_hh=redraw(L.w_hh)) if layers else L
+               for L in qmodel.layers)
+    return check_bounds(dataclasses.replace(qmodel, layers=ls, output=out))
 
 
 # (cell, span, lanes, extra): narrow windows (the multiplier alone) and wide ones (fine and coarse
@@ -64,6 +82,29 @@ def test_multiplier_lanes_are_bit_exact(cell, span, lanes, extra):
     check_exact(q, output, x, first, simulate(top, q, output, x, first, rng=rng, in_gap=0.3, out_gap=0.3))
 
 
+# (cell, layer code bits (None: pow2 layers), output code bits, lanes)
+FIXED_CASES = [("gru", None, 8, 3), ("rnn", 16, 16, 2), ("lstm", 5, 12, 1)]
+
+
+@pytest.mark.parametrize("cell, layer_bits, out_bits, lanes", FIXED_CASES)
+def test_fixed_point_multiplier_lanes_are_bit_exact(cell, layer_bits, out_bits, lanes):
+    """Fixed-point codes (a pow2 model's 8-bit output layer, as the shipped example's; every
+    matrix fixed up to the 16 bits a multiplier takes) multiply on one hard multiplier a lane."""
+    seed = 10 + FIXED_CASES.index((cell, layer_bits, out_bits, lanes))
+    q = random_qmodel(cell, hidden=5, inputs=4, vocab=9, outputs=4, code="pow2", act="table", table_bits=6,
+                      seed=seed, table="batchnorm")
+    q = fixed(q, out_bits, seed, layers=False)
+    if layer_bits is not None:
+        q = fixed(q, layer_bits, seed)
+    plan = plan_design(q, lanes=lanes, lane_dsps=True)
+    with_lanes = [s for s in plan.stages if s.kind in ("recurrent", "dense")]
+    assert [s.dsp_lanes for s in with_lanes] == [s.lanes for s in with_lanes]
+    rng = np.random.default_rng(seed)
+    x, first = random_stimulus(q, rng, 10)
+    top = build_design(q, lanes=lanes, lane_dsps=True)
+    check_exact(q, None, x, first, simulate(top, q, None, x, first, rng=rng, in_gap=0.3, out_gap=0.3))
+
+
 def test_codes_a_multiplier_cannot_take_stay_in_logic():
     """Ternary codes (a multiplexer each: a multiplier saves nothing) and shifts wider than two
     fine spans keep shift-add lanes; the plan counts no multipliers for them."""
@@ -72,6 +113,8 @@ def test_codes_a_multiplier_cannot_take_stay_in_logic():
     too_wide = widened(random_qmodel("gru", hidden=4, inputs=3, code="pow2", seed=2), 2 * FINE + 2, 2)
     plan = plan_design(too_wide, lanes=2, lane_dsps=True)
     assert [s.dsp_lanes for s in plan.stages if s.kind == "recurrent"] == [0]
+    wide_fixed = fixed(random_qmodel("gru", hidden=4, inputs=3, outputs=2, code="pow2", seed=4), 17, 4)
+    assert plan_design(wide_fixed, lanes=2, lane_dsps=True).dsp_lanes == 0
 
 
 @pytest.mark.parametrize("params, message", [

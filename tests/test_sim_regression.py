@@ -182,12 +182,14 @@ def test_zero_skipping_state_reads(need_simulator, sim_build_root, sim, cell):
 def test_multiplier_lanes(need_simulator, sim_build_root, sim, cell):
     """Power-of-two lanes on hard multipliers (``lane_dsps``) with a shift window wider than the
     multiplier's fine part (the coarse multiplexer too), zero-skipping rows and hot input reads,
-    under backpressure and idle inputs: the Verilog's plain multiply, as both simulators run it."""
+    and an 8-bit fixed-point output layer's lanes on multipliers too, under backpressure and idle
+    inputs: the Verilog's plain multiplies, as both simulators run them."""
     need_simulator(sim)
-    from test_dsp_lanes import widened
+    from test_dsp_lanes import fixed, widened
 
     qm = widened(random_qmodel(cell, hidden=6, inputs=6, vocab=13, outputs=4, code="pow2", act="smooth",
                                table="batchnorm", seed=16), 20, 16)
+    qm = fixed(qm, 8, 16, layers=False)
     params = DesignParams(style="folded", lanes=3, skip_zeros=True, lane_dsps=True)
     stages = [s for s in plan_design(qm, params).stages if s.kind in ("recurrent", "dense")]
     assert [s.dsp_lanes for s in stages] == [s.lanes for s in stages] and stages[0].sparse

@@ -168,8 +168,8 @@ def add_build_arguments(s) -> None:
                         "with their columns); dense: every chunk; auto: sparse where that takes fewer cycles per "
                         "step (default; docs/build.md)")
     s.add_argument("--lane-products", choices=("auto", "logic", "dsp"), default="auto",
-                   help="logic: each lane shifts and adds; dsp: lanes with power-of-two codes form their "
-                        "products on the device's hard multipliers, one a lane (the UP5K's SB_MAC16: fewer "
+                   help="logic: each lane shifts and adds; dsp: lanes with power-of-two or fixed-point codes "
+                        "form their products on the device's hard multipliers, one a lane (the UP5K's SB_MAC16: fewer "
                         "logic cells, so more lanes fit); auto: dsp where that fits a faster design "
                         "(default; docs/build.md)")
     s.add_argument("--pnr", action="store_true", help="place and route: Fmax, packed utilisation, steps per second")

@@ -1,8 +1,9 @@
-"""Lanes: apply stored weight codes to inputs with shifts and adds only (no multipliers), and the
-one adder tree that sums them.
+"""Lanes: apply stored weight codes to inputs with shifts and adds (or, where the device has them,
+one hard multiplier a lane), and the one adder tree that sums them.
 
 :func:`apply_code` decodes one code word (layout in :mod:`hwgen.generator.codes`) and forms
-``q * x``; :func:`lane_sum` is P lanes, a register rank and a registered adder tree: the inner loop
+``q * x`` in logic; :func:`dsp_pow2_product` and :func:`dsp_fixed_product` form it on a hard
+multiplier (:func:`takes_dsp` says where); :func:`lane_sum` is P lanes, a register rank and a registered adder tree: the inner loop
 of the folded datapath (:class:`hwgen.generator.matvec.FoldedRows`). :func:`tree` is the adder tree
 of every sum in the generator (the lanes', the unrolled rows', the Booth terms'); :func:`booth_digit`
 the radix-4 Booth digit of both the fixed-code lanes and the serial gate products. Every signal is
@@ -65,10 +66,15 @@ FINE = DSP_BITS - 2
 
 def takes_dsp(fmt: CodeFormat | BaselineFormat, lo: int, hi: int) -> bool:
     """Whether lanes of ``fmt`` over inputs in ``[lo, hi]`` can multiply on one hard multiplier
-    each (:func:`dsp_pow2_product`): power-of-two codes (whose shifter and negation are most
-    of a lane in logic) of at most two fine-shift spans, inputs of at most 16 bits."""
-    return (isinstance(fmt, CodeFormat) and fmt.kind is CodeKind.POW2 and fmt.span <= 2 * FINE + 1
-            and shape_for(lo, hi).width <= DSP_BITS)
+    each: power-of-two codes of at most two fine-shift spans (:func:`dsp_pow2_product`: their
+    shifter and negation are most of a lane in logic) and fixed-point codes of at most 16 bits
+    (:func:`dsp_fixed_product`: a Booth multiplier in logic otherwise), over inputs of at most 16
+    bits. Binary and ternary codes are a multiplexer each: a multiplier would save nothing."""
+    if not isinstance(fmt, CodeFormat) or shape_for(lo, hi).width > DSP_BITS:
+        return False
+    if fmt.kind is CodeKind.POW2:
+        return fmt.span <= 2 * FINE + 1
+    return fmt.kind is CodeKind.FIXED and fmt.width <= DSP_BITS
 
 
 def lane_product(m: Module, fmt: CodeFormat | BaselineFormat, code: Value, x: Value, lo: int, hi: int,
@@ -81,8 +87,11 @@ def lane_product(m: Module, fmt: CodeFormat | BaselineFormat, code: Value, x: Va
         b = interval(-(1 << (bits - 1)), (1 << (bits - 1)) - 1) * interval(lo, hi)
         return Bounded(code.as_signed() * x, b.lo, b.hi)
     b = product_bounds(fmt, shape_for(lo, hi))
-    value = dsp_pow2_product(m, fmt, code, x, name) if dsp else apply_code(m, fmt, code, x, name)
-    return Bounded(value, b.lo, b.hi)
+    if not dsp:
+        return Bounded(apply_code(m, fmt, code, x, name), b.lo, b.hi)
+    if fmt.kind is CodeKind.FIXED:
+        return Bounded(dsp_fixed_product(m, code, x, b, name), b.lo, b.hi)
+    return Bounded(dsp_pow2_product(m, fmt, code, x, name), b.lo, b.hi)
 
 
 def lane_sum(m: Module, fmt: CodeFormat | BaselineFormat, word: Value, lanes: int, x: Callable[[int], Value],
@@ -120,6 +129,16 @@ def dsp_pow2_product(m: Module, codes: CodeFormat, code: Value, x: Value, name: 
                      name=f"{name}_dsp")
     m.d.comb += product.eq(x * power)
     return Mux(k > FINE, product << (FINE + 1), product) if coarse else product
+
+
+def dsp_fixed_product(m: Module, code: Value, x: Value, bounds: Fx, name: str) -> Value:
+    """``q * x`` for a fixed-point code (``q`` is the code word, two's complement) on a hard
+    multiplier: both operands at most 16 bits signed, so synthesis maps the product to one
+    SB_MAC16 where the logic would build a radix-4 Booth multiplier (on the shipped example's
+    output layer, its critical path before: bench/throughput.py)."""
+    product = Signal(shape_for(bounds.lo, bounds.hi), name=f"{name}_dsp")
+    m.d.comb += product.eq(x * code.as_signed())
+    return product
 
 
 def product_bounds(codes: CodeFormat, x_shape) -> Fx:

@@ -58,8 +58,8 @@ class DesignParams:
     #: the layers' rows skip the zero codes of ``W_hh`` (hwgen.generator.sparse_layout), where its
     #: codes can be zero (not binary); False reads every chunk (dense)
     skip_zeros: bool = False
-    #: the lanes of folded layers with power-of-two codes multiply on the device's hard multipliers
-    #: (hwgen.generator.lanes.dsp_pow2_product): one per lane, where the codes and inputs fit it
+    #: the lanes of folded stages with power-of-two or fixed-point codes multiply on the device's
+    #: hard multipliers (hwgen.generator.lanes.takes_dsp): one per lane, where the codes and inputs fit
     lane_dsps: bool = False
 
     def __post_init__(self):
