@@ -32,6 +32,7 @@ from hwgen.generator import (
     Bounded, CodeFormat, HardActivation, TableActivation, code_width, decode_codes, encode_codes, round_clamp,
 )
 from hwgen.generator.codes import encode_q
+from hwgen.generator.requantize import round_clamp_split
 from hwgen.generator.lanes import apply_code, lane_sum, product_bounds, tree_ranks
 from hwgen.generator.shapes import fmt_shape, shape_for, shape_range
 from hwgen.spec.ir import WeightCodes
@@ -95,16 +96,19 @@ def run_unit(dut, values) -> list:
 
 class Requantizer(wiring.Component):
     """Harness: :func:`round_clamp` of ``i`` (binary point ``in_frac``) into ``out``, optionally
-    registered (as the datapath's rows end: :meth:`hwgen.generator.exact.Exact.requantize`)."""
+    registered (as the datapath's rows end: :meth:`hwgen.generator.exact.Exact.requantize`), or
+    ``split`` over two cycles (:func:`round_clamp_split`, latency 1, and with ``registered`` 2)."""
 
-    def __init__(self, in_shape, in_frac: int, out: Fmt, *, registered: bool = False):
-        self.in_frac, self.out, self.latency = in_frac, out, int(registered)
+    def __init__(self, in_shape, in_frac: int, out: Fmt, *, registered: bool = False, split: bool = False):
+        self.in_frac, self.out, self.split = in_frac, out, split
+        self.latency, self.registered = int(registered) + int(split), registered
         super().__init__({"i": In(in_shape), "o": Out(fmt_shape(out))})
 
     def elaborate(self, platform):
         m = Module()
-        y = round_clamp(m, Bounded.of(self.i), self.in_frac - self.out.frac, self.out.min_int, self.out.max_int)
-        m.d["sync" if self.latency else "comb"] += self.o.eq(y.value)
+        unit = round_clamp_split if self.split else round_clamp
+        y = unit(m, Bounded.of(self.i), self.in_frac - self.out.frac, self.out.min_int, self.out.max_int)
+        m.d["sync" if self.registered else "comb"] += self.o.eq(y.value)
         return m
 
 
@@ -166,12 +170,12 @@ REQUANTIZE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("registered", [False, True])
+@pytest.mark.parametrize("registered, split", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("in_shape, in_frac, out", REQUANTIZE_CASES)
-def test_round_clamp_equals_requantize(in_shape, in_frac, out, registered):
+def test_round_clamp_equals_requantize(in_shape, in_frac, out, registered, split):
     rng = np.random.default_rng(in_shape.width * 100 + in_frac)
     values = inputs_for(in_shape, rng)
-    dut = Requantizer(in_shape, in_frac, out, registered=registered)
+    dut = Requantizer(in_shape, in_frac, out, registered=registered, split=split)
     expected = requantize(values, in_frac, out)
     check_lined_up(dut, run_unit(dut, values), list(expected), unique=len(set(expected.tolist())) > 1)
 

@@ -15,7 +15,7 @@ import numpy as np
 from amaranth.hdl import Module, Signal, Value
 
 from ..spec.fixedpoint import Fmt, Fx
-from .requantize import Bounded, round_clamp
+from .requantize import Bounded, round_clamp, round_clamp_split
 from .shapes import fmt_shape, shape_for
 
 
@@ -67,6 +67,13 @@ class Exact:
         """``RQ(self -> fmt)``: the one rounding and saturation of a stage (combinational)."""
         b = round_clamp(m, Bounded(self.value, self.fx.lo, self.fx.hi), self.frac - fmt.frac,
                         fmt.min_int, fmt.max_int, name)
+        return Exact(b.value, bounds_only(self.fx.requantize(fmt)))
+
+    def requantize_split(self, m: Module, fmt: Fmt, name: str) -> "Exact":
+        """:meth:`requantize` over two cycles (requantize.round_clamp_split): one cycle later,
+        the same bits, about half the carry chain in each cycle."""
+        b = round_clamp_split(m, Bounded(self.value, self.fx.lo, self.fx.hi), self.frac - fmt.frac,
+                              fmt.min_int, fmt.max_int, name)
         return Exact(b.value, bounds_only(self.fx.requantize(fmt)))
 
     def signal(self, name: str, fmt: Fmt | None = None) -> tuple[Signal, "Exact"]:

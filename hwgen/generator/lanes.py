@@ -21,7 +21,7 @@ from ..spec.fixedpoint import Fx
 from ..spec.ir import CodeKind
 from .code_memory import BaselineFormat
 from .codes import CodeFormat
-from .requantize import Bounded
+from .requantize import Bounded, registered
 from .shapes import interval, shape_for, shape_range
 
 
@@ -43,13 +43,6 @@ def tree(nodes: list[Bounded], m: Module | None = None, name: str = "tree") -> B
         nodes = nxt if m is None else [registered(m, n, f"{name}{level}_{i}") for i, n in enumerate(nxt)]
         level += 1
     return nodes[0]
-
-
-def registered(m: Module, b: Bounded, name: str) -> Bounded:
-    """``b`` one cycle later, in a register sized by its range."""
-    sig = Signal(shape_for(b.lo, b.hi), name=name, reset_less=True)
-    m.d.sync += sig.eq(b.value)
-    return Bounded(sig, b.lo, b.hi)
 
 
 def tree_ranks(lanes: int) -> int:

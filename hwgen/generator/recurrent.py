@@ -1,7 +1,7 @@
 """One recurrent layer (RNN, GRU or LSTM) as a stream stage: input vector in, new state out.
 
 Pipeline of a step (cycle names as in :mod:`hwgen.generator.matvec`): T0 issue, T1 lanes and
-accumulators, T2 scale + bias + the row's one requantize, T3 activation (a register or a ROM read),
+accumulators, T2 scale + bias + the row's one requantize (folded: over two cycles), T3 activation (a register or a ROM read),
 T4 the unit's gate registers, T5 on: the gate unit (:mod:`hwgen.generator.gates`), which writes the
 unit's new state into the second state bank. The swap copies that bank into the state registers,
 which are also the output payload. A sequence start (``first``) makes every read of the old state
@@ -30,12 +30,13 @@ from .shapes import fmt_shape
 from .vectors import BankedVector, LaneCopies, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
 
 #: Cycles from the first DRAIN cycle to the gate unit's start, unrolled (T1 -> T5). Folded rows
-#: add the adder tree's register ranks and two for the row end's split (:func:`gate_start`).
+#: add the adder tree's register ranks, two for the row end's split sum and one for its two-cycle
+#: requantize (:func:`gate_start`).
 GATE_START = 4
 
 
 def gate_start(style: str, lanes: int) -> int:
-    return GATE_START if style == "unrolled" else GATE_START + tree_ranks(lanes) + 2
+    return GATE_START if style == "unrolled" else GATE_START + tree_ranks(lanes) + 3
 
 
 def write_offset(kind: str, multipliers: int) -> int:
@@ -187,13 +188,13 @@ class RecurrentStage(wiring.Component):
         offsets = None if self.split is None else (row_offsets(L.w_ih, self.split.base), acc_x.fx.frac)
         ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih", offsets=offsets))
         ah = affine(acc_h, L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, t1["p"], "hh"))
-        # The row end in three cycles: scale and bias, their sum, then the requantize.
+        # The row end in four cycles: scale and bias, their sum, then the requantize in two.
         ai, ah = _hold(m, ai, "row_ai2"), _hold(m, ah, "row_ah2")
         total = _hold(m, ai + ah, "row_sum2")
         ai, ah = _hold(m, ai, "row_ai2b"), _hold(m, ah, "row_ah2b")
         row = self._finish_row(m, ai, ah, None, "row", total)
         tok = {k: t2[k] for k in ("v", "u", "g")}
-        for stage in ("2", "2b", "3", "4"):
+        for stage in ("2", "2b", "2c", "3", "4"):
             nxt = {k: Signal.like(s, name=f"{k}{stage}") for k, s in tok.items()}
             m.d.sync += [nxt[k].eq(tok[k]) for k in tok]
             tok = nxt
@@ -229,7 +230,16 @@ class RecurrentStage(wiring.Component):
             if enable is None:
                 return _hold(m, x, f"{name}_{n}3")
             return capture(m, x, enable, f"{name}_{n}3")
-        pre3 = t3((ai + ah if total is None else total).requantize(m, f.preact, f"{name}_pre"), "pre")
+
+        def rq(x: Exact, n: str) -> Exact:
+            """Folded rows requantize over two cycles (the row end's longest carry chain, halved;
+            ``ai`` is delayed alongside); the unrolled rows' ends are their own, in one."""
+            if enable is None:
+                return x.requantize_split(m, f.preact, f"{name}_{n}")
+            return x.requantize(m, f.preact, f"{name}_{n}")
+        pre3 = t3(rq(ai + ah if total is None else total, "pre"), "pre")
+        if enable is None:
+            ai = _hold(m, ai, f"{name}_ai2c")
         out = {}
         if L.kind == "rnn":
             out["pre"] = _hold(m, pre3, f"{name}_pre4")
@@ -239,7 +249,7 @@ class RecurrentStage(wiring.Component):
             out["cand"] = act_unit(m, L.cand_act, pre3, f"{name}_phi")
         if L.kind == "gru":
             out["ai"] = _hold(m, t3(ai, "ai"), f"{name}_ai4")
-            out["ghn"] = _hold(m, t3(ah.requantize(m, f.preact, f"{name}_ghn"), "ghn"), f"{name}_ghn4")
+            out["ghn"] = _hold(m, t3(rq(ah, "ghn"), "ghn"), f"{name}_ghn4")
         return out
 
     def _gate_values(self, row):

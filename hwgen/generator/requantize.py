@@ -1,7 +1,8 @@
 """The requantize stage in hardware: round half away from zero, then clamp (docs/arithmetic.md §2).
 
-:func:`round_clamp` is the one rounding primitive of the generator; the requantizer and every
-activation unit are built from it, so they round exactly as :func:`hwgen.spec.fixedpoint.round_shift`.
+:func:`round_clamp` is the one rounding primitive of the generator (:func:`round_clamp_split` the
+same over two cycles, for the folded rows' ends); the requantizer and every activation unit are
+built from it, so they round exactly as :func:`hwgen.spec.fixedpoint.round_shift`.
 Each step tracks the exact integer range of its result, so a comparator is only built where a value
 can actually leave the clamp range, and a result whose range is a single integer becomes a constant.
 """
@@ -65,6 +66,51 @@ def round_clamp(m: Module, x: Bounded, shift: int, lo: int, hi: int, name: str =
     if shift <= 0:
         return _shl_clamp(x, -shift, lo, hi)
     return _clamp_on_input(x, _round_right(x, shift).wire(m, name), shift, lo, hi)
+
+
+def round_clamp_split(m: Module, x: Bounded, shift: int, lo: int, hi: int, name: str = "rounded") -> Bounded:
+    """:func:`round_clamp` over two cycles: the result is one cycle later than ``round_clamp``'s,
+    the same bits, and neither cycle holds a carry chain as long as ``x``.
+
+    First cycle, registered: ``t = x >> shift`` (truncated to the result's width plus one: where
+    the result is not clamped, ``t`` lies in ``[lo - 1, hi]``), the rounding carry ``c`` of the
+    low ``shift`` bits (round half away from zero: ``low >= 2**(shift-1) + [x < 0]``) and ``t``
+    compared with ``hi`` and ``lo - 1``. Second: ``t + c``, clamped where ``t + c > hi``
+    (``t > hi``, or ``t == hi`` and ``c``) or ``t + c < lo`` (``t < lo - 1``, or ``t == lo - 1``
+    and not ``c``). Rounding is exact and the clamp decided on the full-width ``t``, so the result
+    equals :func:`hwgen.spec.fixedpoint.round_shift` clamped, bit for bit."""
+    x = x.wire(m, f"{name}_in")
+    if shift <= 0:
+        b = _shl_clamp(x, -shift, lo, hi)
+        return b if isinstance(b.value, Const) else registered(m, b, f"{name}_q")
+    r = _round_right(x, shift)
+    nlo, nhi = min(max(r.lo, lo), hi), max(min(r.hi, hi), lo)
+    if nlo == nhi:
+        return Bounded.const(nlo)
+    neg = x.value[-1] if x.value.shape().signed else Const(0, 1)
+    t = x.value >> shift
+    t_lo, t_hi = x.lo >> shift, x.hi >> shift
+    low = x.value[:shift]
+    carry = Signal(name=f"{name}_carry", reset_less=True)
+    narrow = Signal(shape_for(min(lo - 1, 0), max(hi, 1)), name=f"{name}_t", reset_less=True)
+    m.d.sync += [carry.eq(low >= (1 << (shift - 1)) + neg), narrow.eq(t)]
+    value = Bounded(narrow + carry, nlo, nhi).value
+    if r.hi > hi:
+        gt, eq = Signal(name=f"{name}_gt", reset_less=True), Signal(name=f"{name}_eqhi", reset_less=True)
+        m.d.sync += [gt.eq(t > hi) if t_hi > hi else gt.eq(0), eq.eq(t == hi)]
+        value = Mux(gt | (eq & carry), hi, value)
+    if r.lo < lo:
+        lt, eq = Signal(name=f"{name}_lt", reset_less=True), Signal(name=f"{name}_eqlo", reset_less=True)
+        m.d.sync += [lt.eq(t < lo - 1) if t_lo < lo - 1 else lt.eq(0), eq.eq(t == lo - 1)]
+        value = Mux(lt | (eq & ~carry), lo, value)
+    return Bounded(value, nlo, nhi)
+
+
+def registered(m: Module, b: Bounded, name: str) -> Bounded:
+    """``b`` one cycle later, in a register sized by its range."""
+    sig = Signal(shape_for(b.lo, b.hi), name=name, reset_less=True)
+    m.d.sync += sig.eq(b.value)
+    return Bounded(sig, b.lo, b.hi)
 
 
 def _round_right(x: Bounded, s: int) -> Bounded:
