@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .fit import Candidate, Fit, FitError, Need, choose, label
+from .fit import Candidate, Fit, FitError, Need, choose, label, memory_only
 from .spec.ir import QModel
 from .toolchain.limits import LimitError, check_onchip
 from .outdir import OutdirError, clean_stale, install, make_staging
@@ -300,9 +300,10 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
     lanes is fitted first (:func:`_fit_reads`); then, for the speed objective, designs whose
     power-of-two and fixed-point lanes multiply on hard multipliers (hwgen.generator.lanes.takes_dsp), with
     the chosen state reads and the fastest input reads, at lane counts from the chosen one up to
-    twice it, as many as the multipliers allow (the plan counts one a lane) and only where they
-    take fewer cycles per step. The fewest such lanes are synthesized first (if they do not fit,
-    nothing more will), then the most, then counts between (:func:`_between`: down from where the
+    twice it (or the target's multiplier count, if more), as many as the multipliers allow (the plan counts one a lane) and only where they
+    take fewer cycles per step. The fewest such lanes are synthesized first (if they are over on
+    logic cells or multipliers, nothing more will fit; over only on memory, the next count is
+    tried: block RAM is not monotone in the lanes), then the most, then counts between (:func:`_between`: down from where the
     line of their logic cells crosses the limit). The fastest that fits wins, else the shift-add
     design: such lanes cost fewer logic cells, so more of them can fit."""
     fixed = options.lane_dsps is not None or not target.available("dsp") or need.objective == "area"
@@ -317,7 +318,10 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
     beat = point_plan(qmodel, dataclasses.replace(logic, skip_zeros=sparse), target, "folded", chosen.lanes,
                       weights, hot).cycles_per_step
     dsp_options = dataclasses.replace(options, lane_dsps=True, skip_zeros=sparse, weights=weights, style="folded")
-    most = min(2 * chosen.lanes, max_lanes(qmodel), min((below.get(sparse) or {}).values(), default=10**9) - 1)
+    # Up to twice the shift-add lanes, or as many as the multipliers, if more: a shift-add fit a few
+    # cells over at 4 lanes stops at 2, where multiplier lanes may fit 5.
+    most = min(max(2 * chosen.lanes, target.available("dsp")), max_lanes(qmodel),
+               min((below.get(sparse) or {}).values(), default=10**9) - 1)
     plans = {}
     if options.lanes is not None:  # fixed by the user: only its reads are still open
         most = chosen.lanes
@@ -340,9 +344,13 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
             return e
 
     lanes = sorted(plans)
-    if lanes:  # the fewest lanes first: if even they do not fit, more will not
-        low = attempt(lanes[0])
-        best = (lanes[0], low) if isinstance(low, Fit) else None
+    for i, p in enumerate(lanes):  # the fewest lanes first: if they are over on logic, more will be too
+        low = attempt(p)
+        if isinstance(low, Fit):
+            best, lanes = (p, low), lanes[i:]
+            break
+        if not memory_only(low.over):
+            break
     if best is not None and len(lanes) > 1:
         high = attempt(lanes[-1])
         if isinstance(high, Fit):

@@ -511,3 +511,30 @@ def test_auto_lane_products_look_below_a_count_over_on_block_ram(tmp_path, monke
     tried = {c.lanes: c.to_json() for c in fit.tried if c.to_json().get("lane_products") == "dsp"}
     assert "logic cells" in tried[8]["rejected"] and "block RAM 37 > 30" in tried[7]["rejected"]
     assert dsp and fit.lanes == 6 and "rejected" not in tried[6]
+
+
+def test_auto_lane_products_go_on_past_the_fewest_lanes_over_on_block_ram(tmp_path, monkeypatch):
+    """The fewest multiplier lanes over only on block RAM do not end the search (the shipped
+    example: 3 lanes take 32 blocks, 4 take 28): the next count is tried, and here the most fit.
+    Cost model as above: multiplier lanes at 400 cells each, 5 lanes over on block RAM."""
+    import hwgen.build as hb
+    from hwgen.spec.ir import WeightCodes
+    from hwgen.toolchain.synth import SynthReport
+
+    def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
+        def measure(style, lanes):
+            plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
+            lc = 500 + (400 if options.lane_dsps else 600) * (lanes - 1)
+            ebr = 37 if options.lane_dsps and lanes == 5 else 4
+            return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": ebr, "spram": 0,
+                                              "dsp": plan.dsp_lanes}, {})
+        return measure
+
+    monkeypatch.setattr(hb, "synth_measure", synth_measure)
+    q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
+    q = dataclasses.replace(q, output=dataclasses.replace(q.output, w=WeightCodes("ternary", np.sign(q.output.w.q))))
+    weights, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, BuildOptions(), hb.get_target("ice40"),
+                                                      lambda m: None, Need(), None, {}, {})
+    tried = {c.lanes: c.to_json() for c in fit.tried if c.to_json().get("lane_products") == "dsp"}
+    assert "block RAM 37 > 30" in tried[5]["rejected"]
+    assert dsp and fit.lanes == 8
