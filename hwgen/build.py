@@ -305,14 +305,25 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
     logic cells or multipliers, nothing more will fit; over only on memory, the next count is
     tried: block RAM is not monotone in the lanes), then the most, then counts between (:func:`_between`: down from where the
     line of their logic cells crosses the limit). The fastest that fits wins, else the shift-add
-    design: such lanes cost fewer logic cells, so more of them can fit."""
+    design: such lanes cost fewer logic cells, so more of them can fit. Where the shift-add design
+    is over on logic cells at any lane count it may take (``--lanes N`` fixed: at N), the same
+    fit runs with multiplier lanes, and the shift-add design's refusal stands if that fails too."""
     fixed = options.lane_dsps is not None or not target.available("dsp") or need.objective == "area"
     if fixed:
         dsp = options.lane_dsps is True
         return (*_fit_reads(qmodel, staging, dataclasses.replace(options, lane_dsps=dsp), target, say, need,
                             packing, below, memo), dsp)
     logic = dataclasses.replace(options, lane_dsps=False)
-    weights, chosen, hot, sparse = _fit_reads(qmodel, staging, logic, target, say, need, packing, below, memo)
+    try:
+        weights, chosen, hot, sparse = _fit_reads(qmodel, staging, logic, target, say, need, packing, below, memo)
+    except FitError as e:  # over on logic cells even at its fewest (or the user's) lanes: multipliers may fit
+        if "lc" not in e.over:
+            raise
+        try:
+            return (*_fit_reads(qmodel, staging, dataclasses.replace(options, lane_dsps=True), target, say, need,
+                                packing, below, memo), True)
+        except FitError:
+            raise e from None
     if chosen.style != "folded":
         return weights, chosen, hot, sparse, False
     beat = point_plan(qmodel, dataclasses.replace(logic, skip_zeros=sparse), target, "folded", chosen.lanes,

@@ -538,3 +538,32 @@ def test_auto_lane_products_go_on_past_the_fewest_lanes_over_on_block_ram(tmp_pa
     tried = {c.lanes: c.to_json() for c in fit.tried if c.to_json().get("lane_products") == "dsp"}
     assert "block RAM 37 > 30" in tried[5]["rejected"]
     assert dsp and fit.lanes == 8
+
+
+def test_a_shift_add_design_over_on_logic_cells_falls_back_to_multiplier_lanes(tmp_path, monkeypatch):
+    """``--lanes 4`` where the shift-add design is over on logic cells (the example with the
+    two-cycle requantize: 15 cells over) builds multiplier lanes at 4 instead of refusing; with no
+    multiplier-lane design that fits either, the shift-add design's refusal stands."""
+    import hwgen.build as hb
+    from hwgen.toolchain.synth import SynthReport
+
+    def costs(dsp_cells):
+        def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
+            def measure(style, lanes):
+                plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
+                lc = 500 + (dsp_cells if options.lane_dsps else 1500) * (lanes - 1)
+                return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": 4, "spram": 0,
+                                                  "dsp": plan.dsp_lanes}, {})
+            return measure
+        return synth_measure
+
+    q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
+    fixed = BuildOptions(lanes=4)
+    monkeypatch.setattr(hb, "synth_measure", costs(400))
+    *_, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, fixed, hb.get_target("ice40"), lambda m: None,
+                                                 Need(), None, {}, {})
+    assert dsp and fit.lanes == 4
+    monkeypatch.setattr(hb, "synth_measure", costs(1400))
+    with pytest.raises(FitError, match="even with 4 lanes") as refused:
+        hb._fit_products(q, tmp_path, fixed, hb.get_target("ice40"), lambda m: None, Need(), None, {}, {})
+    assert refused.value.over["lc"][0] == 500 + 1500 * 3  # the shift-add design's cells, not the fallback's
