@@ -298,16 +298,17 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
 
     With ``--lane-products auto`` on a target with hard multipliers, the design with shift-add
     lanes is fitted first (:func:`_fit_reads`); then, for the speed objective, designs whose
-    power-of-two and fixed-point lanes multiply on hard multipliers (hwgen.generator.lanes.takes_dsp), with
-    the chosen state reads and the fastest input reads, at lane counts from the chosen one up to
-    twice it (or the target's multiplier count, if more), as many as the multipliers allow (the plan counts one a lane) and only where they
-    take fewer cycles per step. The fewest such lanes are synthesized first (if they are over on
-    logic cells or multipliers, nothing more will fit; over only on memory, the next count is
-    tried: block RAM is not monotone in the lanes), then the most, then counts between (:func:`_between`: down from where the
-    line of their logic cells crosses the limit). The fastest that fits wins, else the shift-add
-    design: such lanes cost fewer logic cells, so more of them can fit. Where the shift-add design
-    is over on logic cells at any lane count it may take (``--lanes N`` fixed: at N), the same
-    fit runs with multiplier lanes, and the shift-add design's refusal stands if that fails too."""
+    power-of-two and fixed-point lanes multiply on hard multipliers
+    (hwgen.generator.lanes.takes_dsp), with the chosen state reads and the fastest input reads, at
+    lane counts from the chosen one up to twice it (or the target's multiplier count, if more), as
+    many as the multipliers allow (the plan counts one a lane) and only where they take fewer
+    cycles per step. The fewest such lanes are synthesized first (over on logic cells or
+    multipliers, nothing more will fit; over only on memory, the next count is tried: block RAM
+    is not monotone in the lanes), then the most, then counts between (:func:`_between`). The
+    fastest that fits wins, else the shift-add design: such lanes cost fewer logic cells, so more
+    of them can fit. Where the shift-add design is over on logic cells at every lane count it may
+    take (``--lanes N`` fixed: at N), the same fit runs with multiplier lanes, and the shift-add
+    design's refusal stands if that fails too."""
     fixed = options.lane_dsps is not None or not target.available("dsp") or need.objective == "area"
     if fixed:
         dsp = options.lane_dsps is True

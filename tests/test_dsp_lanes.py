@@ -1,9 +1,9 @@
-"""Lanes whose power-of-two and fixed-point products are formed on hard multipliers
-(``lane_dsps``, hwgen.generator.lanes.dsp_pow2_product and dsp_fixed_product): bit-exact against the golden model in the Amaranth
-simulator, narrow and wide exponent windows (a shift split into the multiplier's fine part and a
-coarse multiplexer), dense and zero-skipping rows, both stages that have lanes; and the plan's
-count of the multipliers they take, which synthesis confirms (tests/test_sim_regression.py runs
-Icarus and Verilator on such a design)."""
+"""Lanes whose power-of-two and fixed-point products are formed on hard multipliers (``lane_dsps``,
+hwgen.generator.lanes.dsp_pow2_product and dsp_fixed_product): bit-exact against the golden model in
+the Amaranth simulator, narrow and wide exponent windows (a shift split into the multiplier's fine
+part and a coarse multiplexer), dense and zero-skipping rows, both stages that have lanes; and the
+plan's count of the multipliers they take, which synthesis confirms (tests/test_sim_regression.py
+runs Icarus and Verilator on such a design)."""
 
 from __future__ import annotations
 

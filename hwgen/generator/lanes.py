@@ -1,14 +1,15 @@
-"""Lanes: apply stored weight codes to inputs with shifts and adds (or, where the device has them,
-one hard multiplier a lane), and the one adder tree that sums them.
+"""Lanes: apply stored weight codes to inputs with shifts and adds (or, where the device has them, one
+hard multiplier a lane), and the one adder tree that sums them.
 
 :func:`apply_code` decodes one code word (layout in :mod:`hwgen.generator.codes`) and forms
-``q * x`` in logic; :func:`dsp_pow2_product` and :func:`dsp_fixed_product` form it on a hard
-multiplier (:func:`takes_dsp` says where); :func:`lane_sum` is P lanes, a register rank and a registered adder tree: the inner loop
-of the folded datapath (:class:`hwgen.generator.matvec.FoldedRows`). :func:`tree` is the adder tree
-of every sum in the generator (the lanes', the unrolled rows', the Booth terms'); :func:`booth_digit`
-the radix-4 Booth digit of both the fixed-code lanes and the serial gate products. Every signal is
-sized from hwgen's interval arithmetic (:class:`hwgen.spec.fixedpoint.Fx`), so a sum is as wide as
-``P * max|x| * max|q|`` needs and never wraps.
+``q * x`` in logic; :func:`dsp_pow2_product` and :func:`dsp_fixed_product` form it on a hard multiplier
+(:func:`takes_dsp` says where); :func:`lane_sum` is P lanes, a register rank and a registered adder
+tree: the inner loop of the folded datapath (:class:`hwgen.generator.matvec.FoldedRows`).
+:func:`tree` is the adder tree of every sum in the generator (the lanes', the unrolled rows', the
+Booth terms'); :func:`booth_digit` the radix-4 Booth digit of both the fixed-code lanes and the
+serial gate products. Every signal is sized from hwgen's interval arithmetic
+(:class:`hwgen.spec.fixedpoint.Fx`), so a sum is as wide as ``P * max|x| * max|q|`` needs and never
+wraps.
 """
 
 from __future__ import annotations

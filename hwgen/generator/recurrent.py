@@ -1,8 +1,8 @@
 """One recurrent layer (RNN, GRU or LSTM) as a stream stage: input vector in, new state out.
 
 Pipeline of a step (cycle names as in :mod:`hwgen.generator.matvec`): T0 issue, T1 lanes and
-accumulators, T2 scale + bias + the row's one requantize (folded: over two cycles), T3 activation (a register or a ROM read),
-T4 the unit's gate registers, T5 on: the gate unit (:mod:`hwgen.generator.gates`), which writes the
+accumulators, T2 scale + bias + the row's one requantize (folded: over two cycles), T3 activation
+(a register or a ROM read), T4 the unit's gate registers, T5 on: the gate unit (:mod:`hwgen.generator.gates`), which writes the
 unit's new state into the second state bank. The swap copies that bank into the state registers,
 which are also the output payload. A sequence start (``first``) makes every read of the old state
 read zero for that step, so the published state never changes under a waiting consumer.
