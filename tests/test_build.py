@@ -482,33 +482,51 @@ def test_auto_lane_products_take_more_lanes_on_hard_multipliers_where_they_fit(t
         assert not dsp
 
 
-def test_auto_lane_products_look_below_a_count_over_on_block_ram(tmp_path, monkeypatch):
-    """Block RAM is not monotone in the lanes (the shipped example: 6 multiplier lanes take 37
-    blocks, 7 take 30): where the count the logic-cell line points at is over on memory, the fit
-    tries the next count down instead of keeping the fewest lanes. Cost model as above, with
-    lanes on hard multipliers at 620 cells each (the output layer ternary, so up to 8 such
-    lanes; the most, 8, over on logic cells; the line through 5 and 8 crosses the limit at 7)
-    and 7 lanes over on block RAM."""
+def lane_cost_model(logic_cells: int, dsp_cells: int, ebr_over_at: int | None = None):
+    """A stand-in for ``build.synth_measure`` (the fit's decisions alone, no synthesis): 500
+    logic cells plus ``logic_cells`` a shift-add lane or ``dsp_cells`` a multiplier lane, 4 block
+    RAMs (37, over, for multiplier lanes at ``ebr_over_at``), the plan's multipliers."""
     import hwgen.build as hb
-    from hwgen.spec.ir import WeightCodes
     from hwgen.toolchain.synth import SynthReport
 
     def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
         def measure(style, lanes):
             plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
-            lc = 500 + (620 if options.lane_dsps else 600) * (lanes - 1)
-            ebr = 37 if options.lane_dsps and lanes == 7 else 4
+            lc = 500 + (dsp_cells if options.lane_dsps else logic_cells) * (lanes - 1)
+            ebr = 37 if options.lane_dsps and lanes == ebr_over_at else 4
             return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": ebr, "spram": 0,
                                               "dsp": plan.dsp_lanes}, {})
         return measure
+    return synth_measure
 
-    monkeypatch.setattr(hb, "synth_measure", synth_measure)
+
+def ternary_output(q):
+    """``q`` with a ternary output layer: only the recurrent lanes take multipliers (up to 8)."""
+    from hwgen.spec.ir import WeightCodes
+    return dataclasses.replace(q, output=dataclasses.replace(q.output, w=WeightCodes("ternary", np.sign(q.output.w.q))))
+
+
+def fit_products(tmp_path, q, options=BuildOptions()):
+    import hwgen.build as hb
+    return hb._fit_products(q, tmp_path, options, hb.get_target("ice40"), lambda m: None, Need(), None, {}, {})
+
+
+def dsp_tried(fit) -> dict:
+    return {c.lanes: c.to_json() for c in fit.tried if c.to_json().get("lane_products") == "dsp"}
+
+
+def test_auto_lane_products_look_below_a_count_over_on_block_ram(tmp_path, monkeypatch):
+    """Block RAM is not monotone in the lanes (the shipped example: 6 multiplier lanes take 37
+    blocks, 7 take 30): where the count the logic-cell line points at is over on memory, the fit
+    tries the next count down instead of keeping the fewest lanes. Multiplier lanes at 620 cells
+    each (the most, 8, over on logic cells; the line through 5 and 8 crosses the limit at 7), 7
+    lanes over on block RAM."""
+    import hwgen.build as hb
+
+    monkeypatch.setattr(hb, "synth_measure", lane_cost_model(600, 620, ebr_over_at=7))
     q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
-    q = dataclasses.replace(q, output=dataclasses.replace(q.output, w=WeightCodes("ternary", np.sign(q.output.w.q))))
-    target = hb.get_target("ice40")
-    weights, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, BuildOptions(), target, lambda m: None, Need(),
-                                                      None, {}, {})
-    tried = {c.lanes: c.to_json() for c in fit.tried if c.to_json().get("lane_products") == "dsp"}
+    weights, fit, hot, sparse, dsp = fit_products(tmp_path, ternary_output(q))
+    tried = dsp_tried(fit)
     assert "logic cells" in tried[8]["rejected"] and "block RAM 37 > 30" in tried[7]["rejected"]
     assert dsp and fit.lanes == 6 and "rejected" not in tried[6]
 
@@ -516,27 +534,13 @@ def test_auto_lane_products_look_below_a_count_over_on_block_ram(tmp_path, monke
 def test_auto_lane_products_go_on_past_the_fewest_lanes_over_on_block_ram(tmp_path, monkeypatch):
     """The fewest multiplier lanes over only on block RAM do not end the search (the shipped
     example: 3 lanes take 32 blocks, 4 take 28): the next count is tried, and here the most fit.
-    Cost model as above: multiplier lanes at 400 cells each, 5 lanes over on block RAM."""
+    Multiplier lanes at 400 cells each, 5 lanes over on block RAM."""
     import hwgen.build as hb
-    from hwgen.spec.ir import WeightCodes
-    from hwgen.toolchain.synth import SynthReport
 
-    def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
-        def measure(style, lanes):
-            plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
-            lc = 500 + (400 if options.lane_dsps else 600) * (lanes - 1)
-            ebr = 37 if options.lane_dsps and lanes == 5 else 4
-            return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": ebr, "spram": 0,
-                                              "dsp": plan.dsp_lanes}, {})
-        return measure
-
-    monkeypatch.setattr(hb, "synth_measure", synth_measure)
+    monkeypatch.setattr(hb, "synth_measure", lane_cost_model(600, 400, ebr_over_at=5))
     q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
-    q = dataclasses.replace(q, output=dataclasses.replace(q.output, w=WeightCodes("ternary", np.sign(q.output.w.q))))
-    weights, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, BuildOptions(), hb.get_target("ice40"),
-                                                      lambda m: None, Need(), None, {}, {})
-    tried = {c.lanes: c.to_json() for c in fit.tried if c.to_json().get("lane_products") == "dsp"}
-    assert "block RAM 37 > 30" in tried[5]["rejected"]
+    weights, fit, hot, sparse, dsp = fit_products(tmp_path, ternary_output(q))
+    assert "block RAM 37 > 30" in dsp_tried(fit)[5]["rejected"]
     assert dsp and fit.lanes == 8
 
 
@@ -545,25 +549,12 @@ def test_a_shift_add_design_over_on_logic_cells_falls_back_to_multiplier_lanes(t
     two-cycle requantize: 15 cells over) builds multiplier lanes at 4 instead of refusing; with no
     multiplier-lane design that fits either, the shift-add design's refusal stands."""
     import hwgen.build as hb
-    from hwgen.toolchain.synth import SynthReport
-
-    def costs(dsp_cells):
-        def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
-            def measure(style, lanes):
-                plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
-                lc = 500 + (dsp_cells if options.lane_dsps else 1500) * (lanes - 1)
-                return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": 4, "spram": 0,
-                                                  "dsp": plan.dsp_lanes}, {})
-            return measure
-        return synth_measure
 
     q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
-    fixed = BuildOptions(lanes=4)
-    monkeypatch.setattr(hb, "synth_measure", costs(400))
-    *_, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, fixed, hb.get_target("ice40"), lambda m: None,
-                                                 Need(), None, {}, {})
+    monkeypatch.setattr(hb, "synth_measure", lane_cost_model(1500, 400))
+    *_, fit, hot, sparse, dsp = fit_products(tmp_path, q, BuildOptions(lanes=4))
     assert dsp and fit.lanes == 4
-    monkeypatch.setattr(hb, "synth_measure", costs(1400))
+    monkeypatch.setattr(hb, "synth_measure", lane_cost_model(1500, 1400))
     with pytest.raises(FitError, match="even with 4 lanes") as refused:
-        hb._fit_products(q, tmp_path, fixed, hb.get_target("ice40"), lambda m: None, Need(), None, {}, {})
+        fit_products(tmp_path, q, BuildOptions(lanes=4))
     assert refused.value.over["lc"][0] == 500 + 1500 * 3  # the shift-add design's cells, not the fallback's
