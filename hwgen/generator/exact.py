@@ -63,17 +63,12 @@ class Exact:
     def __mul__(self, other: "Exact") -> "Exact":
         return Exact(self.value * other.value, self.fx * other.fx)
 
-    def requantize(self, m: Module, fmt: Fmt, name: str) -> "Exact":
-        """``RQ(self -> fmt)``: the one rounding and saturation of a stage (combinational)."""
-        b = round_clamp(m, Bounded(self.value, self.fx.lo, self.fx.hi), self.frac - fmt.frac,
-                        fmt.min_int, fmt.max_int, name)
-        return Exact(b.value, bounds_only(self.fx.requantize(fmt)))
-
-    def requantize_split(self, m: Module, fmt: Fmt, name: str) -> "Exact":
-        """:meth:`requantize` over two cycles (requantize.round_clamp_split): one cycle later,
-        the same bits, about half the carry chain in each cycle."""
-        b = round_clamp_split(m, Bounded(self.value, self.fx.lo, self.fx.hi), self.frac - fmt.frac,
-                              fmt.min_int, fmt.max_int, name)
+    def requantize(self, m: Module, fmt: Fmt, name: str, split: bool = False) -> "Exact":
+        """``RQ(self -> fmt)``: the one rounding and saturation of a stage (combinational; with
+        ``split``, over two cycles, one cycle later, about half the carry chain in each:
+        requantize.round_clamp_split)."""
+        rq = round_clamp_split if split else round_clamp
+        b = rq(m, Bounded(self.value, self.fx.lo, self.fx.hi), self.frac - fmt.frac, fmt.min_int, fmt.max_int, name)
         return Exact(b.value, bounds_only(self.fx.requantize(fmt)))
 
     def signal(self, name: str, fmt: Fmt | None = None) -> tuple[Signal, "Exact"]:

@@ -2,8 +2,8 @@
 
 Pipeline of a step (cycle names as in :mod:`hwgen.generator.matvec`): T0 issue, T1 lanes and
 accumulators, T2 scale + bias + the row's one requantize (folded: over two cycles), T3 activation
-(a register or a ROM read), T4 the unit's gate registers, T5 on: the gate unit (:mod:`hwgen.generator.gates`), which writes the
-unit's new state into the second state bank. The swap copies that bank into the state registers,
+(a register or a ROM read), T4 the unit's gate registers, T5 on: the gate unit
+(:mod:`hwgen.generator.gates`), which writes the unit's new state into the second state bank. The swap copies that bank into the state registers,
 which are also the output payload. A sequence start (``first``) makes every read of the old state
 read zero for that step, so the published state never changes under a waiting consumer.
 """
@@ -234,9 +234,7 @@ class RecurrentStage(wiring.Component):
         def rq(x: Exact, n: str) -> Exact:
             """Folded rows requantize over two cycles (the row end's longest carry chain, halved;
             ``ai`` is delayed alongside); the unrolled rows' ends are their own, in one."""
-            if enable is None:
-                return x.requantize_split(m, f.preact, f"{name}_{n}")
-            return x.requantize(m, f.preact, f"{name}_{n}")
+            return x.requantize(m, f.preact, f"{name}_{n}", split=enable is None)
         pre3 = t3(rq(ai + ah if total is None else total, "pre"), "pre")
         if enable is None:
             ai = _hold(m, ai, f"{name}_ai2c")
