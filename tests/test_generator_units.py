@@ -33,6 +33,7 @@ from hwgen.generator import (
 )
 from hwgen.generator.codes import encode_q
 from hwgen.generator.requantize import round_clamp_split
+from hwgen.generator.rows import row_rom
 from hwgen.generator.lanes import apply_code, lane_sum, product_bounds, tree_ranks
 from hwgen.generator.shapes import fmt_shape, shape_for, shape_range
 from hwgen.spec.ir import WeightCodes
@@ -350,6 +351,57 @@ def test_lane_sum_width_is_the_golden_matvec_bound(lanes, kind, span, x_shape):
     total = lane_sum(Module(), fmt, Signal(fmt.width * lanes), lanes, lambda j: Signal(x_shape),
                      *shape_range(x_shape), "t")
     assert shape_for(total.lo, total.hi) == shape_for(lanes * b.lo, lanes * b.hi) == signed(widest)
+
+
+# --- row constants --------------------------------------------------------------------------------
+
+class RowRom(wiring.Component):
+    """Harness: :func:`row_rom` over ``columns``, addressed by ``addr``; ``o[i]`` is column i's read
+    (None columns read as 0)."""
+
+    def __init__(self, columns):
+        self.columns, self.latency = columns, 1
+        rows = len(next(c for c in columns if c is not None)[0])
+        super().__init__({"addr": In(range(rows)), "o": Out(data.ArrayLayout(signed(30), len(columns)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        self.reads = row_rom(m, self.columns, self.addr, "consts")
+        for i, r in enumerate(self.reads):
+            if r is not None:
+                m.d.comb += self.o[i].eq(r.value)
+        return m
+
+
+def test_row_rom_reads_every_column_of_every_row():
+    """Signed, unsigned, one-bit, wide and constant columns side by side in one ROM word: each read
+    is the column's value of the addressed row (the values themselves are the expectation), at
+    the column's binary point and range."""
+    rng = np.random.default_rng(5)
+    rows = 40
+    columns = [None,
+               (list(rng.integers(-512, 511, rows)), 3),        # signed scale-like
+               ([7] * rows, 0),                                 # all equal: a constant
+               (list(rng.integers(0, 1, rows, endpoint=True)), -2),  # 0/1
+               (list(rng.integers(-1, 0, rows, endpoint=True)), 1),  # -1/0
+               (list(rng.integers(-(1 << 25), 1 << 25, rows)), 22),  # a wide bias
+               (list(rng.integers(0, 1 << 12, rows)), 5)]       # positive only
+    columns[1][0][:2] = [-512, 511]  # the rails of each field's width
+    columns[5][0][:2] = [-(1 << 25), (1 << 25) - 1]
+    columns[6][0][0] = (1 << 12) - 1
+    dut = RowRom(columns)
+    drive = [[(dut.addr, r)] for r in list(range(rows)) + [0]]
+    got = simulate(dut, drive, dut.o)[dut.latency:]
+    for i, c in enumerate(columns):
+        if c is None:
+            assert dut.reads[i] is None
+            continue
+        assert [int(g[i]) for g in got] == [int(v) for v in c[0]], f"column {i}"
+        assert (dut.reads[i].frac, dut.reads[i].fx.lo, dut.reads[i].fx.hi) == (c[1], min(c[0]), max(c[0]))
+    # One memory for the five varying columns, as wide as their fields (shape_for: 10 + 2 + 2 + 26 + 13 bits).
+    m = Module()
+    row_rom(m, columns, Signal(range(rows)), "consts")
+    assert m.submodules["consts"].shape.width == 10 + 2 + 2 + 26 + 13
 
 
 # --- constructor validation -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .lanes import takes_dsp, tree_ranks
 from .matvec import FoldedRows, Source, UnrolledRows
 from .code_memory import chunks, dense_matrices
 from .plan import MemoryPlan, StagePlan
-from .rows import affine, row_constants
+from .rows import affine, row_constant, row_constants
 from .shapes import fmt_shape
 from .vectors import BankedVector, published_buffer, read_chunk, gather, serve_registers, vector_link
 
@@ -84,7 +84,7 @@ class DenseStage(wiring.Component):
         x = Source(f.min_int, f.max_int, f.frac, read=lambda m, k: read_chunk(m, self.i, k))
         order = self.rows.order
         t1, t2, (acc,) = self.rows.build(m, steps.issue, [x], "mv", getattr(self, "codes", None), dsp=self.dsp)
-        y = affine(acc, d.w, row_constants(m, d.w, d.b, order, t1["p"], "out")).wire(m, "y_affine")
+        y = affine(acc, d.w, row_constants(m, [(d.w, d.b, None)], order, t1["p"], "out_consts")[0]).wire(m, "y_affine")
         y_sig, y3 = register_for(y.fx, "y_affine3")  # scale and bias, then the requantize
         v3, p3 = Signal(name="y_v3"), Signal.like(t2["p"], name="y_p3")
         m.d.sync += [y_sig.eq(y.value), v3.eq(t2["v"]), p3.eq(t2["p"])]
@@ -105,6 +105,6 @@ class DenseStage(wiring.Component):
         order = list(range(n_out))
         v2, accs = UnrolledRows([d.w], [x], order).build(m, issue, "mv")
         for p in order:
-            y = affine(accs[p][0], d.w, row_constants(m, d.w, d.b, order, None, "out", row=p))
+            y = affine(accs[p][0], d.w, row_constant(d.w, d.b, order, p))
             with m.If(v2):
                 m.d.sync += y_new[p].eq(y.requantize(m, d.out, f"y{p}_q").value)

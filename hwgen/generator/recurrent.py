@@ -25,7 +25,7 @@ from .matvec import FoldedRows, Source, UnrolledRows
 from .sparse_rows import SparseRows
 from .code_memory import chunks, layer_matrices, unit_order
 from .plan import MemoryPlan, StagePlan
-from .rows import affine, row_constants
+from .rows import affine, row_constant, row_constants
 from .shapes import fmt_shape
 from .vectors import BankedVector, LaneCopies, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
 
@@ -186,8 +186,9 @@ class RecurrentStage(wiring.Component):
                                                     self.dsp)
         # With hot reads the shared part of the input, ``W_ih b``, joins the bias (exactly).
         offsets = None if self.split is None else (row_offsets(L.w_ih, self.split.base), acc_x.fx.frac)
-        ai = affine(acc_x, L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, t1["p"], "ih", offsets=offsets))
-        ah = affine(acc_h, L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, t1["p"], "hh"))
+        c_ih, c_hh = row_constants(m, [(L.w_ih, L.b_ih, offsets), (L.w_hh, L.b_hh, None)], order, t1["p"],
+                                   "row_consts")
+        ai, ah = affine(acc_x, L.w_ih, c_ih), affine(acc_h, L.w_hh, c_hh)
         # The row end in four cycles: scale and bias, their sum, then the requantize in two.
         ai, ah = _hold(m, ai, "row_ai2"), _hold(m, ah, "row_ah2")
         total = _hold(m, ai + ah, "row_sum2")
@@ -291,8 +292,8 @@ class RecurrentStage(wiring.Component):
             rows = []
             for gi in range(L.gates):
                 p = u * L.gates + gi
-                ai = affine(accs[p][0], L.w_ih, row_constants(m, L.w_ih, L.b_ih, order, None, "ih", row=p))
-                ah = affine(accs[p][1], L.w_hh, row_constants(m, L.w_hh, L.b_hh, order, None, "hh", row=p))
+                ai = affine(accs[p][0], L.w_ih, row_constant(L.w_ih, L.b_ih, order, p))
+                ah = affine(accs[p][1], L.w_hh, row_constant(L.w_hh, L.b_hh, order, p))
                 rows.append(self._finish_row(m, ai, ah, v2, f"u{u}g{gi}"))
             for gi, row in enumerate(rows):
                 gates.update({n: val for n, val, g in self._gate_values(row) if g == gi})
