@@ -139,10 +139,13 @@ class FoldedRows:
             w, src = self.ws[i], self.sources[i]
             sig, ex = acc_exact(w, src, f"{name}_acc{i}")
             with m.If(self._visiting(t1["v"], t1["k"], start, n_k)):
-                with m.If(t1["k"] == start):
+                if n_k == 1:  # one chunk a row (a hot input's): a register, no adder to leave unused
                     m.d.sync += sig.eq(psum)
-                with m.Else():
-                    m.d.sync += sig.eq(sig + psum)
+                else:
+                    with m.If(t1["k"] == start):
+                        m.d.sync += sig.eq(psum)
+                    with m.Else():
+                        m.d.sync += sig.eq(sig + psum)
             accs[i] = ex
         t2 = {key: Signal.like(t1[key], name=f"{name}_{key}2") for key in ("v", "p", "u", "g")}
         m.d.sync += [t2["v"].eq(t1["v"] & (t1["k"] == K - 1))]
