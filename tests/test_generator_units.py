@@ -34,6 +34,8 @@ from hwgen.generator import (
 from hwgen.generator.codes import encode_q
 from hwgen.generator.requantize import round_clamp_split
 from hwgen.generator.rows import row_rom
+from hwgen.generator.gates import serial_products
+from hwgen.generator.exact import Exact, fx_range
 from hwgen.generator.lanes import apply_code, lane_sum, product_bounds, tree_ranks
 from hwgen.generator.shapes import fmt_shape, shape_for, shape_range
 from hwgen.spec.ir import WeightCodes
@@ -351,6 +353,47 @@ def test_lane_sum_width_is_the_golden_matvec_bound(lanes, kind, span, x_shape):
     total = lane_sum(Module(), fmt, Signal(fmt.width * lanes), lanes, lambda j: Signal(x_shape),
                      *shape_range(x_shape), "t")
     assert shape_for(total.lo, total.hi) == shape_for(lanes * b.lo, lanes * b.hi) == signed(widest)
+
+
+# --- serial gate products -------------------------------------------------------------------------
+
+class SerialProduct(wiring.Component):
+    """Harness: :func:`serial_products` of one use, ``a`` of ``a_shape`` (a gate activation's
+    output) times ``b`` of ``b_shape``; the product is there ``latency`` cycles after ``go``."""
+
+    def __init__(self, a_shape, b_shape):
+        self.a_shape, self.b_shape = a_shape, b_shape
+        self.latency = (a_shape.width + (0 if a_shape.signed else 1) + 1) // 2 + 1  # the load, then the digits
+        super().__init__({"go": In(1), "a": In(a_shape), "b": In(b_shape), "p": Out(signed(40))})
+
+    def elaborate(self, platform):
+        m = Module()
+        a = Exact(self.a, fx_range(0, *shape_range(self.a_shape)))
+        b = Exact(self.b, fx_range(0, *shape_range(self.b_shape)))
+        (p,) = serial_products(m, [(self.go, a, b)], "m")
+        m.d.comb += self.p.eq(p.value)
+        return m
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [(unsigned(8), signed(12)), (signed(7), signed(9)),
+                                              (unsigned(2), signed(5)), (signed(16), signed(16))])
+def test_serial_product_is_the_exact_product(a_shape, b_shape):
+    """Every ``a`` (or, for wide ones, the edges and random ones) against ``b``'s rails and random
+    values, one product after another with ``go`` between: equal to ``a * b`` at the stated latency."""
+    rng = np.random.default_rng(a_shape.width * 100 + b_shape.width)
+    (b_lo, b_hi) = shape_range(b_shape)
+    pairs = [(int(a), int(b)) for a in inputs_for(a_shape, rng, 400)
+             for b in [b_lo, b_hi, 0, -1, int(rng.integers(b_lo, b_hi, endpoint=True))]]
+    dut = SerialProduct(a_shape, b_shape)
+    gap = dut.latency  # the next go as the product is there (a unit's products do not overlap)
+    drive = []
+    for a, b in pairs:
+        drive += [[(dut.go, 1), (dut.a, a), (dut.b, b)]] + [[(dut.go, 0), (dut.a, 0), (dut.b, 0)]] * (gap - 1)
+    drive += [[(dut.go, 0)]] * gap
+    out = simulate(dut, drive, dut.p)
+    got = [int(out[i * gap + dut.latency]) for i in range(len(pairs))]
+    bad = [(a, b, g) for (a, b), g in zip(pairs, got) if g != a * b]
+    assert not bad, f"{len(bad)} wrong products, first: {bad[0][0]} * {bad[0][1]} gave {bad[0][2]}"
 
 
 # --- row constants --------------------------------------------------------------------------------
