@@ -67,7 +67,8 @@ class Need:
 @dataclass(frozen=True)
 class Candidate:
     """One design the fitter considered, and why it was not taken (``rejected``; empty for the
-    one chosen). ``fits`` is None for a design rejected on its cycle count alone (not synthesized)."""
+    one chosen). ``fits`` is None for a design rejected without synthesizing it: on its cycle
+    count alone, or on the resources the search's line predicts for it."""
 
     style: str
     lanes: int
@@ -162,6 +163,15 @@ class _Search:
         """Whether estimated use (``{resource: used}``) is within every limit."""
         return all(scaled_use(u, r, self.packing) <= limit(self.target, r, self.packing) for r, u in used.items())
 
+    def predicted_over(self, style: str, lanes: int, used: dict[str, float], probe: int) -> None:
+        """Record a lane count left unsynthesized because the line through the designs of 1 and
+        ``probe`` lanes puts it over (``used``: its predicted use)."""
+        excess = {r: (scaled_use(u, r, self.packing), limit(self.target, r, self.packing)) for r, u in used.items()
+                  if scaled_use(u, r, self.packing) > limit(self.target, r, self.packing)}
+        self.tried.append(Candidate(style, lanes, None, self.cycles_of(style, lanes),
+                                    f"predicted over from the designs of 1 and {probe} lanes, not synthesized: "
+                                    + over_text(excess)))
+
     def cycles_of(self, style: str, lanes: int) -> int | None:
         return None if self.cycles is None else self.cycles(style, lanes)
 
@@ -234,9 +244,14 @@ def _search(search: _Search, max_lanes: int) -> Fit:
     else:
         base = measure("folded", 1)
         slope = {r: (probe.used(r) - base.used(r)) / (probe_lanes - 1) for r in RESOURCES}
-        candidates = [p for p in candidates
-                      if search.predicted_fit({r: base.used(r) + slope[r] * (p - 1) for r in RESOURCES})
-                      or p <= probe_lanes]
+        kept = []
+        for p in candidates:
+            used = {r: base.used(r) + slope[r] * (p - 1) for r in RESOURCES}
+            if p <= probe_lanes or search.predicted_fit(used):
+                kept.append(p)
+            else:
+                search.predicted_over("folded", p, used, probe_lanes)
+        candidates = kept
     for p in reversed(candidates):
         report = known.get(p) or (attempt("folded", p) if p > 1 else None)
         if report is not None:

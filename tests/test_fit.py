@@ -37,6 +37,20 @@ def test_search_finds_the_largest_fitting_lane_count(base, per_lane, max_lanes):
     assert len(calls) <= 5, f"too many syntheses: {calls}"
 
 
+def test_lane_counts_the_line_puts_over_are_reported_not_dropped():
+    """Counts above the probe that the line through 1 and 8 lanes puts over are not synthesized,
+    and the report says so with their predicted use (16 lanes: 800 + 300 * 15 = 5,300 cells)."""
+    measure, calls = linear_cost(800, 300)
+    fit = choose(UP5K, measure, max_lanes=114, weights=10**6)
+    assert fit.lanes == 8
+    skipped = [c for c in fit.tried if c.fits is None]
+    assert [c.lanes for c in skipped] == [16, 32, 64, 114]
+    assert all(("folded", c.lanes) not in calls for c in skipped)
+    assert all("predicted over from the designs of 1 and 8 lanes" in c.rejected for c in skipped)
+    assert f"logic cells (LUT4+DFF) 5,300 > {int(UP5K.available('lc') * LC_MARGIN):,}" in skipped[0].rejected
+    assert skipped[0].to_json()["fits"] is None
+
+
 def test_small_models_are_unrolled_when_that_fits():
     measure, _ = linear_cost(500, 50, unrolled_lc=3000)
     assert choose(UP5K, measure, max_lanes=40, weights=600).style == "unrolled"
