@@ -21,7 +21,7 @@ from .lanes import takes_dsp, tree_ranks
 from .matvec import FoldedRows, Source, UnrolledRows
 from .code_memory import chunks, dense_matrices
 from .plan import MemoryPlan, StagePlan
-from .rows import affine, row_constant, row_constants
+from .rows import affine, constant_rows, row_constants
 from .shapes import fmt_shape
 from .vectors import BankedVector, published_buffer, read_chunk, gather, serve_registers, vector_link
 
@@ -104,7 +104,8 @@ class DenseStage(wiring.Component):
         x = Source(f.min_int, f.max_int, f.frac, words=tuple(x_regs[c] for c in range(n_in)))
         order = list(range(n_out))
         v2, accs = UnrolledRows([d.w], [x], order).build(m, issue, "mv")
+        consts = constant_rows(d.w, d.b, order)
         for p in order:
-            y = affine(accs[p][0], d.w, row_constant(d.w, d.b, order, p))
+            y = affine(accs[p][0], d.w, consts[p])
             with m.If(v2):
                 m.d.sync += y_new[p].eq(y.requantize(m, d.out, f"y{p}_q").value)

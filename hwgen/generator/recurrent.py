@@ -25,7 +25,7 @@ from .matvec import FoldedRows, Source, UnrolledRows
 from .sparse_rows import SparseRows
 from .code_memory import chunks, layer_matrices, unit_order
 from .plan import MemoryPlan, StagePlan
-from .rows import affine, row_constant, row_constants
+from .rows import affine, constant_rows, row_constants
 from .shapes import fmt_shape
 from .vectors import BankedVector, LaneCopies, published_buffer, read_chunk, ScalarVector, gather, serve_registers, vector_link
 
@@ -287,13 +287,14 @@ class RecurrentStage(wiring.Component):
             m.d.sync += s.eq(v[-1])
             v.append(s)
         fire = v[3]
+        c_ih, c_hh = constant_rows(L.w_ih, L.b_ih, order), constant_rows(L.w_hh, L.b_hh, order)
         for u in range(L.hidden_size):
             gates = {}
             rows = []
             for gi in range(L.gates):
                 p = u * L.gates + gi
-                ai = affine(accs[p][0], L.w_ih, row_constant(L.w_ih, L.b_ih, order, p))
-                ah = affine(accs[p][1], L.w_hh, row_constant(L.w_hh, L.b_hh, order, p))
+                ai = affine(accs[p][0], L.w_ih, c_ih[p])
+                ah = affine(accs[p][1], L.w_hh, c_hh[p])
                 rows.append(self._finish_row(m, ai, ah, v2, f"u{u}g{gi}"))
             for gi, row in enumerate(rows):
                 gates.update({n: val for n, val, g in self._gate_values(row) if g == gi})

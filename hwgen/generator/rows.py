@@ -79,10 +79,11 @@ def row_constants(m: Module, matrices: list[tuple], order: list[int], addr: Valu
     return [(read[2 * i], read[2 * i + 1]) for i in range(len(matrices))]
 
 
-def row_constant(w: WeightCodes, b: FixedArray, order: list[int], row: int) -> tuple[Exact | None, Exact]:
-    """``(scale, bias)`` of visited row ``row`` as constants (unrolled rows)."""
+def constant_rows(w: WeightCodes, b: FixedArray, order: list[int]) -> list[tuple[Exact | None, Exact]]:
+    """``(scale, bias)`` of every visited row as constants (unrolled rows), in visiting order."""
     scale, (bias, bias_frac) = row_columns(w, b, order)
-    return (None if scale is None else constant(scale[0][row], scale[1])), constant(bias[row], bias_frac)
+    return [(None if scale is None else constant(scale[0][row], scale[1]), constant(bias[row], bias_frac))
+            for row in range(len(order))]
 
 
 def _with_offsets(bias, bias_frac: int, w: WeightCodes, offsets, offset_frac: int):
