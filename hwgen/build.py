@@ -309,6 +309,8 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
     of them can fit. Where the shift-add design is over on logic cells at every lane count it may
     take (``--lanes N`` fixed: at N), the same fit runs with multiplier lanes, and the shift-add
     design's refusal stands if that fails too."""
+    if need.objective == "area" and need.min_steps is not None:
+        return _fit_floor(qmodel, staging, options, target, say, need, packing, below, memo)
     fixed = options.lane_dsps is not None or not target.available("dsp") or need.objective == "area"
     if fixed:
         dsp = options.lane_dsps is True
@@ -383,6 +385,88 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
         return weights, dataclasses.replace(got, tried=tuple(tried) + tuple(
             dataclasses.replace(c, products="dsp") for c in got.tried)), h, sparse, True
     return weights, dataclasses.replace(chosen, tried=tuple(tried)), hot, sparse, False
+
+
+#: How a floor's candidates of different kinds are compared: logic cells first.
+AREA_ORDER = ("lc", "dsp", "ebr", "spram")
+
+
+def _floor_kinds(qmodel, options, target) -> list[BuildOptions]:
+    """The kinds of datapath a floor on steps per second may take: shift-add lanes with dense
+    reads, and, where the user left them open and they apply, hot-column reads, lanes on hard
+    multipliers and zero-skipping state reads, alone and together. Each buys cycles with logic,
+    multipliers or memory, so which is smallest for a floor depends on the floor."""
+    from .generator.hot_column import hot_split
+    from .generator.sparse_layout import skippable
+
+    def choices(given, applies):
+        return [given is True] + ([True] if given is None and applies else [])
+
+    def one_lane(**change):
+        return point_plan(qmodel, dataclasses.replace(options, **change), target, "folded", 1)
+
+    hots = choices(options.hot_column, hot_split(qmodel, 0, "folded", 1) is not None)
+    if options.hot_column is None and len(hots) == 1:  # no one-hot input: nothing to choose
+        hots = [None]
+    dsps = choices(options.lane_dsps, target.available("dsp") > 0 and one_lane(lane_dsps=True).dsp_lanes > 0)
+    sparse = choices(options.skip_zeros, any(skippable(layer.w_hh) for layer in qmodel.layers)
+                     and one_lane(skip_zeros=True).cycles_per_step < one_lane(skip_zeros=False).cycles_per_step)
+    return [dataclasses.replace(options, hot_column=h, lane_dsps=d, skip_zeros=z)
+            for z in sparse for d in dsps for h in hots]
+
+
+def _fit_floor(qmodel, staging, options, target, say, need, packing, below, memo):
+    """The smallest design that meets a floor on steps per second (``--objective area``):
+    ``(weights, fit, hot, sparse, dsp)``. Each kind of datapath (:func:`_floor_kinds`) gets its
+    fewest lanes that meet the floor and fit; of those, the one with the fewest logic cells wins
+    (then multipliers, block RAM, SPRAM), and its report says why each other candidate was not
+    taken. If no kind meets the floor, the refusal lists every kind's candidates and names the
+    fastest design that fits of them all (the one ``--lanes auto`` builds) at the floor's clock."""
+    kinds = _floor_kinds(qmodel, options, target)
+    if len(kinds) == 1:
+        return (*_fit_reads(qmodel, staging, kinds[0], target, say, need, packing, below, memo), kinds[0].lane_dsps)
+    quiet = dataclasses.replace(need, name_fastest=False)  # named once, below, of all kinds
+    met, weighed = [], []
+    for kind in kinds:
+        try:
+            met.append((kind, *_fit_reads(qmodel, staging, kind, target, say, quiet, packing, below, memo)))
+        except FitError as e:
+            weighed += _labelled(kind, e.tried)
+    if met:
+        kind, weights, fit, hot, sparse = min(met, key=lambda m: tuple(m[2].report.used(r) for r in AREA_ORDER))
+        for other in (m for m in met if m[0] is not kind):
+            mine, theirs = fit.report.used("lc"), other[2].report.used("lc")
+            weighed += [dataclasses.replace(c, rejected=c.rejected or f"larger: {theirs:,} logic cells against {mine:,}")
+                        for c in _labelled(other[0], other[2].tried)]
+        return weights, dataclasses.replace(fit, tried=tuple(weighed) + tuple(_labelled(kind, fit.tried))), hot, \
+            sparse, kind.lane_dsps
+    from .fit import floor_refusal
+
+    try:
+        weights, fit, hot, sparse, dsp = _fit_products(qmodel, staging, options, target, say,
+                                                       dataclasses.replace(need, min_steps=None, objective="speed"),
+                                                       packing, below, memo)
+        plan = point_plan(qmodel, dataclasses.replace(options, skip_zeros=sparse, lane_dsps=dsp), target, fit.style,
+                          fit.lanes, weights, hot)
+        named = ("the fastest design that fits", _datapath(fit, plan), plan.cycles_per_step)
+    except FitError:
+        named = None
+    raise FitError(floor_refusal(need, target, weighed, named), tried=tuple(weighed))
+
+
+def _labelled(kind: BuildOptions, tried) -> list[Candidate]:
+    """``tried`` labelled with the kind of datapath they were fitted as (where not said yet)."""
+    return [dataclasses.replace(c, variant=c.variant or ("hot" if kind.hot_column else
+                                                         "dense" if kind.hot_column is False else ""),
+                                state=c.state or ("sparse" if kind.skip_zeros else ""),
+                                products=c.products or ("dsp" if kind.lane_dsps else "")) for c in tried]
+
+
+def _datapath(fit, plan) -> str:
+    """A design's label with the reads and lanes that set it apart."""
+    return (label(fit.style, fit.lanes) + (", hot input" if any(st.hot for st in plan.stages) else "")
+            + (", zero-skipping state reads" if any(st.sparse for st in plan.stages) else "")
+            + (", lanes on hard multipliers" if plan.dsp_lanes else ""))
 
 
 #: Lane counts tried between the fewest and the most multiplier lanes after both are known.

@@ -27,11 +27,13 @@ Cycles = Callable[[str, int], int]  # (style, lanes) -> cycles per time step (fr
 
 class FitError(ValueError):
     """The design does not fit the target; the message has the numbers and what would help,
-    ``over`` the resources over their limit (``{resource: (used, limit)}``)."""
+    ``over`` the resources over their limit (``{resource: (used, limit)}``), ``tried`` the
+    candidates weighed against a floor on steps per second (for a caller that tries another kind
+    of datapath and reports them all)."""
 
-    def __init__(self, message: str, over: dict | None = None):
+    def __init__(self, message: str, over: dict | None = None, tried: tuple = ()):
         super().__init__(message)
-        self.over = over or {}
+        self.over, self.tried = over or {}, tuple(tried)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class Need:
     min_steps: float | None = None
     objective: str = "speed"
     clock_mhz: float = 48.0
+    #: a refusal searches for the fastest design that fits to name it; False where the caller
+    #: weighs several kinds of datapath and names the fastest of them all itself
+    name_fastest: bool = True
 
     def __post_init__(self):
         if self.objective not in ("speed", "area"):
@@ -212,7 +217,7 @@ def choose(target: Target, measure: Measure, *, max_lanes: int, weights: int, la
         fit = _fastest(search, max_lanes, style, unrolled_ok)
     c = search.cycles_of(fit.style, fit.lanes)
     if c is not None and not need.met(c):
-        raise FitError(_unreachable(search, fit, max_lanes, style, unrolled_ok, lanes))
+        raise FitError(_unreachable(search, fit, max_lanes, style, unrolled_ok, lanes), tried=search.tried)
     return fit
 
 
@@ -285,13 +290,13 @@ def _smallest(search: _Search, max_lanes: int, style: str, unrolled_ok: bool) ->
                 if not memory_only(search.over(search.measure("folded", p))):
                     break  # more lanes only cost more
             raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None),
-                           search.over(search.measure("folded", first)))
+                           search.over(search.measure("folded", first)), search.tried)
         search.slow("folded", max_lanes, " (the most lanes a row can use)")
     if unrolled_ok:
         report = search.attempt("unrolled", max_lanes)
         if report is not None:
             return search.fit("unrolled", max_lanes, report)
-    raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None))
+    raise FitError(_unreachable(search, None, max_lanes, style, unrolled_ok, None), tried=search.tried)
 
 
 def _unreachable(search: _Search, fastest: Fit | None, max_lanes: int, style: str, unrolled_ok: bool,
@@ -299,22 +304,29 @@ def _unreachable(search: _Search, fastest: Fit | None, max_lanes: int, style: st
     """Why no design meets the floor, with the numbers: each candidate's verdict and the fastest
     design that fits (searched for here when not known yet)."""
     need = search.need
-    if fastest is None and lanes is None:
+    if fastest is None and lanes is None and need.name_fastest:
         try:
             fastest = _fastest(_Search(search.target, search.measure, search.cycles, Need(), search.packing),
                                max_lanes, style, unrolled_ok)
         except FitError:
             fastest = None
-    lines = [f"no design reaches {need.min_steps:,.0f} time steps per second on {search.target.name} at "
-             f"{need.clock_mhz:g} MHz:"]
-    for c in search.tried:
-        if c.rejected:
-            lines.append(f"  {c.label}: {c.rejected}")
+    named = None
     if fastest is not None:
-        c = search.cycles_of(fastest.style, fastest.lanes)
-        what = "the chosen" if lanes is not None else "the fastest design that fits"
-        lines.append(f"  {what}: {label(fastest.style, fastest.lanes)}, {c:,} cycles per step, "
-                     f"{need.rate(c):,.0f} steps/s at {need.clock_mhz:g} MHz")
+        named = ("the chosen" if lanes is not None else "the fastest design that fits",
+                 label(fastest.style, fastest.lanes), search.cycles_of(fastest.style, fastest.lanes))
+    return floor_refusal(need, search.target, search.tried, named)
+
+
+def floor_refusal(need: Need, target: Target, tried, named: tuple[str, str, int] | None) -> str:
+    """The refusal of a floor no design reaches: each candidate's verdict (``tried``), then
+    ``named = (what, design, cycles per step)``, the design it names instead (None: none)."""
+    lines = [f"no design reaches {need.min_steps:,.0f} time steps per second on {target.name} at "
+             f"{need.clock_mhz:g} MHz:"]
+    lines += [f"  {c.label}: {c.rejected}" for c in tried if c.rejected]
+    if named is not None:
+        what, design, cycles = named
+        lines.append(f"  {what}: {design}, {cycles:,} cycles per step, {need.rate(cycles):,.0f} steps/s at "
+                     f"{need.clock_mhz:g} MHz")
     lines.append("options: a lower --min-steps-per-second; a faster clock (--freq; --pnr measures what "
                  "placement reaches); a larger device (`hwgen targets`); a smaller model")
     return "\n".join(lines)

@@ -98,10 +98,12 @@ def test_pnr_gives_the_median_fmax_over_seeds_and_keeps_the_best_placement(tiny,
 
 def test_a_throughput_floor_takes_the_fewest_lanes_that_meet_it(tiny, tmp_path):
     """--min-steps-per-second: the smallest design whose cycles per step meet the floor at the
-    --freq clock (cycle counts from the plans: 213, 104, 87 for 1, 2, 3 lanes of this model)."""
+    --freq clock (cycle counts from the plans: 213, 104, 87 for 1, 2, 3 lanes of this model), of
+    one kind (shift-add lanes, dense state reads: the other kinds are weighed in the tests of
+    test_a_floor_takes_the_smallest_design_of_every_kind)."""
     from hwgen.build import point_plan
 
-    opts = BuildOptions(target="ice40", min_steps_per_second=500_000)
+    opts = BuildOptions(target="ice40", min_steps_per_second=500_000, lane_dsps=False, skip_zeros=False)
     cycles = {p: point_plan(tiny, opts, get_target("ice40"), "folded", p, "rom").cycles_per_step for p in (2, 3)}
     assert 48e6 / cycles[2] < 500_000 <= 48e6 / cycles[3]
     r = build(tiny, tmp_path / "a", opts, say=lambda m: None).report
@@ -558,3 +560,63 @@ def test_a_shift_add_design_over_on_logic_cells_falls_back_to_multiplier_lanes(t
     with pytest.raises(FitError, match="even with 4 lanes") as refused:
         fit_products(tmp_path, q, BuildOptions(lanes=4))
     assert refused.value.over["lc"][0] == 500 + 1500 * 3  # the shift-add design's cells, not the fallback's
+
+
+def floor_fit(tmp_path, q, floor: float, options=BuildOptions(skip_zeros=False)):
+    import hwgen.build as hb
+    return hb._fit_products(q, tmp_path, options, hb.get_target("ice40"), lambda m: None,
+                            Need(floor, "area", 48.0), None, {}, {})
+
+
+def test_a_floor_takes_the_smallest_design_of_every_kind(tmp_path, monkeypatch):
+    """A floor of 300 cycles per step (160,000 steps/s at 48 MHz) on a one-hot model: shift-add
+    lanes with dense reads meet it at 6 lanes, hot-column reads at 4; with multiplier lanes (250
+    cells a lane against 600) the same counts. The smallest of the four is 4 multiplier lanes with
+    hot reads; each other kind's design is named with its larger logic-cell count. (The fit used
+    to try shift-add lanes with dense reads alone and refuse where they did not fit.)"""
+    import re
+
+    import hwgen.build as hb
+
+    monkeypatch.setattr(hb, "synth_measure", lane_cost_model(600, 250))
+    q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
+    target = hb.get_target("ice40")
+
+    def fewest(dsp, hot):  # the fewest lanes meeting the floor, from the plans
+        return next(p for p in range(1, 23) if hb.point_plan(q, BuildOptions(lane_dsps=dsp), target, "folded", p,
+                                                             "rom", hot).cycles_per_step <= 300)
+
+    assert (fewest(False, False), fewest(False, True), fewest(True, False), fewest(True, True)) == (6, 4, 6, 4)
+    weights, fit, hot, sparse, dsp = floor_fit(tmp_path, q, 48e6 / 300)
+    assert (fit.lanes, hot, dsp, sparse) == (4, True, True, False)
+    larger = {(c.lanes, c.variant, c.products): c.rejected for c in fit.tried if c.rejected.startswith("larger")}
+    assert set(larger) == {(6, "dense", ""), (4, "hot", ""), (6, "dense", "dsp")}
+    cells = {k: [int(x.replace(",", "")) for x in re.findall(r"[\d,]+", v)] for k, v in larger.items()}
+    assert cells[(6, "dense", "")][0] > cells[(4, "hot", "")][0] > cells[(6, "dense", "dsp")][0] > cells[(4, "hot", "")][1]
+    assert len({c[1] for c in cells.values()}) == 1  # all against the chosen design's count
+
+
+def test_a_floor_no_kind_reaches_names_the_fastest_design_of_them_all(tmp_path, monkeypatch):
+    """100 cycles per step is under every kind's fewest (114, at 16 lanes): the refusal lists the
+    candidates of each kind and names the design `--lanes auto` builds, not the fastest of the
+    first kind alone."""
+    import hwgen.build as hb
+
+    monkeypatch.setattr(hb, "synth_measure", lane_cost_model(600, 250))
+    q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
+    target = hb.get_target("ice40")
+    with pytest.raises(FitError) as refused:
+        floor_fit(tmp_path, q, 48e6 / 100)
+    weights, fit, hot, sparse, dsp = hb._fit_products(q, tmp_path, BuildOptions(skip_zeros=False), target,
+                                                      lambda m: None, Need(), None, {}, {})
+    plan = hb.point_plan(q, BuildOptions(lane_dsps=dsp, skip_zeros=sparse), target, "folded", fit.lanes, weights, hot)
+    assert dsp and plan.dsp_lanes and not any(st.hot for st in plan.stages)  # 7 lanes: one-hot reads do not apply
+    name = f"folded, {fit.lanes} lane(s), lanes on hard multipliers"
+    message = str(refused.value)
+    assert message.startswith("no design reaches 480,000 time steps per second on ice40-up5k at 48 MHz:")
+    assert f"  the fastest design that fits: {name}, {plan.cycles_per_step:,} cycles per step" in message
+    lines = message.splitlines()
+    for kind in (", dense input:", ", hot input:", ", dense input, lanes on hard multipliers:",
+                 ", hot input, lanes on hard multipliers:"):
+        assert any(kind in line and "too slow" in line for line in lines), kind
+    assert refused.value.tried and message.count("the fastest design that fits") == 1
