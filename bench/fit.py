@@ -8,6 +8,10 @@ steps per second. Writes docs/results/fit_<target>.md (fit_up5k.md for the UP5K)
 
 ``--lanes N`` skips the search (one synthesis per size instead of several). Weight codes go to
 SPRAM where they do not fit block RAM (``--weights auto``).
+
+``--floor N [--freq MHZ]`` asks instead for the smallest design that reaches N time steps per
+second at that clock (`hwgen build --min-steps-per-second N --freq MHZ`, synthesis only) and
+prints the fit's answer, the design or the refusal with every candidate; no file is written.
 """
 
 from __future__ import annotations
@@ -58,13 +62,31 @@ def one(hidden: int, target: str, work: Path, lanes: int | None, seeds: int) -> 
             "fmax": r["pnr"]["fmax_mhz"], "steps_s": r["pnr"]["steps_per_second"], "seconds": time.time() - t0}
 
 
+def floor(hidden: int, target: str, steps: float, mhz: float) -> str:
+    """The fit's answer to a floor of ``steps`` per second at ``mhz``: the design, or the refusal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            r = build(char_gru(hidden), Path(tmp) / "f", BuildOptions(target=target, min_steps_per_second=steps,
+                                                                    freq_mhz=mhz), say=lambda m: None).report
+        except (FitError, BuildError) as e:
+            return str(e)
+    d = r["design"]
+    return f"{d['style']} P={d['lanes']}, {d['cycles_per_step']:,} cycles per step"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, nargs="+", default=[64, 96, 128])
     p.add_argument("--target", default="ice40-up5k")
     p.add_argument("--lanes", type=int, default=None, help="fixed lane count (default: the fitter's choice)")
     p.add_argument("--pnr-seeds", type=int, default=3, help="placement seeds; Fmax is their median (default 3)")
+    p.add_argument("--floor", type=float, help="print the fit's answer to this many steps/s instead (no table)")
+    p.add_argument("--freq", type=float, default=48.0, help="the clock a --floor is checked at (MHz, default 48)")
     args = p.parse_args()
+    if args.floor is not None:
+        for h in args.hidden:
+            print(f"hidden {h}: " + floor(h, args.target, args.floor, args.freq), flush=True)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for h in args.hidden:

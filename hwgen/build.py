@@ -308,7 +308,8 @@ def _fit_products(qmodel, staging, options, target, say, need, packing, below, m
     fastest that fits wins, else the shift-add design: such lanes cost fewer logic cells, so more
     of them can fit. Where the shift-add design is over on logic cells at every lane count it may
     take (``--lanes N`` fixed: at N), the same fit runs with multiplier lanes, and the shift-add
-    design's refusal stands if that fails too."""
+    design's refusal stands if that fails too. A floor with the area objective weighs every kind
+    of datapath instead (:func:`_fit_floor`)."""
     if need.objective == "area" and need.min_steps is not None:
         return _fit_floor(qmodel, staging, options, target, say, need, packing, below, memo)
     fixed = options.lane_dsps is not None or not target.available("dsp") or need.objective == "area"
