@@ -431,8 +431,8 @@ def _fit_floor(qmodel, staging, options, target, say, need, packing, below, memo
     for kind in kinds:
         try:
             met.append((kind, *_fit_reads(qmodel, staging, kind, target, say, quiet, packing, below, memo)))
-        except FitError as e:
-            weighed += _labelled(kind, e.tried)
+        except FitError as e:  # a refusal without candidates (the user's lanes over) still says why
+            weighed += _labelled(kind, e.tried or [Candidate("folded", kind.lanes or 1, False, None, _over_text(e))])
     if met:
         kind, weights, fit, hot, sparse = min(met, key=lambda m: tuple(m[2].report.used(r) for r in AREA_ORDER))
         for other in (m for m in met if m[0] is not kind):

@@ -216,8 +216,9 @@ def choose(target: Target, measure: Measure, *, max_lanes: int, weights: int, la
     else:
         fit = _fastest(search, max_lanes, style, unrolled_ok)
     c = search.cycles_of(fit.style, fit.lanes)
-    if c is not None and not need.met(c):
-        raise FitError(_unreachable(search, fit, max_lanes, style, unrolled_ok, lanes), tried=search.tried)
+    if c is not None and not need.met(c):  # the design that fits, too slow, closes the record
+        raise FitError(_unreachable(search, fit, max_lanes, style, unrolled_ok, lanes),
+                       tried=(*search.tried, Candidate(fit.style, fit.lanes, True, c, need.too_slow(c))))
     return fit
 
 

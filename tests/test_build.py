@@ -620,3 +620,28 @@ def test_a_floor_no_kind_reaches_names_the_fastest_design_of_them_all(tmp_path, 
                  ", hot input, lanes on hard multipliers:"):
         assert any(kind in line and "too slow" in line for line in lines), kind
     assert refused.value.tried and message.count("the fastest design that fits") == 1
+
+
+def test_a_floor_at_the_users_lanes_reports_the_kinds_over(tmp_path, monkeypatch):
+    """With ``--lanes 4`` a kind over at those lanes (shift-add lanes, 5,000 cells before any
+    lane) is refused without candidates; the chosen design's report still names it with the
+    resource over. Of the multiplier lanes, dense reads are too slow at 4 lanes (304 cycles
+    against 300), hot reads win."""
+    import hwgen.build as hb
+    from hwgen.toolchain.synth import SynthReport
+
+    def synth_measure(qmodel, options, target, workdir, say, pool, weights="rom", memo=None, hot=None):
+        def measure(style, lanes):
+            plan = hb.point_plan(qmodel, options, target, style, lanes, weights, hot)
+            lc = 500 + 250 * (lanes - 1) if options.lane_dsps else 5000 + 600 * (lanes - 1)
+            return SynthReport("ice40-up5k", {"lut4": lc, "carry": 100, "dff": lc // 2, "ebr": 4, "spram": 0,
+                                              "dsp": plan.dsp_lanes}, {})
+        return measure
+
+    monkeypatch.setattr(hb, "synth_measure", synth_measure)
+    q = random_qmodel("gru", hidden=16, inputs=6, vocab=7, outputs=3, table="one-hot", code="pow2", seed=3)
+    weights, fit, hot, sparse, dsp = floor_fit(tmp_path, q, 48e6 / 300, BuildOptions(skip_zeros=False, lanes=4))
+    assert (fit.lanes, hot, dsp) == (4, True, True)
+    over = [(c.lanes, c.variant, c.fits) for c in fit.tried if c.rejected.startswith("logic cells (LUT4+DFF) 6,800")]
+    assert over == [(4, "dense", False), (4, "hot", False)]
+    assert any(c.products == "dsp" and c.variant == "dense" and "too slow: 304 cycles" in c.rejected for c in fit.tried)
