@@ -62,6 +62,17 @@ def one(hidden: int, target: str, work: Path, lanes: int | None, seeds: int) -> 
             "fmax": r["pnr"]["fmax_mhz"], "steps_s": r["pnr"]["steps_per_second"], "seconds": time.time() - t0}
 
 
+def positive(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a positive number")
+    return value
+
+
 def floor(hidden: int, target: str, steps: float, mhz: float) -> str:
     """The fit's answer to a floor of ``steps`` per second at ``mhz``: the design, or the refusal."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,8 +91,8 @@ def main() -> None:
     p.add_argument("--target", default="ice40-up5k")
     p.add_argument("--lanes", type=int, default=None, help="fixed lane count (default: the fitter's choice)")
     p.add_argument("--pnr-seeds", type=int, default=3, help="placement seeds; Fmax is their median (default 3)")
-    p.add_argument("--floor", type=float, help="print the fit's answer to this many steps/s instead (no table)")
-    p.add_argument("--freq", type=float, default=48.0, help="the clock a --floor is checked at (MHz, default 48)")
+    p.add_argument("--floor", type=positive, help="print the fit's answer to this many steps/s instead (no table)")
+    p.add_argument("--freq", type=positive, default=48.0, help="the clock a --floor is checked at (MHz, default 48)")
     args = p.parse_args()
     if args.floor is not None:
         for h in args.hidden:

@@ -449,7 +449,10 @@ def _fit_floor(qmodel, staging, options, target, say, need, packing, below, memo
                                                        packing, below, memo)
         plan = point_plan(qmodel, dataclasses.replace(options, skip_zeros=sparse, lane_dsps=dsp), target, fit.style,
                           fit.lanes, weights, hot)
-        named = ("the fastest design that fits", _datapath(fit, plan), plan.cycles_per_step)
+        named = ("the fastest design that fits", Candidate(
+            fit.style, fit.lanes, True, variant="hot" if any(st.hot for st in plan.stages) else "",
+            state="sparse" if any(st.sparse for st in plan.stages) else "",
+            products="dsp" if plan.dsp_lanes else "").label, plan.cycles_per_step)
     except FitError:
         named = None
     raise FitError(floor_refusal(need, target, weighed, named), tried=tuple(weighed))
@@ -461,13 +464,6 @@ def _labelled(kind: BuildOptions, tried) -> list[Candidate]:
                                                          "dense" if kind.hot_column is False else ""),
                                 state=c.state or ("sparse" if kind.skip_zeros else ""),
                                 products=c.products or ("dsp" if kind.lane_dsps else "")) for c in tried]
-
-
-def _datapath(fit, plan) -> str:
-    """A design's label with the reads and lanes that set it apart."""
-    return (label(fit.style, fit.lanes) + (", hot input" if any(st.hot for st in plan.stages) else "")
-            + (", zero-skipping state reads" if any(st.sparse for st in plan.stages) else "")
-            + (", lanes on hard multipliers" if plan.dsp_lanes else ""))
 
 
 #: Lane counts tried between the fewest and the most multiplier lanes after both are known.
